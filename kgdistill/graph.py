@@ -1,0 +1,404 @@
+"""The knowledge-graph core: integer ids and compact indexes in both directions.
+
+A :class:`KnowledgeGraph` stores its triples as three integer arrays and builds two
+indexes from them:
+
+* an adjacency index in CSR form over *directed relations*: every triple
+  ``(h, r, t)`` gives the edge ``h --r--> t`` and its inverse ``t --~r--> h``. A
+  directed relation is encoded as the integer ``2 * r + inverse``; the edges of an
+  entity are sorted by directed relation, so "all ``r``-neighbours of these entities"
+  is a vectorised binary search;
+* a sorted array of triple keys for vectorised "does this triple exist" checks.
+
+Traversing a relation backwards is written ``~relation`` everywhere (text, CLI and
+serialized paths), see :data:`INVERSE_PREFIX`.
+
+Callers (paths, verifier) use the small :class:`GraphBackend` interface, so that
+another store (for instance a SPARQL endpoint) can be added without touching them.
+"""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections import Counter
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx
+    import rdflib
+    from torch_geometric.data import Data
+
+logger = logging.getLogger(__name__)
+
+INVERSE_PREFIX = "~"
+"""Prefix that marks a relation traversed from tail to head: ``~starred_actors``."""
+
+IdArray = np.ndarray
+"""A one-dimensional integer array of entity or relation ids."""
+
+
+def directed_relation(relation: int, inverse: bool) -> int:
+    """Encode relation id ``relation`` traversed forwards or backwards as one integer."""
+    return 2 * relation + int(inverse)
+
+
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Indices ``[s0, e0) + [s1, e1) + ...`` as one array, without a Python loop.
+
+    Args:
+        starts: (n,) range starts.
+        ends: (n,) range ends, ``ends >= starts``.
+
+    Returns:
+        (sum(ends - starts),) int64 indices.
+    """
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(total, dtype=np.int64)
+
+
+class GraphBackend(ABC):
+    """What paths and the verifier need from a graph store.
+
+    Entities and relations have integer ids; names are resolved with
+    :meth:`entity_id` / :meth:`relation_id`. All neighbourhood queries are batched over
+    arrays of entity ids.
+    """
+
+    @property
+    @abstractmethod
+    def num_entities(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def num_relations(self) -> int: ...
+
+    @abstractmethod
+    def entity_id(self, name: str) -> int | None:
+        """Id of the entity with this key or label, or ``None``."""
+
+    @abstractmethod
+    def relation_id(self, name: str) -> int | None:
+        """Id of the relation with this key or label (without ``~``), or ``None``."""
+
+    @abstractmethod
+    def entity_label(self, entity: int) -> str:
+        """Readable name of an entity."""
+
+    @abstractmethod
+    def relation_label(self, relation: int) -> str:
+        """Readable name of a relation."""
+
+    @abstractmethod
+    def entity_labels_all(self) -> Sequence[str]:
+        """All entity labels in id order (for close-match suggestions)."""
+
+    @abstractmethod
+    def relation_labels_all(self) -> Sequence[str]:
+        """All relation labels in id order."""
+
+    @abstractmethod
+    def edges(self, sources: IdArray, drel: int | None = None) -> tuple[IdArray, IdArray, IdArray]:
+        """Edges leaving ``sources``, optionally only along directed relation ``drel``.
+
+        Args:
+            sources: (n,) entity ids.
+            drel: a directed relation (:func:`directed_relation`), or ``None`` for all.
+
+        Returns:
+            ``(src, drel, dst)``, each of shape (num_edges,).
+        """
+
+    @abstractmethod
+    def has_triples(self, heads: IdArray, relations: IdArray, tails: IdArray) -> np.ndarray:
+        """Whether each stored triple ``(heads[i], relations[i], tails[i])`` exists.
+
+        Args:
+            heads, relations, tails: (n,) ids.
+
+        Returns:
+            (n,) bool.
+        """
+
+    def neighbors(self, sources: IdArray, drel: int) -> IdArray:
+        """Sorted unique entities reached from ``sources`` along ``drel``."""
+        return np.unique(self.edges(sources, drel)[2])
+
+    def relations_between(self, head: int, tail: int) -> list[tuple[int, bool]]:
+        """``(relation, inverse)`` pairs that lead from ``head`` to ``tail``."""
+        _, drels, dst = self.edges(np.array([head]))
+        return sorted({(int(d) // 2, bool(d % 2)) for d in drels[dst == tail]})
+
+
+class KnowledgeGraph(GraphBackend):
+    """A knowledge graph held in compact integer arrays.
+
+    Build one with :meth:`from_triples` (names) or :meth:`from_ids` (arrays), or load a
+    file with :func:`kgdistill.readers.load_graph`. Duplicate triples are dropped;
+    several relations between the same two entities are all kept.
+
+    Args:
+        entity_keys: unique entity identifiers (a MetaQA name, an IRI, ...), id order.
+        relation_keys: unique relation identifiers, id order. None may start with ``~``.
+        head, relation, tail: (num_triples,) ids of the triples.
+        entity_labels: readable entity names for display (default: the keys).
+        relation_labels: readable relation names (default: the keys).
+        name: a name for messages (usually the file it came from).
+    """
+
+    def __init__(
+        self,
+        entity_keys: Sequence[str],
+        relation_keys: Sequence[str],
+        head: np.ndarray,
+        relation: np.ndarray,
+        tail: np.ndarray,
+        entity_labels: Sequence[str] | None = None,
+        relation_labels: Sequence[str] | None = None,
+        name: str = "graph",
+    ) -> None:
+        self.name = name
+        self.entity_keys = list(entity_keys)
+        self.relation_keys = list(relation_keys)
+        self._entity_labels = list(entity_labels) if entity_labels is not None else None
+        self._relation_labels = list(relation_labels) if relation_labels is not None else None
+        for labels, keys, what in ((self._entity_labels, self.entity_keys, "entity"),
+                                   (self._relation_labels, self.relation_keys, "relation")):
+            if labels is not None and len(labels) != len(keys):
+                raise ValueError(f"{len(labels)} {what} labels for {len(keys)} {what} keys")
+        for label in self.relation_labels_all():
+            if label.startswith(INVERSE_PREFIX):
+                raise ValueError(f"relation name {label!r} starts with {INVERSE_PREFIX!r}, "
+                                 "which marks inverse relations")
+        self.entity_index = {k: i for i, k in enumerate(self.entity_keys)}
+        self.relation_index = {k: i for i, k in enumerate(self.relation_keys)}
+        if len(self.entity_index) != len(self.entity_keys):
+            raise ValueError("entity keys are not unique")
+        if len(self.relation_index) != len(self.relation_keys):
+            raise ValueError("relation keys are not unique")
+        self._entity_label_index: dict[str, int] | None = None
+        self._relation_label_index: dict[str, int] | None = None
+
+        n_e, n_r = len(self.entity_keys), len(self.relation_keys)
+        head, relation, tail = (np.asarray(a, dtype=np.int64) for a in (head, relation, tail))
+        if not (head.shape == relation.shape == tail.shape) or head.ndim != 1:
+            raise ValueError("head, relation and tail must be 1-d arrays of one length")
+        if head.size and (min(head.min(), tail.min()) < 0 or max(head.max(), tail.max()) >= n_e
+                          or relation.min() < 0 or relation.max() >= n_r):
+            raise ValueError("triple ids out of range")
+        if n_e and n_r and float(n_e) * n_e * n_r >= 2.0**62:
+            raise ValueError("graph too large for 64-bit triple keys")
+        # Deduplicate triples and keep a sorted key array for membership tests.
+        keys = (head * n_r + relation) * max(n_e, 1) + tail
+        keys, first = np.unique(keys, return_index=True)
+        first.sort()  # keep the file's order of first occurrence
+        self.head = head[first].astype(np.int32)
+        self.relation = relation[first].astype(np.int32)
+        self.tail = tail[first].astype(np.int32)
+        self._triple_keys = keys
+        self._build_adjacency()
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_triples(cls, triples: Iterable[tuple[str, str, str]], name: str = "graph") -> "KnowledgeGraph":
+        """Build a graph from ``(head, relation, tail)`` name triples."""
+        entities: dict[str, int] = {}
+        relations: dict[str, int] = {}
+        hs, rs, ts = [], [], []
+        for h, r, t in triples:
+            hs.append(entities.setdefault(h, len(entities)))
+            rs.append(relations.setdefault(r, len(relations)))
+            ts.append(entities.setdefault(t, len(entities)))
+        return cls(list(entities), list(relations), np.array(hs, dtype=np.int64),
+                   np.array(rs, dtype=np.int64), np.array(ts, dtype=np.int64), name=name)
+
+    @classmethod
+    def from_ids(cls, entity_keys, relation_keys, head, relation, tail, **kwargs) -> "KnowledgeGraph":
+        """Build a graph from id arrays (see the class arguments)."""
+        return cls(entity_keys, relation_keys, head, relation, tail, **kwargs)
+
+    def _build_adjacency(self) -> None:
+        n_e = self.num_entities
+        src = np.concatenate([self.head, self.tail]).astype(np.int64)
+        dst = np.concatenate([self.tail, self.head]).astype(np.int32)
+        drel = np.concatenate([2 * self.relation, 2 * self.relation + 1]).astype(np.int64)
+        n_d = 2 * max(self.num_relations, 1)
+        key = src * n_d + drel
+        order = np.argsort(key, kind="stable")
+        self._adj_key = key[order]
+        self._adj_drel = drel[order].astype(np.int32)
+        self._adj_dst = dst[order]
+        self._adj_ptr = np.zeros(n_e + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n_e), out=self._adj_ptr[1:])
+        self._n_drel = n_d
+
+    # ------------------------------------------------------------------ sizes & names
+    @property
+    def num_entities(self) -> int:
+        return len(self.entity_keys)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relation_keys)
+
+    @property
+    def num_triples(self) -> int:
+        return int(self.head.shape[0])
+
+    def __len__(self) -> int:
+        return self.num_triples
+
+    def __repr__(self) -> str:
+        return (f"KnowledgeGraph(name={self.name!r}, entities={self.num_entities}, "
+                f"relations={self.num_relations}, triples={self.num_triples})")
+
+    def entity_labels_all(self) -> Sequence[str]:
+        return self._entity_labels if self._entity_labels is not None else self.entity_keys
+
+    def relation_labels_all(self) -> Sequence[str]:
+        return self._relation_labels if self._relation_labels is not None else self.relation_keys
+
+    def entity_label(self, entity: int) -> str:
+        return self.entity_labels_all()[entity]
+
+    def relation_label(self, relation: int) -> str:
+        return self.relation_labels_all()[relation]
+
+    @staticmethod
+    def _label_index(labels: Sequence[str] | None, keys: Sequence[str]) -> dict[str, int]:
+        if labels is None:
+            return {}
+        index: dict[str, int] = {}
+        for i, label in enumerate(labels):
+            if label != keys[i]:
+                index.setdefault(label, i)  # first entity wins on ambiguous labels
+        return index
+
+    def entity_id(self, name: str) -> int | None:
+        found = self.entity_index.get(name)
+        if found is not None or self._entity_labels is None:
+            return found
+        if self._entity_label_index is None:
+            self._entity_label_index = self._label_index(self._entity_labels, self.entity_keys)
+        return self._entity_label_index.get(name)
+
+    def relation_id(self, name: str) -> int | None:
+        found = self.relation_index.get(name)
+        if found is not None or self._relation_labels is None:
+            return found
+        if self._relation_label_index is None:
+            self._relation_label_index = self._label_index(self._relation_labels, self.relation_keys)
+        return self._relation_label_index.get(name)
+
+    def drel_label(self, drel: int) -> str:
+        """Text of a directed relation: ``name`` or ``~name``."""
+        return (INVERSE_PREFIX if drel % 2 else "") + self.relation_label(drel // 2)
+
+    # ------------------------------------------------------------------ queries
+    def edges(self, sources: IdArray, drel: int | None = None) -> tuple[IdArray, IdArray, IdArray]:
+        sources = np.asarray(sources, dtype=np.int64)
+        if drel is None:
+            starts, ends = self._adj_ptr[sources], self._adj_ptr[sources + 1]
+        else:
+            keys = sources * self._n_drel + drel
+            starts = np.searchsorted(self._adj_key, keys, side="left")
+            ends = np.searchsorted(self._adj_key, keys, side="right")
+        idx = concat_ranges(starts, ends)
+        src = np.repeat(sources, ends - starts)
+        return src, self._adj_drel[idx], self._adj_dst[idx]
+
+    def neighbors(self, sources: IdArray, drel: int) -> IdArray:
+        sources = np.asarray(sources, dtype=np.int64)
+        keys = sources * self._n_drel + drel
+        starts = np.searchsorted(self._adj_key, keys, side="left")
+        ends = np.searchsorted(self._adj_key, keys, side="right")
+        return np.unique(self._adj_dst[concat_ranges(starts, ends)])
+
+    def degree(self, entities: IdArray | None = None) -> np.ndarray:
+        """Number of edges (both directions) at each entity: (n,) int64."""
+        deg = np.diff(self._adj_ptr)
+        return deg if entities is None else deg[np.asarray(entities)]
+
+    def has_triples(self, heads: IdArray, relations: IdArray, tails: IdArray) -> np.ndarray:
+        heads, relations, tails = (np.asarray(a, dtype=np.int64) for a in (heads, relations, tails))
+        keys = (heads * self.num_relations + relations) * max(self.num_entities, 1) + tails
+        if len(self._triple_keys) == 0:
+            return np.zeros(keys.shape, dtype=bool)
+        pos = np.minimum(np.searchsorted(self._triple_keys, keys), len(self._triple_keys) - 1)
+        return self._triple_keys[pos] == keys
+
+    def triples(self, labels: bool = True) -> Iterable[tuple[str, str, str]]:
+        """Iterate over the triples as name tuples (labels or keys)."""
+        ents = self.entity_labels_all() if labels else self.entity_keys
+        rels = self.relation_labels_all() if labels else self.relation_keys
+        for h, r, t in zip(self.head.tolist(), self.relation.tolist(), self.tail.tolist()):
+            yield ents[h], rels[r], ents[t]
+
+    def statistics(self) -> dict:
+        """Counts, per-relation sizes and degree figures, as a JSON-able dict."""
+        deg = self.degree()
+        per_rel = np.bincount(self.relation, minlength=self.num_relations)
+        top = np.argsort(-deg, kind="stable")[:5]
+        pairs = Counter(zip(self.head.tolist(), self.tail.tolist()))
+        return {
+            "name": self.name,
+            "entities": self.num_entities,
+            "relations": self.num_relations,
+            "triples": self.num_triples,
+            "triples_per_relation": {self.relation_label(r): int(c) for r, c in enumerate(per_rel)},
+            "degree_mean": float(deg.mean()) if deg.size else 0.0,
+            "degree_median": float(np.median(deg)) if deg.size else 0.0,
+            "degree_max": int(deg.max()) if deg.size else 0,
+            "top_degree_entities": {self.entity_label(int(e)): int(deg[e]) for e in top},
+            "isolated_entities": int((deg == 0).sum()),
+            "entity_pairs_with_several_relations": sum(1 for c in pairs.values() if c > 1),
+        }
+
+    # ------------------------------------------------------------------ conversions
+    def to_pyg(self, add_inverse: bool = False) -> "Data":
+        """The graph as a ``torch_geometric.data.Data``.
+
+        Args:
+            add_inverse: also add every edge backwards, with relation type
+                ``r + num_relations`` (the usual R-GCN convention).
+
+        Returns:
+            ``Data`` with ``edge_index`` (2, num_edges), ``edge_type`` (num_edges,) and
+            ``num_nodes``; node ``i`` is entity id ``i``.
+        """
+        import torch
+        from torch_geometric.data import Data
+
+        src, dst, typ = self.head, self.tail, self.relation
+        if add_inverse:
+            src, dst = np.concatenate([src, self.tail]), np.concatenate([dst, self.head])
+            typ = np.concatenate([typ, self.relation + self.num_relations])
+        edge_index = torch.from_numpy(np.stack([src, dst]).astype(np.int64))
+        return Data(edge_index=edge_index, edge_type=torch.from_numpy(typ.astype(np.int64)),
+                    num_nodes=self.num_entities)
+
+    def to_networkx(self) -> "networkx.MultiDiGraph":
+        """A ``networkx.MultiDiGraph``: nodes are entity keys (with a ``label``), edge
+        keys and ``relation`` attributes are relation labels."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph(name=self.name)
+        labels = self.entity_labels_all()
+        g.add_nodes_from((k, {"label": labels[i]}) for i, k in enumerate(self.entity_keys))
+        rels = self.relation_labels_all()
+        for h, r, t in zip(self.head.tolist(), self.relation.tolist(), self.tail.tolist()):
+            g.add_edge(self.entity_keys[h], self.entity_keys[t], key=rels[r], relation=rels[r])
+        return g
+
+    def to_rdflib(self, base: str = "http://kgdistill.local/") -> "rdflib.Graph":
+        """An ``rdflib.Graph``; see :func:`kgdistill.readers.graph_to_rdflib`."""
+        from kgdistill.readers import graph_to_rdflib
+
+        return graph_to_rdflib(self, base)

@@ -1,0 +1,373 @@
+"""Reasoning paths: relation paths, grounded paths, their text forms, execution of a
+relation path over a graph, and enumeration of all relation paths from an entity.
+
+Text forms (parsed and printed both ways):
+
+* grounded path, arrows: ``Joe Biden -> born_in -> Scranton -> city_of -> USA``
+* relation path, arrows: ``born_in -> city_of``
+* relation path, RoG: ``<PATH> born_in <SEP> city_of </PATH>``
+
+A relation traversed backwards is written ``~relation`` (see
+:data:`kgdistill.graph.INVERSE_PREFIX`): ``Scranton -> ~born_in -> Joe Biden``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from kgdistill.graph import INVERSE_PREFIX, GraphBackend, directed_relation
+
+logger = logging.getLogger(__name__)
+
+ARROW = " -> "
+ROG_START, ROG_SEP, ROG_END = "<PATH>", "<SEP>", "</PATH>"
+
+
+class PathSyntaxError(ValueError):
+    """A path's text could not be parsed."""
+
+
+@dataclass(frozen=True, order=True)
+class Relation:
+    """A relation with a direction: ``born_in`` (head to tail) or ``~born_in``."""
+
+    name: str
+    inverse: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name.startswith(INVERSE_PREFIX):
+            raise PathSyntaxError(f"bad relation name {self.name!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> "Relation":
+        text = text.strip()
+        if text.startswith(INVERSE_PREFIX):
+            return cls(text[len(INVERSE_PREFIX):].strip(), True)
+        return cls(text, False)
+
+    def reversed(self) -> "Relation":
+        return Relation(self.name, not self.inverse)
+
+    def __str__(self) -> str:
+        return INVERSE_PREFIX + self.name if self.inverse else self.name
+
+
+@dataclass(frozen=True)
+class RelationPath:
+    """A sequence of directed relations, e.g. ``born_in -> city_of``."""
+
+    relations: tuple[Relation, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "relations", tuple(
+            r if isinstance(r, Relation) else Relation.parse(r) for r in self.relations))
+
+    @classmethod
+    def of(cls, *relations: str | Relation) -> "RelationPath":
+        """``RelationPath.of("born_in", "~city_of")``."""
+        return cls(tuple(relations))
+
+    @classmethod
+    def parse(cls, text: str) -> "RelationPath":
+        """Parse arrows (``a -> ~b``), RoG (``<PATH> a <SEP> ~b </PATH>``) or commas (``a, ~b``)."""
+        t = text.strip()
+        if t.startswith(ROG_START):
+            if not t.endswith(ROG_END):
+                raise PathSyntaxError(f"RoG path must end with {ROG_END}: {text!r}")
+            body = t[len(ROG_START):-len(ROG_END)].strip()
+            parts = body.split(ROG_SEP) if body else []
+        elif "->" in t:
+            parts = t.split("->")
+        else:
+            parts = t.split(",") if t else []
+        parts = [p.strip() for p in parts]
+        if any(not p for p in parts):
+            raise PathSyntaxError(f"empty relation in path {text!r}")
+        return cls(tuple(Relation.parse(p) for p in parts))
+
+    def to_rog(self) -> str:
+        """RoG's form: ``<PATH> born_in <SEP> city_of </PATH>``."""
+        return f"{ROG_START} {f' {ROG_SEP} '.join(map(str, self.relations))} {ROG_END}"
+
+    def __len__(self) -> int:
+        return len(self.relations)
+
+    def __iter__(self):
+        return iter(self.relations)
+
+    def __str__(self) -> str:
+        return ARROW.join(map(str, self.relations))
+
+
+@dataclass(frozen=True)
+class GroundedPath:
+    """Entities joined by directed relations: ``e0 -r1-> e1 -r2-> e2``.
+
+    ``len(entities) == len(relations) + 1``; the hop ``i`` is
+    ``(entities[i], relations[i], entities[i + 1])``.
+    """
+
+    entities: tuple[str, ...]
+    relations: tuple[Relation, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entities", tuple(self.entities))
+        object.__setattr__(self, "relations", tuple(
+            r if isinstance(r, Relation) else Relation.parse(r) for r in self.relations))
+        if len(self.entities) != len(self.relations) + 1:
+            raise PathSyntaxError(f"{len(self.entities)} entities for {len(self.relations)} relations; "
+                                  "a path alternates entity -> relation -> entity")
+
+    @classmethod
+    def parse(cls, text: str) -> "GroundedPath":
+        """Parse ``Joe Biden -> born_in -> Scranton -> city_of -> USA``."""
+        parts = [p.strip() for p in text.strip().split("->")]
+        if len(parts) < 1 or len(parts) % 2 == 0 or any(not p for p in parts):
+            raise PathSyntaxError(f"expected 'entity -> relation -> entity [-> relation -> entity ...]', "
+                                  f"got {text!r}")
+        return cls(tuple(parts[0::2]), tuple(Relation.parse(p) for p in parts[1::2]))
+
+    @property
+    def relation_path(self) -> RelationPath:
+        return RelationPath(self.relations)
+
+    @property
+    def start(self) -> str:
+        return self.entities[0]
+
+    @property
+    def end(self) -> str:
+        return self.entities[-1]
+
+    def hops(self) -> list[tuple[str, Relation, str]]:
+        return [(self.entities[i], r, self.entities[i + 1]) for i, r in enumerate(self.relations)]
+
+    def __len__(self) -> int:
+        return len(self.relations)
+
+    def __str__(self) -> str:
+        out = [self.entities[0]]
+        for r, e in zip(self.relations, self.entities[1:]):
+            out += [str(r), e]
+        return ARROW.join(out)
+
+
+def parse_path(text: str) -> GroundedPath | RelationPath:
+    """A grounded path if the text alternates entities and relations (odd number of
+    arrow-separated parts, at least three), else a relation path."""
+    t = text.strip()
+    if not t.startswith(ROG_START) and "->" in t and len(t.split("->")) % 2 == 1:
+        return GroundedPath.parse(t)
+    return RelationPath.parse(t)
+
+
+# ---------------------------------------------------------------------- execution
+class UnknownNameError(KeyError):
+    """An entity or relation name is not in the graph."""
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return str(self.args[0])
+
+
+def resolve_entities(graph: GraphBackend, names: Iterable[str]) -> np.ndarray:
+    """Entity ids for names; raises :class:`UnknownNameError` for an unknown one."""
+    ids = []
+    for name in names:
+        i = graph.entity_id(name)
+        if i is None:
+            raise UnknownNameError(f"unknown entity {name!r}")
+        ids.append(i)
+    return np.unique(np.array(ids, dtype=np.int64))
+
+
+def resolve_relation(graph: GraphBackend, relation: Relation) -> int:
+    """The directed-relation integer of ``relation``; raises :class:`UnknownNameError`."""
+    r = graph.relation_id(relation.name)
+    if r is None:
+        raise UnknownNameError(f"unknown relation {relation.name!r}")
+    return directed_relation(r, relation.inverse)
+
+
+@dataclass
+class PathExecution:
+    """Result of running a relation path from start entities.
+
+    ``frontiers[i]`` holds the entity ids reached after ``i`` hops (sorted, unique);
+    ``frontiers[-1]`` are the endpoints. Groundings are rebuilt on demand by walking
+    back through the frontiers, so hubs cost memory only for what is asked for.
+    """
+
+    graph: GraphBackend
+    path: RelationPath
+    drels: list[int]
+    frontiers: list[np.ndarray]
+
+    @property
+    def endpoint_ids(self) -> np.ndarray:
+        return self.frontiers[-1]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [self.graph.entity_label(int(e)) for e in self.frontiers[-1]]
+
+    @property
+    def failed_hop(self) -> int | None:
+        """Index of the first hop after which no entity is reached, or ``None``."""
+        for i, f in enumerate(self.frontiers[1:]):
+            if f.size == 0:
+                return i
+        return None
+
+    def groundings(self, endpoint: str | int | None = None, limit: int = 100) -> list[GroundedPath]:
+        """Up to ``limit`` grounded paths that realise the relation path (ending at
+        ``endpoint`` if given, else spread over endpoints in id order)."""
+        g = self.graph
+        if endpoint is None:
+            targets = self.frontiers[-1]
+        else:
+            eid = endpoint if isinstance(endpoint, (int, np.integer)) else g.entity_id(endpoint)
+            if eid is None or not np.isin(eid, self.frontiers[-1]):
+                return []
+            targets = np.array([eid], dtype=np.int64)
+        out: list[GroundedPath] = []
+        for target in targets.tolist():
+            # Depth-first from the end, only through entities on the frontiers.
+            stack: list[tuple[int, list[int]]] = [(len(self.drels), [target])]
+            while stack and len(out) < limit:
+                level, suffix = stack.pop()
+                if level == 0:
+                    ents = [g.entity_label(e) for e in suffix]
+                    out.append(GroundedPath(tuple(ents), self.path.relations))
+                    continue
+                back = self.drels[level - 1] ^ 1  # the same relation, other direction
+                preds = g.neighbors(np.array([suffix[0]]), back)
+                preds = preds[np.isin(preds, self.frontiers[level - 1], assume_unique=True)]
+                for p in preds[::-1].tolist():
+                    stack.append((level - 1, [p] + suffix))
+            if len(out) >= limit:
+                break
+        return out
+
+
+def execute_relation_path(graph: GraphBackend, starts: str | Sequence[str] | np.ndarray,
+                          path: RelationPath | str) -> PathExecution:
+    """Run ``path`` from ``starts`` (names, or an array of ids).
+
+    Every hop maps the current set of entities to the set of their neighbours along
+    the hop's directed relation; the cost is the number of edges touched, never the
+    number of groundings (which can be exponential on hubs).
+
+    Raises:
+        UnknownNameError: a start entity or relation is not in the graph.
+    """
+    if isinstance(path, str):
+        path = RelationPath.parse(path)
+    if isinstance(starts, str):
+        starts = [starts]
+    frontier = (np.unique(np.asarray(starts, dtype=np.int64)) if isinstance(starts, np.ndarray)
+                else resolve_entities(graph, starts))
+    drels = [resolve_relation(graph, r) for r in path.relations]
+    frontiers = [frontier]
+    for d in drels:
+        frontier = graph.neighbors(frontier, d) if frontier.size else frontier
+        frontiers.append(frontier)
+    return PathExecution(graph, path, drels, frontiers)
+
+
+# ---------------------------------------------------------------------- enumeration
+@dataclass(frozen=True)
+class EnumerationLimits:
+    """Caps that keep enumeration bounded on hub entities.
+
+    Attributes:
+        max_hops: longest relation path enumerated.
+        max_paths: stop after this many relation paths.
+        max_frontier_edges: a frontier whose entities have more edges than this in
+            total is not expanded further (its path is still returned).
+    """
+
+    max_hops: int = 3
+    max_paths: int = 10_000
+    max_frontier_edges: int = 500_000
+
+    def __post_init__(self) -> None:
+        if self.max_hops < 1:
+            raise ValueError("max_hops must be at least 1")
+        if self.max_paths < 1 or self.max_frontier_edges < 1:
+            raise ValueError("caps must be positive")
+
+
+@dataclass
+class PathEnumeration:
+    """All relation paths (up to the hop limit) from a start entity.
+
+    Attributes:
+        start: the start entity's id.
+        paths: relation path -> sorted unique endpoint ids, in discovery order
+            (shorter paths first within each branch).
+        capped: human-readable notes on every cap that was hit (empty if none).
+    """
+
+    graph: GraphBackend
+    start: int
+    paths: dict[RelationPath, np.ndarray] = field(default_factory=dict)
+    capped: list[str] = field(default_factory=list)
+
+    def endpoints(self, path: RelationPath) -> list[str]:
+        return [self.graph.entity_label(int(e)) for e in self.paths[path]]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def enumerate_relation_paths(graph: GraphBackend, start: str | int,
+                             limits: EnumerationLimits | None = None) -> PathEnumeration:
+    """Enumerate every relation path of length 1..``max_hops`` that leaves ``start``,
+    with its endpoint set.
+
+    Each expansion reads all edges of the current frontier once and groups them by
+    directed relation, so a path costs a few vectorised array operations. Caps in
+    ``limits`` are reported in :attr:`PathEnumeration.capped` when hit.
+    """
+    limits = limits or EnumerationLimits()
+    sid = graph.entity_id(start) if isinstance(start, str) else int(start)
+    if sid is None:
+        raise UnknownNameError(f"unknown entity {start!r}")
+    result = PathEnumeration(graph, sid)
+    labels = {}
+
+    def relation_of(d: int) -> Relation:
+        if d not in labels:
+            labels[d] = Relation(graph.relation_label(d // 2), bool(d % 2))
+        return labels[d]
+
+    # Depth-first with an explicit stack: (prefix relations, frontier ids).
+    stack: list[tuple[tuple[Relation, ...], np.ndarray]] = [((), np.array([sid], dtype=np.int64))]
+    while stack:
+        prefix, frontier = stack.pop()
+        _, drels, dst = graph.edges(frontier)
+        if drels.size > limits.max_frontier_edges:
+            result.capped.append(f"not expanded after '{RelationPath(prefix)}': {drels.size} edges "
+                                 f"> max_frontier_edges={limits.max_frontier_edges}")
+            continue
+        if drels.size == 0:
+            continue
+        order = np.argsort(drels, kind="stable")
+        drels, dst = drels[order], dst[order]
+        cuts = np.flatnonzero(np.diff(drels)) + 1
+        bounds = np.concatenate([[0], cuts, [drels.size]])
+        children = []
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            if len(result.paths) >= limits.max_paths:
+                result.capped.append(f"stopped at max_paths={limits.max_paths}")
+                return result
+            rel_path = RelationPath(prefix + (relation_of(int(drels[a])),))
+            ends = np.unique(dst[a:b])
+            result.paths[rel_path] = ends
+            if len(rel_path) < limits.max_hops:
+                children.append((rel_path.relations, ends))
+        stack.extend(reversed(children))
+    return result

@@ -1,0 +1,297 @@
+"""The direction-aware path verifier.
+
+:func:`verify_path` checks a grounded path hop by hop and, when it fails, says which
+hop and why: an unknown entity or relation (with close matches for misspelt names),
+no such edge, or an edge that exists only in the other direction (with the relations
+that do join the two entities). :func:`verify_paths` does the same for many paths
+with vectorised edge look-ups, and :func:`verify_relation_path` checks whether a
+relation path can be instantiated from a topic entity.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Sequence
+
+import numpy as np
+
+from kgdistill.graph import GraphBackend
+from kgdistill.paths import (GroundedPath, PathSyntaxError, Relation, RelationPath,
+                             UnknownNameError, execute_relation_path)
+
+logger = logging.getLogger(__name__)
+
+
+class Failure(str, Enum):
+    """Why a hop fails."""
+
+    UNKNOWN_ENTITY = "unknown_entity"
+    UNKNOWN_RELATION = "unknown_relation"
+    NO_SUCH_EDGE = "no_such_edge"
+    WRONG_DIRECTION = "wrong_direction"
+    NO_GROUNDING = "no_grounding"
+    """For relation paths: no entity is reached after this hop."""
+
+
+_CODES = [None, Failure.UNKNOWN_ENTITY, Failure.UNKNOWN_RELATION, Failure.NO_SUCH_EDGE,
+          Failure.WRONG_DIRECTION]
+
+
+@dataclass
+class PathVerification:
+    """The verdict on one grounded path.
+
+    Attributes:
+        path: the path as text (arrows).
+        valid: every entity exists and every hop's triple exists in its direction.
+        failing_hop: 0-based index of the first failing hop (``None`` when valid).
+        reason: why it fails.
+        message: a one-line explanation.
+        suggestions: close matches for a misspelt name, or the relations that do join
+            the hop's entities.
+    """
+
+    path: str
+    valid: bool
+    failing_hop: int | None = None
+    reason: Failure | None = None
+    message: str = "all hops exist in the graph"
+    suggestions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reason"] = self.reason.value if self.reason else None
+        return d
+
+    def explain(self) -> str:
+        if self.valid:
+            return f"VALID    {self.path}"
+        text = f"INVALID  {self.path}\n         hop {self.failing_hop + 1}: {self.message}"
+        if self.suggestions:
+            text += f"\n         did you mean: {', '.join(self.suggestions)}"
+        return text
+
+
+def close_matches(name: str, candidates: Sequence[str], n: int = 3) -> list[str]:
+    """Up to ``n`` names like ``name``: case-insensitive equals first, then difflib."""
+    low = name.lower()
+    exact = [c for c in candidates if c.lower() == low and c != name][:n]
+    if exact:
+        return exact
+    return difflib.get_close_matches(name, candidates, n=n, cutoff=0.75)
+
+
+def _hop_text(head: str, rel: Relation, tail: str) -> str:
+    return f"({head}) -[{rel}]-> ({tail})"
+
+
+def _explain_hop(graph: GraphBackend, path: GroundedPath, hop: int, code: int) -> PathVerification:
+    head, rel, tail = path.hops()[hop] if hop < len(path) else (path.entities[0], None, None)
+    text = str(path)
+    if code == 1:
+        bad = next(e for e in path.entities[hop:] if graph.entity_id(e) is None)
+        return PathVerification(text, False, hop, Failure.UNKNOWN_ENTITY,
+                                f"unknown entity {bad!r}",
+                                close_matches(bad, graph.entity_labels_all()))
+    if code == 2:
+        return PathVerification(text, False, hop, Failure.UNKNOWN_RELATION,
+                                f"unknown relation {rel.name!r}",
+                                close_matches(rel.name, graph.relation_labels_all()))
+    h, t = graph.entity_id(head), graph.entity_id(tail)
+    joining = [str(Relation(graph.relation_label(r), inv)) for r, inv in graph.relations_between(h, t)]
+    if code == 4:
+        return PathVerification(text, False, hop, Failure.WRONG_DIRECTION,
+                                f"{_hop_text(head, rel, tail)} exists only in the other direction: "
+                                f"{_hop_text(tail, rel, head)}; write {rel.reversed()} here", [str(rel.reversed())])
+    if joining:
+        msg = (f"no edge {_hop_text(head, rel, tail)}; these relations do join them: "
+               f"{', '.join(joining)}")
+    else:
+        msg = f"no edge {_hop_text(head, rel, tail)}; no relation joins these two entities"
+    return PathVerification(text, False, hop, Failure.NO_SUCH_EDGE, msg, joining)
+
+
+@dataclass
+class BatchVerification:
+    """Verdicts for many paths, kept as arrays; :meth:`result` explains one path.
+
+    Attributes:
+        failing_hop: (num_paths,) index of the first failing hop, -1 when valid.
+        codes: (num_paths,) 0 valid, 1 unknown entity, 2 unknown relation, 3 no such
+            edge, 4 edge only in the other direction.
+    """
+
+    graph: GraphBackend
+    paths: list[GroundedPath]
+    failing_hop: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.codes == 0
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def result(self, i: int) -> PathVerification:
+        if self.codes[i] == 0:
+            return PathVerification(str(self.paths[i]), True)
+        return _explain_hop(self.graph, self.paths[i], int(self.failing_hop[i]), int(self.codes[i]))
+
+    def results(self) -> list[PathVerification]:
+        return [self.result(i) for i in range(len(self.paths))]
+
+
+def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> BatchVerification:
+    """Verify many grounded paths with one vectorised edge look-up for all hops."""
+    paths = [p if isinstance(p, GroundedPath) else GroundedPath.parse(p) for p in paths]
+    n = len(paths)
+    lengths = np.fromiter((len(p.relations) for p in paths), dtype=np.int64, count=n)
+    total = int(lengths.sum())
+    # Resolve names once per distinct string.
+    ent_cache: dict[str, int] = {}
+    rel_cache: dict[Relation, int] = {}
+    get_e, get_r = graph.entity_id, graph.relation_id
+
+    def eid(name: str) -> int:
+        v = ent_cache.get(name)
+        if v is None:
+            found = get_e(name)
+            v = ent_cache[name] = -1 if found is None else found
+        return v
+
+    def rid(rel: Relation) -> int:
+        v = rel_cache.get(rel)
+        if v is None:
+            found = get_r(rel.name)
+            v = rel_cache[rel] = -1 if found is None else 2 * found + rel.inverse
+        return v
+
+    heads = np.fromiter((eid(e) for p in paths for e in p.entities[:-1]), dtype=np.int64, count=total)
+    tails = np.fromiter((eid(e) for p in paths for e in p.entities[1:]), dtype=np.int64, count=total)
+    drels = np.fromiter((rid(r) for p in paths for r in p.relations), dtype=np.int64, count=total)
+    # The first entity of a zero-hop path still has to exist.
+    codes_hop = np.zeros(total, dtype=np.int64)
+    bad_ent = (heads < 0) | (tails < 0)
+    bad_rel = (drels < 0) & ~bad_ent
+    ok_ids = ~(bad_ent | bad_rel)
+    inv = (drels % 2 == 1)
+    r = drels // 2
+    h_store = np.where(inv, tails, heads)
+    t_store = np.where(inv, heads, tails)
+    exists = np.zeros(total, dtype=bool)
+    exists[ok_ids] = graph.has_triples(h_store[ok_ids], r[ok_ids], t_store[ok_ids])
+    missing = ok_ids & ~exists
+    other_dir = np.zeros(total, dtype=bool)
+    other_dir[missing] = graph.has_triples(t_store[missing], r[missing], h_store[missing])
+    codes_hop[bad_ent] = 1
+    codes_hop[bad_rel] = 2
+    codes_hop[missing] = 3
+    codes_hop[missing & other_dir] = 4
+    # First failing hop per path.
+    failing = np.full(n, -1, dtype=np.int64)
+    codes = np.zeros(n, dtype=np.int64)
+    bad_idx = np.flatnonzero(codes_hop)
+    if bad_idx.size:
+        path_of = np.repeat(np.arange(n), lengths)[bad_idx]
+        first = np.unique(path_of, return_index=True)
+        offsets = np.cumsum(lengths) - lengths
+        pos = bad_idx[first[1]]
+        failing[first[0]] = pos - offsets[first[0]]
+        codes[first[0]] = codes_hop[pos]
+    for i in np.flatnonzero(lengths == 0).tolist():
+        if eid(paths[i].entities[0]) < 0:
+            failing[i], codes[i] = 0, 1
+    return BatchVerification(graph, paths, failing, codes)
+
+
+def verify_path(graph: GraphBackend, path: GroundedPath | str) -> PathVerification:
+    """Verify one grounded path; see :class:`PathVerification`.
+
+    Example:
+        >>> verify_path(kg, "Kismet -> directed_by -> Ronald Colman").explain()
+    """
+    return verify_paths(graph, [path]).result(0)
+
+
+@dataclass
+class RelationPathVerification:
+    """Whether a relation path can be instantiated from a topic entity.
+
+    Attributes:
+        path: the relation path (arrows).
+        topic: the topic entity.
+        valid: at least one grounding exists.
+        failing_hop: first hop after which no entity is reached (or whose relation or
+            topic is unknown), else ``None``.
+        reason, message, suggestions: as for :class:`PathVerification`.
+        endpoints: entities the path reaches (all of them).
+        groundings: up to ``max_groundings`` grounded paths (arrows).
+    """
+
+    path: str
+    topic: str
+    valid: bool
+    failing_hop: int | None = None
+    reason: Failure | None = None
+    message: str = ""
+    suggestions: list[str] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)
+    groundings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reason"] = self.reason.value if self.reason else None
+        return d
+
+    def explain(self, max_shown: int = 5) -> str:
+        head = f"{self.topic} : {self.path}"
+        if not self.valid:
+            text = f"INVALID  {head}\n         hop {self.failing_hop + 1}: {self.message}"
+            if self.suggestions:
+                text += f"\n         did you mean: {', '.join(self.suggestions)}"
+            return text
+        ends = ", ".join(self.endpoints[:max_shown]) + (" ..." if len(self.endpoints) > max_shown else "")
+        lines = [f"VALID    {head}", f"         {len(self.endpoints)} endpoint(s): {ends}"]
+        lines += [f"         {g}" for g in self.groundings[:max_shown]]
+        return "\n".join(lines)
+
+
+def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | str,
+                         max_groundings: int = 10) -> RelationPathVerification:
+    """Check that ``path`` is instantiable from ``topic``: which hop first reaches no
+    entity, else all endpoints and some groundings."""
+    if isinstance(path, str):
+        path = RelationPath.parse(path)
+    text = str(path)
+    if graph.entity_id(topic) is None:
+        return RelationPathVerification(text, topic, False, 0, Failure.UNKNOWN_ENTITY,
+                                        f"unknown entity {topic!r}",
+                                        close_matches(topic, graph.entity_labels_all()))
+    for i, rel in enumerate(path.relations):
+        if graph.relation_id(rel.name) is None:
+            return RelationPathVerification(text, topic, False, i, Failure.UNKNOWN_RELATION,
+                                            f"unknown relation {rel.name!r}",
+                                            close_matches(rel.name, graph.relation_labels_all()))
+    run = execute_relation_path(graph, [topic], path)
+    hop = run.failed_hop
+    if hop is not None:
+        frontier = run.frontiers[hop]
+        rel = path.relations[hop]
+        _, drels, _ = graph.edges(frontier)
+        leaving = sorted({str(Relation(graph.relation_label(int(d) // 2), bool(d % 2))) for d in np.unique(drels)})
+        reason = Failure.NO_GROUNDING
+        message = f"no entity is reached by {rel} from the {frontier.size} entit{'y' if frontier.size == 1 else 'ies'} after hop {hop}"
+        if str(rel.reversed()) in leaving:
+            reason = Failure.WRONG_DIRECTION
+            message += f"; {rel.reversed()} (the other direction) does leave them"
+        return RelationPathVerification(text, topic, False, hop, reason, message, leaving[:10])
+    return RelationPathVerification(text, topic, True, endpoints=run.endpoints,
+                                    groundings=[str(g) for g in run.groundings(limit=max_groundings)])
+
+
+__all__ = ["Failure", "PathVerification", "BatchVerification", "RelationPathVerification",
+           "verify_path", "verify_paths", "verify_relation_path", "close_matches",
+           "PathSyntaxError", "UnknownNameError"]
