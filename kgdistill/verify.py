@@ -251,7 +251,9 @@ class RelationPathVerification:
         if not self.valid:
             text = f"INVALID  {head}\n         hop {self.failing_hop + 1}: {self.message}"
             if self.suggestions:
-                text += f"\n         did you mean: {', '.join(self.suggestions)}"
+                label = ("relations that do leave there" if self.reason in
+                         (Failure.NO_GROUNDING, Failure.WRONG_DIRECTION) else "did you mean")
+                text += f"\n         {label}: {', '.join(self.suggestions)}"
             return text
         ends = ", ".join(self.endpoints[:max_shown]) + (" ..." if len(self.endpoints) > max_shown else "")
         lines = [f"VALID    {head}", f"         {len(self.endpoints)} endpoint(s): {ends}"]

@@ -1,0 +1,339 @@
+"""The ``kgdistill`` command line: a thin map from subcommands to library functions.
+
+Run ``kgdistill --help`` or ``kgdistill SUBCOMMAND --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from kgdistill.paths import PathSyntaxError, UnknownNameError
+
+EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "graphs"
+
+EPILOG = """\
+paths and notation:
+  grounded path   'Joe Biden -> born_in -> Scranton -> city_of -> United States'
+  relation path   'born_in -> city_of'   or RoG's '<PATH> born_in <SEP> city_of </PATH>'
+  inverse         '~born_in' walks born_in from tail to head: 'Scranton -> ~born_in -> Joe Biden'
+
+graph formats (detected from extension and first line, or --format):
+  metaqa  subject|relation|object         (MetaQA kb.txt)
+  tsv     subject<TAB>relation<TAB>object (PathQuestion kb.txt)
+  rdf     .ttl .nt .rdf .xml .owl .jsonld .n3 (labels from rdfs:label)
+  rog     .jsonl/.json/.parquet question records with a 'graph' list of [h, r, t]
+
+examples:
+  kgdistill demo
+  kgdistill stats -g ../shared/datasets/metaqa/kb.txt
+  kgdistill paths -g ../shared/datasets/metaqa/kb.txt Kismet --max-hops 2
+  kgdistill verify -g ../shared/datasets/metaqa/kb.txt "Kismet -> directed_by -> William Dieterle"
+  kgdistill verify -g kb.txt --topic Kismet "directed_by -> ~directed_by"
+  kgdistill questions ../shared/datasets/metaqa/2-hop/qa_valid.txt -g ../shared/datasets/metaqa/kb.txt
+"""
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as ``error: ...`` with exit code 2."""
+
+
+def _load_graph(args):
+    from kgdistill.readers import load_graph
+
+    start = time.perf_counter()
+    kg = load_graph(args.graph, args.format)
+    logging.getLogger("kgdistill").info("loaded %s in %.2f s", kg, time.perf_counter() - start)
+    return kg
+
+
+def _add_graph_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("-g", "--graph", required=required, help="knowledge-graph file")
+    p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
+                   help="graph format (default: detect from extension and content)")
+
+
+# ---------------------------------------------------------------------- stats
+def cmd_stats(args) -> int:
+    kg = _load_graph(args)
+    stats = kg.statistics()
+    if args.json:
+        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        return 0
+    print(f"graph      {stats['name']}")
+    print(f"entities   {stats['entities']:,}")
+    print(f"relations  {stats['relations']:,}")
+    print(f"triples    {stats['triples']:,}")
+    print(f"degree     mean {stats['degree_mean']:.2f}, median {stats['degree_median']:.0f}, "
+          f"max {stats['degree_max']:,}")
+    print("hubs       " + ", ".join(f"{k} ({v:,})" for k, v in stats["top_degree_entities"].items()))
+    print(f"entity pairs joined by several relations: {stats['entity_pairs_with_several_relations']:,}")
+    print("triples per relation:")
+    for rel, count in sorted(stats["triples_per_relation"].items(), key=lambda kv: -kv[1]):
+        print(f"  {count:>10,}  {rel}")
+    return 0
+
+
+# ---------------------------------------------------------------------- paths
+def cmd_paths(args) -> int:
+    from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
+
+    kg = _load_graph(args)
+    limits = EnumerationLimits(max_hops=args.max_hops, max_paths=args.max_paths,
+                               max_frontier_edges=args.max_frontier_edges)
+    start = time.perf_counter()
+    result = enumerate_relation_paths(kg, args.entity, limits)
+    elapsed = time.perf_counter() - start
+    rows = [(p, result.paths[p]) for p in result.paths]
+    if args.json:
+        print(json.dumps({"entity": args.entity, "seconds": elapsed, "capped": result.capped,
+                          "paths": [{"path": str(p), "num_endpoints": int(e.size),
+                                     "endpoints": result.endpoints(p)[:args.show_endpoints]}
+                                    for p, e in rows]}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{len(rows)} relation paths of length <= {args.max_hops} from {args.entity!r} "
+          f"({elapsed * 1000:.1f} ms)")
+    for p, ends in rows:
+        names = result.endpoints(p)
+        shown = ", ".join(names[:args.show_endpoints]) + (" ..." if len(names) > args.show_endpoints else "")
+        print(f"  {str(p):<55} {ends.size:>7,}  {shown}")
+    for note in result.capped:
+        print(f"cap hit: {note}")
+    return 0
+
+
+# ---------------------------------------------------------------------- verify
+def _read_path_file(path: str) -> list[tuple[str | None, str, str]]:
+    """``(topic or None, path text, where)`` from a text or JSONL file."""
+    from kgdistill.readers import KGFormatError, iter_lines
+
+    items = []
+    for lineno, line in iter_lines(path):
+        where = f"{path}:{lineno}"
+        if line.lstrip().startswith("{"):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise KGFormatError(path, lineno, f"invalid JSON: {err.msg}") from None
+            if "path" not in rec:
+                raise KGFormatError(path, lineno, "JSON record has no 'path' field")
+            items.append((rec.get("topic"), rec["path"], where))
+        elif "\t" in line:
+            topic, _, text = line.partition("\t")
+            items.append((topic, text, where))
+        else:
+            items.append((None, line, where))
+    return items
+
+
+def cmd_verify(args) -> int:
+    from kgdistill.paths import GroundedPath
+    from kgdistill.verify import verify_paths, verify_relation_path
+
+    if not args.paths and not args.file:
+        raise CLIError("give a path to check, or --file with one path per line")
+    items = [(args.topic, p, f"argument {i + 1}") for i, p in enumerate(args.paths)]
+    if args.file:
+        items += _read_path_file(args.file)
+    kg = _load_graph(args)
+    grounded, relational = [], []
+    for topic, text, where in items:
+        try:
+            if topic is not None:
+                relational.append((len(grounded) + len(relational), topic, text))
+            else:
+                grounded.append((len(grounded) + len(relational), GroundedPath.parse(text)))
+        except PathSyntaxError as err:
+            raise CLIError(f"{where}: {err}") from None
+    results: list = [None] * len(items)
+    if grounded:
+        batch = verify_paths(kg, [p for _, p in grounded])
+        for j, (i, _) in enumerate(grounded):
+            results[i] = batch.result(j)
+    for i, topic, text in relational:
+        try:
+            results[i] = verify_relation_path(kg, topic, text, max_groundings=args.groundings)
+        except PathSyntaxError as err:
+            raise CLIError(f"{items[i][2]}: {err}") from None
+    n_valid = sum(r.valid for r in results)
+    if args.json:
+        for r in results:
+            print(json.dumps(r.to_dict(), ensure_ascii=False))
+    else:
+        for r in results:
+            print(r.explain())
+        if len(results) > 1:
+            print(f"{n_valid}/{len(results)} paths valid")
+    return 0 if n_valid == len(results) else 1
+
+
+# ---------------------------------------------------------------------- questions
+def cmd_questions(args) -> int:
+    from kgdistill.datasets import answer_coverage, load_questions
+
+    questions = load_questions(args.file, args.question_format)
+    out = {"file": args.file, "questions": len(questions),
+           "with_gold_path": sum(q.gold_path is not None for q in questions)}
+    if args.graph:
+        kg = _load_graph(args)
+        out["coverage"] = answer_coverage(kg, questions, args.max_hops).to_dict()
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{out['questions']:,} questions in {args.file} ({out['with_gold_path']:,} with gold paths)")
+    for q in questions[:args.show]:
+        gold = f"   gold: {q.gold_path}" if q.gold_path else ""
+        print(f"  [{', '.join(q.topic_entities)}] {q.text} -> {' | '.join(q.answers[:5])}{gold}")
+    if "coverage" in out:
+        c = out["coverage"]
+        print(f"topic entity found: {c['topic_found']:,}/{c['total']:,}; an answer within "
+              f"{c['max_hops']} hop(s): {c['reachable']:,} ({100 * c['reachable_share']:.1f}%, "
+              "the Hits@1 ceiling on this graph)")
+        if c["missing_topics"]:
+            print("  topics not in the graph: " + ", ".join(c["missing_topics"][:10]))
+    return 0
+
+
+# ---------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from kgdistill.datasets import answer_coverage, load_questions
+    from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
+    from kgdistill.verify import verify_path, verify_relation_path
+
+    args.format = None
+    if args.graph is None:
+        args.graph = str(EXAMPLE_DIR / "world.ttl")
+    kg = _load_graph(args)
+    print(f"== The example graph: {args.graph}")
+    cmd_stats_args = argparse.Namespace(graph=args.graph, format=None, json=False)
+    cmd_stats(cmd_stats_args)
+    print("\n== Checking grounded paths against the graph")
+    examples = [
+        "Joe Biden -> born_in -> Scranton -> city_of -> United States",
+        "Marie Curie -> award -> Nobel Prize in Physics -> conferred_by -> Royal Swedish Academy of Sciences",
+        "Scranton -> born_in -> Joe Biden",
+        "Joe Biden -> born_in -> Wilmington",
+        "Joe Biden -> educated_at -> Syracuse Univ",
+        "Jill Biden -> spouse_of -> Joe Biden",
+        "Jill Biden -> ~spouse_of -> Joe Biden -> member_of -> Democratic Party",
+    ]
+    for text in examples:
+        print(verify_path(kg, text).explain())
+    print("\n== Checking relation paths from a topic entity")
+    for topic, rel_path in [("Joe Biden", "born_in -> city_of -> currency"),
+                            ("Albert Einstein", "educated_at -> located_in -> city_of"),
+                            ("Joe Biden", "~born_in -> city_of")]:
+        print(verify_relation_path(kg, topic, rel_path, max_groundings=3).explain())
+    print("\n== All relation paths of length <= 2 from Joe Biden")
+    found = enumerate_relation_paths(kg, "Joe Biden", EnumerationLimits(max_hops=2))
+    for p, ends in list(found.paths.items())[:12]:
+        print(f"  {str(p):<40} -> {', '.join(found.endpoints(p)[:4])}")
+    print(f"  ... {len(found)} paths in all")
+    questions = load_questions(EXAMPLE_DIR / "world_questions.jsonl")
+    cov = answer_coverage(kg, questions, 3)
+    gold_ok = sum(verify_path(kg, q.gold_path).valid for q in questions if q.gold_path is not None)
+    print(f"\n== {len(questions)} example questions: {gold_ok} gold paths verify, "
+          f"{cov.reachable} have an answer within 3 hops")
+    print("(Teacher, student and query arrive with the next releases; see README.md.)")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kgdistill", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Knowledge-graph reasoning paths: load a KG, enumerate relation paths, "
+                    "and verify paths hop by hop in the right direction.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and timings")
+    parser.add_argument("--version", action="version", version=f"kgdistill {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("stats", help="print a graph's size, relations and hubs",
+                       description="Load a knowledge graph and print its statistics.")
+    _add_graph_args(p)
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("paths", help="enumerate relation paths from an entity",
+                       description="All relation paths (with inverse relations ~r) of length up to "
+                                   "--max-hops that leave ENTITY, with their endpoint counts. Hub "
+                                   "entities are bounded by the caps below, reported when hit.")
+    _add_graph_args(p)
+    p.add_argument("entity", help="start entity (key or label)")
+    p.add_argument("--max-hops", type=int, default=2, help="longest path (default 2)")
+    p.add_argument("--max-paths", type=int, default=10_000, help="stop after this many paths")
+    p.add_argument("--max-frontier-edges", type=int, default=500_000,
+                   help="do not expand a frontier with more edges than this")
+    p.add_argument("--show-endpoints", type=int, default=3, help="endpoints shown per path")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_paths)
+
+    p = sub.add_parser("verify", help="check paths against the graph, naming the failing hop",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Check grounded paths hop by hop (entity exists, relation exists, "
+                                   "edge exists in the stated direction) or, with --topic, whether "
+                                   "a relation path can be instantiated from the topic entity.",
+                       epilog="exit status: 0 all paths valid, 1 some invalid, 2 bad input\n"
+                              "--file: one path a line; 'topic<TAB>relation path' lines or JSONL "
+                              "{\"path\": ..., \"topic\": ...} for relation paths")
+    _add_graph_args(p)
+    p.add_argument("paths", nargs="*", help="paths in arrow form")
+    p.add_argument("--file", help="file of paths to check")
+    p.add_argument("--topic", help="treat the PATHS arguments as relation paths from this entity")
+    p.add_argument("--groundings", type=int, default=5, help="groundings listed per relation path")
+    p.add_argument("--json", action="store_true", help="one JSON verdict per line")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("questions", help="read a KGQA question file; with -g, its answer coverage",
+                       description="Read a question file (MetaQA, PathQuestion, RoG or kgdistill "
+                                   "JSONL) and, given a graph, count questions whose topic is in "
+                                   "the graph and whose answers lie within --max-hops.")
+    p.add_argument("file", help="question file")
+    p.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
+    _add_graph_args(p, required=False)
+    p.add_argument("--max-hops", type=int, default=3, help="hops for the coverage count")
+    p.add_argument("--show", type=int, default=3, help="questions printed")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_questions)
+
+    p = sub.add_parser("demo", help="walk through the example graph in graphs/",
+                       description="Load the example world graph, print its statistics, verify and "
+                                   "explain example paths, and enumerate paths from an entity.")
+    p.add_argument("-g", "--graph", help="graph file (default: graphs/world.ttl)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kgdistill")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kgdistill.readers import KGFormatError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (CLIError, KGFormatError, UnknownNameError, PathSyntaxError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
