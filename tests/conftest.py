@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import pytest
+
+from kgdistill.graph import KnowledgeGraph
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
+GRAPHS = ROOT / "graphs"
+
+TINY = [
+    ("Joe Biden", "born_in", "Scranton"),
+    ("Scranton", "city_of", "USA"),
+    ("Jill Biden", "born_in", "Hammonton"),
+    ("Hammonton", "city_of", "USA"),
+    ("Joe Biden", "spouse_of", "Jill Biden"),
+    ("Joe Biden", "lived_in", "Scranton"),  # a second relation between the same pair
+    ("Joe Biden", "born_in", "Scranton"),   # a duplicate, dropped
+    ("Hunter Biden", "child_of", "Joe Biden"),
+    ("Hunter Biden", "born_in", "Wilmington"),
+    ("Wilmington", "city_of", "USA"),
+]
+
+
+@pytest.fixture
+def tiny() -> KnowledgeGraph:
+    return KnowledgeGraph.from_triples(TINY, name="tiny")
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (expected ../shared/datasets beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def metaqa_kg():
+    from kgdistill.readers import load_graph
+
+    return load_graph(need(DATA / "metaqa" / "kb.txt"))

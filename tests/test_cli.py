@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from kgdistill.cli import main
+from tests.conftest import DATA, GRAPHS, need
+
+WORLD = str(GRAPHS / "world.ttl")
+
+
+def test_help_teaches(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "~born_in" in out and "kgdistill verify" in out
+
+
+def test_verify_exit_codes_and_json(capsys):
+    assert main(["verify", "-g", WORLD, "Joe Biden -> born_in -> Scranton -> city_of -> United States"]) == 0
+    assert "VALID" in capsys.readouterr().out
+    assert main(["verify", "-g", WORLD, "--json", "Scranton -> born_in -> Joe Biden"]) == 1
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["reason"] == "wrong_direction" and rec["failing_hop"] == 0
+    assert main(["verify", "-g", WORLD, "--topic", "Joe Biden", "born_in -> city_of"]) == 0
+    assert "United States" in capsys.readouterr().out
+
+
+def test_verify_file(tmp_path, capsys):
+    f = tmp_path / "paths.txt"
+    f.write_text("Joe Biden -> born_in -> Scranton\nJoe Biden\tborn_in -> city_of\n"
+                 '{"path": "Jill Biden -> spouse_of -> Joe Biden"}\n', encoding="utf-8")
+    assert main(["verify", "-g", WORLD, "--file", str(f)]) == 1
+    assert "2/3 paths valid" in capsys.readouterr().out
+
+
+def test_errors_name_file_and_line(tmp_path, capsys):
+    kb = tmp_path / "kb.txt"
+    kb.write_text("a|r|b\nbroken line\n", encoding="utf-8")
+    assert main(["stats", "-g", str(kb), "--format", "metaqa"]) == 2
+    assert f"{kb}:2:" in capsys.readouterr().err
+    assert main(["stats", "-g", str(tmp_path / "missing.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["verify", "-g", WORLD, "Joe Biden -> born_in"]) == 2
+    assert main(["paths", "-g", WORLD, "Nobody"]) == 2
+    assert "unknown entity" in capsys.readouterr().err
+
+
+def test_stats_paths_questions_demo(capsys):
+    assert main(["stats", "-g", WORLD, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["triples"] == 406
+    assert main(["paths", "-g", WORLD, "Joe Biden", "--max-hops", "2"]) == 0
+    assert "born_in -> city_of" in capsys.readouterr().out
+    assert main(["questions", str(GRAPHS / "world_questions.jsonl"), "-g", WORLD, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["coverage"]["reachable_share"] == 1.0
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "exists only in the other direction" in out and "470 gold paths verify" in out
+
+
+def test_metaqa_verify_cli(capsys):
+    kb = str(need(DATA / "metaqa" / "kb.txt"))
+    assert main(["verify", "-g", kb, "Kismet -> directed_by -> William Dieterle"]) == 0
+    assert main(["verify", "-g", kb, "Kismet -> directed_by -> Ronald Colman"]) == 1
+    out = capsys.readouterr().out
+    assert "hop 1: no edge (Kismet) -[directed_by]-> (Ronald Colman)" in out

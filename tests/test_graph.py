@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from kgdistill.graph import KnowledgeGraph, concat_ranges, directed_relation
+
+
+def test_ids_duplicates_and_parallel_relations(tiny):
+    assert tiny.num_triples == 9  # the duplicate born_in triple is dropped
+    assert tiny.num_entities == 7 and tiny.num_relations == 5
+    joe, scr = tiny.entity_id("Joe Biden"), tiny.entity_id("Scranton")
+    rels = {tiny.relation_label(r) for r, inv in tiny.relations_between(joe, scr) if not inv}
+    assert rels == {"born_in", "lived_in"}
+    assert tiny.relations_between(scr, joe) == sorted(
+        (tiny.relation_id(n), True) for n in ("born_in", "lived_in"))
+    assert tiny.entity_id("nobody") is None and tiny.relation_id("nothing") is None
+
+
+def test_neighbors_in_both_directions(tiny):
+    born = tiny.relation_id("born_in")
+    usa = tiny.entity_id("USA")
+    city_of = tiny.relation_id("city_of")
+    cities = tiny.neighbors(np.array([usa]), directed_relation(city_of, True))
+    assert sorted(tiny.entity_label(c) for c in cities) == ["Hammonton", "Scranton", "Wilmington"]
+    people = tiny.neighbors(cities, directed_relation(born, True))
+    assert sorted(tiny.entity_label(p) for p in people) == ["Hunter Biden", "Jill Biden", "Joe Biden"]
+    src, drel, dst = tiny.edges(np.array([tiny.entity_id("Joe Biden")]))
+    assert len(src) == tiny.degree([tiny.entity_id("Joe Biden")])[0] == 4
+
+
+def test_has_triples(tiny):
+    e, r = tiny.entity_id, tiny.relation_id
+    got = tiny.has_triples(np.array([e("Joe Biden"), e("Scranton"), e("Joe Biden")]),
+                           np.array([r("born_in"), r("born_in"), r("city_of")]),
+                           np.array([e("Scranton"), e("Joe Biden"), e("USA")]))
+    assert got.tolist() == [True, False, False]
+
+
+def test_concat_ranges():
+    got = concat_ranges(np.array([5, 0, 9, 2]), np.array([7, 0, 10, 4]))
+    assert got.tolist() == [5, 6, 9, 2, 3]
+
+
+def test_rejects_bad_input():
+    with pytest.raises(ValueError, match="inverse"):
+        KnowledgeGraph.from_triples([("a", "~r", "b")])
+    with pytest.raises(ValueError, match="out of range"):
+        KnowledgeGraph(["a"], ["r"], np.array([0]), np.array([0]), np.array([3]))
+
+
+def test_to_pyg(tiny):
+    data = tiny.to_pyg()
+    assert data.edge_index.shape == (2, 9) and data.num_nodes == 7
+    both = tiny.to_pyg(add_inverse=True)
+    assert both.edge_index.shape == (2, 18)
+    assert int(both.edge_type.max()) == 2 * tiny.num_relations - 1
+    # The inverse half mirrors the forward half.
+    assert both.edge_index[0, 9:].tolist() == data.edge_index[1].tolist()
+    assert (both.edge_type[9:] - tiny.num_relations).tolist() == data.edge_type.tolist()
+
+
+def test_to_networkx(tiny):
+    g = tiny.to_networkx()
+    assert g.number_of_nodes() == 7 and g.number_of_edges() == 9
+    assert set(g["Joe Biden"]["Scranton"]) == {"born_in", "lived_in"}
+
+
+def test_rdflib_round_trip(tiny):
+    from kgdistill.readers import graph_from_rdflib
+
+    back = graph_from_rdflib(tiny.to_rdflib())
+    assert set(back.triples()) == set(tiny.triples())
+    assert back.entity_id("Joe Biden") is not None  # found by its label
+    assert back.entity_keys[back.entity_id("Joe Biden")].startswith("http://")
+
+
+def test_statistics(tiny):
+    s = tiny.statistics()
+    assert s["triples"] == 9 and s["entity_pairs_with_several_relations"] == 1
+    assert s["triples_per_relation"]["born_in"] == 3
+    assert s["degree_max"] == 4

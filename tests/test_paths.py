@@ -1,0 +1,95 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from kgdistill.graph import KnowledgeGraph
+from kgdistill.paths import (EnumerationLimits, GroundedPath, PathSyntaxError, Relation, RelationPath,
+                             UnknownNameError, enumerate_relation_paths, execute_relation_path, parse_path)
+
+BIDEN = "Joe Biden -> born_in -> Scranton -> city_of -> USA"
+
+
+def test_text_forms_round_trip():
+    g = GroundedPath.parse(BIDEN)
+    assert g.entities == ("Joe Biden", "Scranton", "USA") and str(g) == BIDEN
+    assert g.relation_path == RelationPath.of("born_in", "city_of")
+    rp = RelationPath.parse("<PATH> born_in <SEP> ~city_of </PATH>")
+    assert rp.relations == (Relation("born_in"), Relation("city_of", inverse=True))
+    assert rp.to_rog() == "<PATH> born_in <SEP> ~city_of </PATH>"
+    assert str(rp) == "born_in -> ~city_of"
+    assert RelationPath.parse(str(rp)) == rp == RelationPath.parse("born_in, ~city_of")
+    assert isinstance(parse_path(BIDEN), GroundedPath)
+    assert isinstance(parse_path("born_in -> city_of"), RelationPath)
+    assert str(Relation.parse("~ born_in")) == "~born_in"
+
+
+@pytest.mark.parametrize("text", ["Joe Biden -> born_in", "a -> -> b", "->", ""])
+def test_bad_grounded_text(text):
+    with pytest.raises(PathSyntaxError):
+        GroundedPath.parse(text)
+
+
+@pytest.mark.parametrize("text", ["<PATH> a <SEP> b", "<PATH> a <SEP> <SEP> b </PATH>", "a -> ", "~"])
+def test_bad_relation_text(text):
+    with pytest.raises(PathSyntaxError):
+        RelationPath.parse(text)
+
+
+def test_execute_relation_path(tiny):
+    run = execute_relation_path(tiny, ["Joe Biden"], "born_in -> city_of")
+    assert run.endpoints == ["USA"] and run.failed_hop is None
+    assert [str(g) for g in run.groundings()] == [BIDEN]
+    # Backwards: which people were born in cities of the USA?
+    run = execute_relation_path(tiny, "USA", RelationPath.parse("~city_of -> ~born_in"))
+    assert sorted(run.endpoints) == ["Hunter Biden", "Jill Biden", "Joe Biden"]
+    grounds = run.groundings(endpoint="Jill Biden")
+    assert [str(g) for g in grounds] == ["USA -> ~city_of -> Hammonton -> ~born_in -> Jill Biden"]
+    assert len(run.groundings(limit=2)) == 2
+    assert execute_relation_path(tiny, ["Joe Biden"], "city_of").failed_hop == 0
+    with pytest.raises(UnknownNameError):
+        execute_relation_path(tiny, ["Nobody"], "born_in")
+
+
+def brute_force_paths(kg: KnowledgeGraph, start: str, max_hops: int) -> dict[str, set[str]]:
+    """Reference: walk every triple list in plain Python."""
+    edges = [(h, Relation(r), t) for h, r, t in kg.triples()] + [(t, Relation(r, True), h) for h, r, t in kg.triples()]
+    out: dict[str, set[str]] = {}
+    frontier = {(): {start}}
+    for _ in range(max_hops):
+        nxt: dict[tuple, set[str]] = {}
+        for prefix, ents in frontier.items():
+            for h, rel, t in edges:
+                if h in ents:
+                    nxt.setdefault(prefix + (rel,), set()).add(t)
+        for k, v in nxt.items():
+            out[str(RelationPath(k))] = v
+        frontier = nxt
+    return out
+
+
+def test_enumeration_matches_brute_force(tiny):
+    for start in ("Joe Biden", "USA", "Hunter Biden"):
+        got = enumerate_relation_paths(tiny, start, EnumerationLimits(max_hops=3))
+        want = brute_force_paths(tiny, start, 3)
+        assert {str(p): set(got.endpoints(p)) for p in got.paths} == want
+        assert not got.capped
+
+
+def test_enumeration_caps_on_hubs():
+    hub = [("hub", "r", f"e{i}") for i in range(300)] + [(f"e{i}", "s", f"f{i % 7}") for i in range(300)]
+    kg = KnowledgeGraph.from_triples(hub)
+    capped = enumerate_relation_paths(kg, "hub", EnumerationLimits(max_hops=3, max_frontier_edges=400))
+    assert [str(p) for p in capped.paths] == ["r"]
+    assert capped.capped and "max_frontier_edges=400" in capped.capped[0]
+    few = enumerate_relation_paths(kg, "hub", EnumerationLimits(max_hops=3, max_paths=2))
+    assert len(few) == 2 and "max_paths=2" in few.capped[-1]
+    full = enumerate_relation_paths(kg, "hub", EnumerationLimits(max_hops=3))
+    assert full.paths[RelationPath.parse("r -> s")].size == 7 and not full.capped
+
+
+def test_metaqa_enumeration(metaqa_kg):
+    got = enumerate_relation_paths(metaqa_kg, "Kismet", EnumerationLimits(max_hops=2))
+    assert got.endpoints(RelationPath.parse("directed_by")) == ["William Dieterle"]
+    two = set(got.endpoints(RelationPath.parse("directed_by -> ~directed_by")))
+    assert "Kismet" in two and len(two) > 5

@@ -1,0 +1,129 @@
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kgdistill.datasets import load_questions
+from kgdistill.graph import KnowledgeGraph
+from kgdistill.paths import GroundedPath, Relation
+from kgdistill.verify import Failure, verify_path, verify_paths, verify_relation_path
+from tests.conftest import DATA, need
+
+
+def test_valid_and_inverse(tiny):
+    assert verify_path(tiny, "Joe Biden -> born_in -> Scranton -> city_of -> USA").valid
+    assert verify_path(tiny, "USA -> ~city_of -> Scranton -> ~born_in -> Joe Biden").valid
+    assert verify_path(tiny, "Joe Biden").valid  # a zero-hop path names an existing entity
+
+
+@pytest.mark.parametrize("text, hop, reason, suggestion", [
+    ("Joe Biden -> born_in -> Scranton -> city_of -> Canada", 1, Failure.UNKNOWN_ENTITY, None),
+    ("Joe Bidem -> born_in -> Scranton", 0, Failure.UNKNOWN_ENTITY, "Joe Biden"),
+    ("Joe Biden -> born_inn -> Scranton", 0, Failure.UNKNOWN_RELATION, "born_in"),
+    ("Joe Biden -> born_in -> Hammonton", 0, Failure.NO_SUCH_EDGE, None),
+    ("Joe Biden -> spouse_of -> Scranton", 0, Failure.NO_SUCH_EDGE, "born_in"),
+    ("Joe Biden -> born_in -> Scranton -> ~city_of -> USA", 1, Failure.WRONG_DIRECTION, "city_of"),
+    ("Jill Biden -> spouse_of -> Joe Biden", 0, Failure.WRONG_DIRECTION, "~spouse_of"),
+])
+def test_failures_name_the_hop(tiny, text, hop, reason, suggestion):
+    v = verify_path(tiny, text)
+    assert not v.valid and v.failing_hop == hop and v.reason == reason
+    if suggestion:
+        assert suggestion in v.suggestions
+    assert f"hop {hop + 1}" in v.explain()
+
+
+def test_relation_path(tiny):
+    ok = verify_relation_path(tiny, "Jill Biden", "~spouse_of -> ~child_of -> born_in")
+    assert ok.valid and ok.endpoints == ["Wilmington"]
+    assert ok.groundings == ["Jill Biden -> ~spouse_of -> Joe Biden -> ~child_of -> Hunter Biden -> born_in -> Wilmington"]
+    bad = verify_relation_path(tiny, "Jill Biden", "spouse_of")
+    assert not bad.valid and bad.failing_hop == 0 and bad.reason == Failure.WRONG_DIRECTION
+    bad = verify_relation_path(tiny, "Joe Biden", "born_in -> born_in")
+    assert bad.failing_hop == 1 and bad.reason == Failure.WRONG_DIRECTION  # ~born_in leaves Scranton
+    bad = verify_relation_path(tiny, "Joe Biden", "born_in -> spouse_of")
+    assert bad.failing_hop == 1 and bad.reason == Failure.NO_GROUNDING
+    assert verify_relation_path(tiny, "Joe", "born_in").reason == Failure.UNKNOWN_ENTITY
+    assert verify_relation_path(tiny, "Joe Biden", "bornin").reason == Failure.UNKNOWN_RELATION
+
+
+def naive_verdict(triples: set, entities: set, relations: set, path: GroundedPath):
+    """Reference verifier in plain Python: (failing hop, code) or (-1, 0)."""
+    for i, (h, rel, t) in enumerate(path.hops()):
+        if h not in entities or t not in entities:
+            return i, 1
+        if rel.name not in relations:
+            return i, 2
+        fwd = (t, rel.name, h) if rel.inverse else (h, rel.name, t)
+        if fwd not in triples:
+            return i, 4 if (fwd[2], fwd[1], fwd[0]) in triples else 3
+    return -1, 0
+
+
+names = st.sampled_from(["a", "b", "c", "d", "e"])
+rels = st.sampled_from(["p", "q", "r"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(names, rels, names), min_size=1, max_size=15),
+       st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", "e", "zz"]),
+                                   st.sampled_from(["p", "q", "r", "s"]), st.booleans()),
+                         min_size=1, max_size=4), min_size=1, max_size=20))
+def test_batch_matches_reference(triples, raw_paths):
+    kg = KnowledgeGraph.from_triples(triples)
+    tset = set(triples)
+    ents = {e for h, _, t in triples for e in (h, t)}
+    rels_in = {r for _, r, _ in triples}
+    paths = []
+    for hops in raw_paths:
+        entities = ["a"] + [e for e, _, _ in hops]
+        paths.append(GroundedPath(tuple(entities), tuple(Relation(r, inv) for _, r, inv in hops)))
+    batch = verify_paths(kg, paths)
+    for i, p in enumerate(paths):
+        hop, code = naive_verdict(tset, ents, rels_in, p)
+        if "a" not in ents:  # the start itself is unknown: hop 0 fails
+            hop, code = 0, 1
+        assert (int(batch.failing_hop[i]), int(batch.codes[i])) == (hop, code), str(p)
+        assert batch.result(i).valid == (code == 0)
+
+
+def test_metaqa_kismet(metaqa_kg):
+    assert verify_path(metaqa_kg, "Kismet -> directed_by -> William Dieterle").valid
+    v = verify_path(metaqa_kg, "Kismet -> directed_by -> Ronald Colman")
+    assert not v.valid and v.failing_hop == 0 and v.reason == Failure.NO_SUCH_EDGE
+    assert "starred_actors" in v.suggestions
+
+
+@pytest.mark.parametrize("name, split", [("PQ-2H", "train"), ("PQ-2H", "valid"), ("PQ-3H", "train"), ("PQ-3H", "valid")])
+def test_pathquestion_gold_paths_verify_and_corruptions_fail(name, split):
+    from kgdistill.readers import load_graph
+
+    kg = load_graph(need(DATA / "pathquestion" / name / "kb.txt"))
+    qs = load_questions(need(DATA / "pathquestion" / name / f"{split}.txt"))
+    gold = [q.gold_path for q in qs]
+    assert verify_paths(kg, gold).valid.all()
+    rng = random.Random(0)
+    entities = kg.entity_keys
+    swapped, flipped, where, flip_where = [], [], [], []
+    for path in gold:
+        hop = rng.randrange(len(path))
+        ents = list(path.entities)
+        while True:  # a tail that no edge of this relation reaches from the head
+            ents[hop + 1] = rng.choice(entities)
+            h, r, t = ents[hop], path.relations[hop], ents[hop + 1]
+            if not verify_path(kg, GroundedPath((h, t), (r,))).valid:
+                break
+        swapped.append(GroundedPath(tuple(ents), path.relations))
+        where.append(hop)
+        rels = list(path.relations)
+        rels[hop] = rels[hop].reversed()
+        h, t = path.entities[hop], path.entities[hop + 1]
+        if not verify_path(kg, GroundedPath((h, t), (rels[hop],))).valid:  # skip symmetric edges
+            flipped.append(GroundedPath(path.entities, tuple(rels)))
+            flip_where.append(hop)
+    assert len(flipped) > 0.5 * len(gold)
+    for batch, want, reasons in ((verify_paths(kg, swapped), where, {3, 4}),
+                                 (verify_paths(kg, flipped), flip_where, {4})):
+        assert batch.failing_hop.tolist() == want
+        assert set(batch.codes.tolist()) <= reasons
