@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
+from itertools import repeat
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
@@ -127,6 +128,10 @@ class GraphBackend(ABC):
             (n,) bool.
         """
 
+    def entity_ids(self, names: Sequence[str]) -> np.ndarray:
+        """Ids for many names at once; -1 marks an unknown name. (n,) int64."""
+        return np.array([-1 if (i := self.entity_id(n)) is None else i for n in names], dtype=np.int64)
+
     def neighbors(self, sources: IdArray, drel: int) -> IdArray:
         """Sorted unique entities reached from ``sources`` along ``drel``."""
         return np.unique(self.edges(sources, drel)[2])
@@ -185,6 +190,7 @@ class KnowledgeGraph(GraphBackend):
             raise ValueError("relation keys are not unique")
         self._entity_label_index: dict[str, int] | None = None
         self._relation_label_index: dict[str, int] | None = None
+        self._entity_name_index: dict[str, int] | None = None
 
         n_e, n_r = len(self.entity_keys), len(self.relation_keys)
         head, relation, tail = (np.asarray(a, dtype=np.int64) for a in (head, relation, tail))
@@ -288,6 +294,16 @@ class KnowledgeGraph(GraphBackend):
         if self._entity_label_index is None:
             self._entity_label_index = self._label_index(self._entity_labels, self.entity_keys)
         return self._entity_label_index.get(name)
+
+    def entity_ids(self, names: Sequence[str]) -> np.ndarray:
+        if self._entity_labels is None:
+            index = self.entity_index
+        else:
+            if self._entity_name_index is None:  # keys win over labels
+                self._entity_name_index = {**self._label_index(self._entity_labels, self.entity_keys),
+                                           **self.entity_index}
+            index = self._entity_name_index
+        return np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
 
     def relation_id(self, name: str) -> int | None:
         found = self.relation_index.get(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -30,16 +30,23 @@ class PathSyntaxError(ValueError):
     """A path's text could not be parsed."""
 
 
-@dataclass(frozen=True, order=True)
-class Relation:
-    """A relation with a direction: ``born_in`` (head to tail) or ``~born_in``."""
-
+class _RelationFields(NamedTuple):
     name: str
-    inverse: bool = False
+    inverse: bool
 
-    def __post_init__(self) -> None:
-        if not self.name or self.name.startswith(INVERSE_PREFIX):
-            raise PathSyntaxError(f"bad relation name {self.name!r}")
+
+class Relation(_RelationFields):
+    """A relation with a direction: ``born_in`` (head to tail) or ``~born_in``.
+
+    A named tuple ``(name, inverse)``, so hashing and comparison run at C speed.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, inverse: bool = False) -> "Relation":
+        if not name or name.startswith(INVERSE_PREFIX):
+            raise PathSyntaxError(f"bad relation name {name!r}")
+        return super().__new__(cls, name, bool(inverse))
 
     @classmethod
     def parse(cls, text: str) -> "Relation":
@@ -53,6 +60,9 @@ class Relation:
 
     def __str__(self) -> str:
         return INVERSE_PREFIX + self.name if self.inverse else self.name
+
+    def __repr__(self) -> str:
+        return f"Relation({self.name!r}, inverse={self.inverse})"
 
 
 @dataclass(frozen=True)

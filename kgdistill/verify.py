@@ -10,6 +10,7 @@ relation path can be instantiated from a topic entity.
 from __future__ import annotations
 
 import difflib
+from itertools import chain
 import logging
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -148,30 +149,22 @@ def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> Ba
     """Verify many grounded paths with one vectorised edge look-up for all hops."""
     paths = [p if isinstance(p, GroundedPath) else GroundedPath.parse(p) for p in paths]
     n = len(paths)
-    lengths = np.fromiter((len(p.relations) for p in paths), dtype=np.int64, count=n)
+    lengths = np.fromiter(map(len, paths), dtype=np.int64, count=n)
     total = int(lengths.sum())
-    # Resolve names once per distinct string.
-    ent_cache: dict[str, int] = {}
-    rel_cache: dict[Relation, int] = {}
-    get_e, get_r = graph.entity_id, graph.relation_id
-
-    def eid(name: str) -> int:
-        v = ent_cache.get(name)
-        if v is None:
-            found = get_e(name)
-            v = ent_cache[name] = -1 if found is None else found
-        return v
-
-    def rid(rel: Relation) -> int:
-        v = rel_cache.get(rel)
-        if v is None:
-            found = get_r(rel.name)
-            v = rel_cache[rel] = -1 if found is None else 2 * found + rel.inverse
-        return v
-
-    heads = np.fromiter((eid(e) for p in paths for e in p.entities[:-1]), dtype=np.int64, count=total)
-    tails = np.fromiter((eid(e) for p in paths for e in p.entities[1:]), dtype=np.int64, count=total)
-    drels = np.fromiter((rid(r) for p in paths for r in p.relations), dtype=np.int64, count=total)
+    # Resolve every name with C-level iteration: one flat list of entities, one of relations.
+    ent_ids = graph.entity_ids(list(chain.from_iterable(p.entities for p in paths)))
+    rels_flat = list(chain.from_iterable(p.relations for p in paths))
+    rel_ids: dict[Relation, int] = {}
+    for rel in set(rels_flat):
+        found = graph.relation_id(rel.name)
+        rel_ids[rel] = -1 if found is None else 2 * found + rel.inverse
+    drels = np.fromiter(map(rel_ids.__getitem__, rels_flat), dtype=np.int64, count=total)
+    # Hop k of path i joins entity positions ent_offset[i] + k and ent_offset[i] + k + 1.
+    hop_path = np.repeat(np.arange(n), lengths)
+    hop_in_path = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    ent_offset = np.cumsum(lengths + 1) - (lengths + 1)
+    head_pos = ent_offset[hop_path] + hop_in_path
+    heads, tails = ent_ids[head_pos], ent_ids[head_pos + 1]
     # The first entity of a zero-hop path still has to exist.
     codes_hop = np.zeros(total, dtype=np.int64)
     bad_ent = (heads < 0) | (tails < 0)
@@ -195,14 +188,12 @@ def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> Ba
     codes = np.zeros(n, dtype=np.int64)
     bad_idx = np.flatnonzero(codes_hop)
     if bad_idx.size:
-        path_of = np.repeat(np.arange(n), lengths)[bad_idx]
-        first = np.unique(path_of, return_index=True)
-        offsets = np.cumsum(lengths) - lengths
-        pos = bad_idx[first[1]]
-        failing[first[0]] = pos - offsets[first[0]]
-        codes[first[0]] = codes_hop[pos]
+        bad_paths, first = np.unique(hop_path[bad_idx], return_index=True)
+        pos = bad_idx[first]
+        failing[bad_paths] = hop_in_path[pos]
+        codes[bad_paths] = codes_hop[pos]
     for i in np.flatnonzero(lengths == 0).tolist():
-        if eid(paths[i].entities[0]) < 0:
+        if ent_ids[ent_offset[i]] < 0:
             failing[i], codes[i] = 0, 1
     return BatchVerification(graph, paths, failing, codes)
 
