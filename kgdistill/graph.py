@@ -303,7 +303,7 @@ class KnowledgeGraph(GraphBackend):
                 self._entity_name_index = {**self._label_index(self._entity_labels, self.entity_keys),
                                            **self.entity_index}
             index = self._entity_name_index
-        return np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
+        return np.array(list(map(index.get, names, repeat(-1))), dtype=np.int64)
 
     def relation_id(self, name: str) -> int | None:
         found = self.relation_index.get(name)

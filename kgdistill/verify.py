@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from itertools import chain
+from operator import attrgetter
 import logging
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -146,26 +147,46 @@ class BatchVerification:
 
 
 def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> BatchVerification:
-    """Verify many grounded paths with one vectorised edge look-up for all hops."""
+    """Verify many grounded paths with one vectorised edge look-up for all hops.
+
+    Names are resolved once per distinct relation and with C-level iteration for
+    entities; then :func:`verify_id_paths` does the checking.
+    """
     paths = [p if isinstance(p, GroundedPath) else GroundedPath.parse(p) for p in paths]
-    n = len(paths)
-    lengths = np.fromiter(map(len, paths), dtype=np.int64, count=n)
-    total = int(lengths.sum())
-    # Resolve every name with C-level iteration: one flat list of entities, one of relations.
-    ent_ids = graph.entity_ids(list(chain.from_iterable(p.entities for p in paths)))
-    rels_flat = list(chain.from_iterable(p.relations for p in paths))
+    relations = list(map(attrgetter("relations"), paths))
+    lengths = np.fromiter(map(len, relations), dtype=np.int64, count=len(paths))
+    ent_ids = graph.entity_ids(list(chain.from_iterable(map(attrgetter("entities"), paths))))
+    rels_flat = list(chain.from_iterable(relations))
     rel_ids: dict[Relation, int] = {}
     for rel in set(rels_flat):
         found = graph.relation_id(rel.name)
         rel_ids[rel] = -1 if found is None else 2 * found + rel.inverse
-    drels = np.fromiter(map(rel_ids.__getitem__, rels_flat), dtype=np.int64, count=total)
+    drels = np.array(list(map(rel_ids.__getitem__, rels_flat)), dtype=np.int64)
+    failing, codes = verify_id_paths(graph, ent_ids, drels, lengths)
+    return BatchVerification(graph, paths, failing, codes)
+
+
+def verify_id_paths(graph: GraphBackend, entities: np.ndarray, drels: np.ndarray,
+                    lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The verifier's core on integer ids (what a decoder that works in ids produces).
+
+    Args:
+        entities: (sum(lengths + 1),) entity ids of all paths, concatenated; -1 marks
+            an unknown entity.
+        drels: (sum(lengths),) directed relations (:func:`kgdistill.graph.directed_relation`)
+            of all hops, concatenated; -1 marks an unknown relation.
+        lengths: (num_paths,) hops per path.
+
+    Returns:
+        ``(failing_hop, codes)``, each (num_paths,): see :class:`BatchVerification`.
+    """
+    n, total = len(lengths), int(lengths.sum())
     # Hop k of path i joins entity positions ent_offset[i] + k and ent_offset[i] + k + 1.
     hop_path = np.repeat(np.arange(n), lengths)
     hop_in_path = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     ent_offset = np.cumsum(lengths + 1) - (lengths + 1)
     head_pos = ent_offset[hop_path] + hop_in_path
-    heads, tails = ent_ids[head_pos], ent_ids[head_pos + 1]
-    # The first entity of a zero-hop path still has to exist.
+    heads, tails = entities[head_pos], entities[head_pos + 1]
     codes_hop = np.zeros(total, dtype=np.int64)
     bad_ent = (heads < 0) | (tails < 0)
     bad_rel = (drels < 0) & ~bad_ent
@@ -183,7 +204,6 @@ def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> Ba
     codes_hop[bad_rel] = 2
     codes_hop[missing] = 3
     codes_hop[missing & other_dir] = 4
-    # First failing hop per path.
     failing = np.full(n, -1, dtype=np.int64)
     codes = np.zeros(n, dtype=np.int64)
     bad_idx = np.flatnonzero(codes_hop)
@@ -192,10 +212,11 @@ def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> Ba
         pos = bad_idx[first]
         failing[bad_paths] = hop_in_path[pos]
         codes[bad_paths] = codes_hop[pos]
-    for i in np.flatnonzero(lengths == 0).tolist():
-        if ent_ids[ent_offset[i]] < 0:
-            failing[i], codes[i] = 0, 1
-    return BatchVerification(graph, paths, failing, codes)
+    # A zero-hop path is valid when its one entity exists.
+    empty = np.flatnonzero(lengths == 0)
+    unknown = empty[entities[ent_offset[empty]] < 0]
+    failing[unknown], codes[unknown] = 0, 1
+    return failing, codes
 
 
 def verify_path(graph: GraphBackend, path: GroundedPath | str) -> PathVerification:
@@ -286,5 +307,5 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
 
 
 __all__ = ["Failure", "PathVerification", "BatchVerification", "RelationPathVerification",
-           "verify_path", "verify_paths", "verify_relation_path", "close_matches",
+           "verify_path", "verify_paths", "verify_id_paths", "verify_relation_path", "close_matches",
            "PathSyntaxError", "UnknownNameError"]
