@@ -179,7 +179,7 @@ def cmd_questions(args) -> int:
            "with_gold_path": sum(q.gold_path is not None for q in questions)}
     if args.graph:
         kg = _load_graph(args)
-        out["coverage"] = answer_coverage(kg, questions, args.max_hops).to_dict()
+        out["coverage"] = answer_coverage(kg, questions, args.max_hops, progress=True).to_dict()
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0

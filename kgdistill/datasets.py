@@ -265,11 +265,16 @@ class Coverage:
                 "reachable_share": self.reachable_share, "missing_topics": self.missing_topics[:20]}
 
 
-def answer_coverage(graph: GraphBackend, questions: Sequence[Question], max_hops: int) -> Coverage:
+def answer_coverage(graph: GraphBackend, questions: Sequence[Question], max_hops: int,
+                    progress: bool = False) -> Coverage:
     """Count questions whose answers the graph reaches within ``max_hops`` (the
-    reachability ceiling printed beside scores)."""
+    reachability ceiling printed beside scores). ``progress`` shows a progress bar on
+    a terminal."""
+    from tqdm.auto import tqdm
+
     cov = Coverage(max_hops, total=len(questions))
-    for q in questions:
+    for q in tqdm(questions, desc=f"answers within {max_hops} hops", unit="q",
+                  disable=None if progress else True):
         topic_ids = [graph.entity_id(t) for t in q.topic_entities]
         if any(t is None for t in topic_ids):
             cov.missing_topics += [t for t, i in zip(q.topic_entities, topic_ids) if i is None]
