@@ -136,6 +136,14 @@ class GraphBackend(ABC):
         """Sorted unique entities reached from ``sources`` along ``drel``."""
         return np.unique(self.edges(sources, drel)[2])
 
+    def degree(self, entities: IdArray) -> np.ndarray:
+        """Number of edges (both directions) at each entity: (n,) int64."""
+        entities = np.asarray(entities, dtype=np.int64)
+        src = self.edges(entities)[0]
+        uniq, inv = np.unique(entities, return_inverse=True)
+        counts = np.bincount(np.searchsorted(uniq, src), minlength=uniq.size)
+        return counts[inv]
+
     def relations_between(self, head: int, tail: int) -> list[tuple[int, bool]]:
         """``(relation, inverse)`` pairs that lead from ``head`` to ``tail``."""
         _, drels, dst = self.edges(np.array([head]))
