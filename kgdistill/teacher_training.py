@@ -1,0 +1,382 @@
+"""Training, evaluation, path distributions and persistence of the GNN teacher.
+
+The teacher is trained from answers only (weak supervision): the loss is
+``-log sum_{a in answers} p(a)``, the probability mass the steered walk puts on the
+gold answers. Gold paths, where a dataset has them, are not used here.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from kgdistill.datasets import Question, answer_coverage
+from kgdistill.encoder import SentenceEncoder, relation_text
+from kgdistill.graph import GraphBackend
+from kgdistill.paths import EnumerationLimits, RelationPath, enumerate_relation_paths
+from kgdistill.subgraph import SubgraphConfig, extract_subgraph
+from kgdistill.teacher import PathTeacher, TeacherConfig, normalise_log_probs, path_log_probs
+
+logger = logging.getLogger(__name__)
+
+TEACHER_FORMAT_VERSION = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def mask_topic(text: str, topics: Sequence[str]) -> str:
+    """Replace topic mentions (also with ``_`` for spaces) by ``X`` so that the question
+    embedding carries the question's form, not the entity's name."""
+    for topic in sorted(topics, key=len, reverse=True):
+        for form in (topic, topic.replace(" ", "_"), topic.replace("_", " ")):
+            if form and form in text:
+                text = text.replace(form, "X")
+    return text
+
+
+@dataclass
+class Example:
+    """A question resolved against the graph."""
+
+    question: Question
+    topics: np.ndarray
+    answers: np.ndarray
+    embedding: int
+
+
+def resolve_examples(graph: GraphBackend, questions: Sequence[Question]) -> tuple[list[Example], int]:
+    """Examples for questions whose topic is in the graph; also the count skipped."""
+    out, skipped = [], 0
+    for i, q in enumerate(questions):
+        topics = graph.entity_ids(q.topic_entities)
+        topics = topics[topics >= 0]
+        if topics.size == 0:
+            skipped += 1
+            continue
+        answers = graph.entity_ids(q.answers)
+        out.append(Example(q, topics, answers[answers >= 0], i))
+    return out, skipped
+
+
+def collate(graph: GraphBackend, examples: Sequence[Example], embeddings: torch.Tensor,
+            sub_config: SubgraphConfig) -> dict:
+    """Batch subgraphs of ``examples`` into one disjoint graph (PyG-style ``batch``)."""
+    edge_index, edge_type, batch, topic_mask, node_ids, answer_mask = [], [], [], [], [], []
+    offset = 0
+    for b, ex in enumerate(examples):
+        sub = extract_subgraph(graph, ex.topics, sub_config)
+        edge_index.append(torch.from_numpy(sub.edge_index + offset))
+        edge_type.append(torch.from_numpy(sub.edge_type))
+        batch.append(torch.full((sub.num_nodes,), b, dtype=torch.long))
+        tm = torch.zeros(sub.num_nodes, dtype=torch.bool)
+        tm[: sub.num_topics] = True
+        topic_mask.append(tm)
+        node_ids.append(torch.from_numpy(sub.nodes))
+        am = torch.zeros(sub.num_nodes, dtype=torch.bool)
+        local = sub.local_ids(ex.answers)
+        am[torch.from_numpy(local[local >= 0])] = True
+        answer_mask.append(am)
+        offset += sub.num_nodes
+    return {"question": embeddings[[ex.embedding for ex in examples]],
+            "edge_index": torch.cat(edge_index, dim=1).long(), "edge_type": torch.cat(edge_type).long(),
+            "batch": torch.cat(batch), "topic_mask": torch.cat(topic_mask), "node_ids": torch.cat(node_ids),
+            "answer_mask": torch.cat(answer_mask), "size": len(examples)}
+
+
+def answer_loss(scores: torch.Tensor, answer_mask: torch.Tensor, batch: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over questions of ``-log sum_{a in answers} p(a)``; questions whose
+    answers are outside their subgraph are skipped."""
+    mass = torch.zeros(size).index_add_(0, batch, scores * answer_mask.float())
+    has = torch.zeros(size).index_add_(0, batch, answer_mask.float()) > 0
+    if not has.any():
+        return scores.sum() * 0.0
+    return -torch.log(mass[has] + 1e-9).mean()
+
+
+@dataclass
+class QuestionPaths:
+    """The teacher's output for one question (one JSONL record of a dump)."""
+
+    id: str
+    question: str
+    topic_entities: list[str]
+    answers: list[str]
+    paths: list[dict]
+    """Top-k ``{"path", "prob", "endpoints", "num_endpoints"}`` (probabilities over all
+    instantiable candidates; the top-k may sum to less than one)."""
+    ranked_answers: list[dict]
+    """``{"entity", "score"}`` by decreasing teacher score."""
+    num_candidates: int = 0
+    capped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Teacher:
+    """A trained teacher bound to a graph's relation vocabulary.
+
+    Args:
+        model: the network.
+        relations: relation labels in id order (the rows ``2r`` / ``2r+1`` of the
+            network's relation table).
+        encoder: encodes questions.
+    """
+
+    def __init__(self, model: PathTeacher, relations: list[str], encoder: SentenceEncoder,
+                 metrics: dict | None = None) -> None:
+        self.model, self.relations, self.encoder = model, relations, encoder
+        self.config = model.config
+        self.metrics = metrics or {}
+
+    @property
+    def sub_config(self) -> SubgraphConfig:
+        c = self.config
+        return SubgraphConfig(num_hops=c.num_steps, max_expand_degree=c.max_expand_degree, max_nodes=c.max_nodes)
+
+    @classmethod
+    def create(cls, graph: GraphBackend, config: TeacherConfig, encoder: SentenceEncoder) -> "Teacher":
+        relations = list(graph.relation_labels_all())
+        texts = [relation_text(r, inv) for r in relations for inv in (False, True)]
+        rel_emb = torch.from_numpy(encoder.encode(texts))
+        return cls(PathTeacher(config, encoder.dim, rel_emb), relations, encoder)
+
+    def check_graph(self, graph: GraphBackend) -> None:
+        if list(graph.relation_labels_all()) != self.relations:
+            raise ValueError("this teacher was trained on a graph with other relations "
+                             f"({len(self.relations)} relations); use the same knowledge graph")
+
+    def embed_questions(self, questions: Sequence[Question], progress: bool = False) -> torch.Tensor:
+        texts = [mask_topic(q.text, q.topic_entities) for q in questions]
+        return torch.from_numpy(self.encoder.encode(texts, progress=progress))
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict(self, graph: GraphBackend, questions: Sequence[Question], batch_size: int = 64,
+                top_k: int | None = None, progress: bool = False) -> list[QuestionPaths]:
+        """Path distributions and answer rankings for ``questions``."""
+        from tqdm.auto import tqdm
+
+        self.check_graph(graph)
+        self.model.eval()
+        top_k = top_k or self.config.top_k_paths
+        emb = self.embed_questions(questions, progress)
+        examples, _ = resolve_examples(graph, questions)
+        by_index = {ex.embedding: ex for ex in examples}
+        limits = EnumerationLimits(max_hops=self.config.num_steps)
+        out: list[QuestionPaths] = []
+        for start in tqdm(range(0, len(questions), batch_size), desc="teacher", unit="batch",
+                          disable=None if progress else True):
+            chunk = list(range(start, min(start + batch_size, len(questions))))
+            exs = [by_index[i] for i in chunk if i in by_index]
+            scores_by_q, alpha, beta = {}, None, None
+            if exs:
+                b = collate(graph, exs, emb, self.sub_config)
+                scores, alpha, beta = self.model(b["question"], b["edge_index"], b["edge_type"], b["batch"],
+                                                 b["topic_mask"])
+                scores = scores.masked_fill(b["topic_mask"], 0.0)
+                for j, ex in enumerate(exs):
+                    sel = b["batch"] == j
+                    scores_by_q[ex.embedding] = (b["node_ids"][sel].numpy(), scores[sel].numpy(),
+                                                 alpha[j].numpy(), beta[j].numpy())
+            for i in chunk:
+                q = questions[i]
+                if i not in scores_by_q:
+                    out.append(QuestionPaths(q.id, q.text, q.topic_entities, q.answers, [], []))
+                    continue
+                nodes, sc, a, bt = scores_by_q[i]
+                out.append(self._question_paths(graph, by_index[i], nodes, sc, a, bt, limits, top_k))
+        return out
+
+    def _question_paths(self, graph, ex: Example, nodes, scores, alpha, beta, limits, top_k) -> QuestionPaths:
+        q = ex.question
+        topic_set = set(ex.topics.tolist())
+        cands, drels, ends = [], [], []
+        capped = []
+        for t in ex.topics.tolist():
+            found = enumerate_relation_paths(graph, t, limits)
+            capped += found.capped
+            for path, end in found.paths.items():
+                if self.config.exclude_topic:
+                    end = end[~np.isin(end, ex.topics)]
+                if end.size == 0:
+                    continue
+                cands.append(path)
+                drels.append([2 * graph.relation_id(r.name) + r.inverse for r in path.relations])
+                ends.append(end)
+        probs = normalise_log_probs(path_log_probs(alpha, beta, drels)) if cands else np.zeros(0)
+        order = np.argsort(-probs, kind="stable")[:top_k]
+        paths = [{"path": str(cands[j]), "prob": float(probs[j]), "num_endpoints": int(ends[j].size),
+                  "endpoints": [graph.entity_label(int(e)) for e in ends[j][:50]]} for j in order]
+        rank = np.argsort(-scores, kind="stable")
+        ranked = [{"entity": graph.entity_label(int(nodes[r])), "score": float(scores[r])}
+                  for r in rank[:20] if scores[r] > 0 and int(nodes[r]) not in topic_set]
+        return QuestionPaths(q.id, q.text, q.topic_entities, q.answers, paths, ranked, len(cands), capped[:3])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and ``metrics.json``."""
+        from safetensors.torch import save_file
+
+        from kgdistill import __version__
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        meta = {"format_version": TEACHER_FORMAT_VERSION, "kgdistill_version": __version__,
+                "teacher": asdict(self.config), "relations": self.relations,
+                "encoder_path": str(self.encoder.model_path), "encoder_id": self.encoder.model_id,
+                "question_dim": self.encoder.dim}
+        (d / "config.json").write_text(json.dumps(meta, indent=2))
+        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(d / "model.safetensors"))
+        (d / "metrics.json").write_text(json.dumps(self.metrics, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder: SentenceEncoder | None = None) -> "Teacher":
+        """Load a teacher saved by :meth:`save`. Unknown config keys from newer
+        versions are ignored with a warning."""
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        if not (d / "config.json").exists():
+            raise FileNotFoundError(f"{d} has no config.json: not a saved teacher")
+        meta = json.loads((d / "config.json").read_text())
+        known = set(TeacherConfig.__dataclass_fields__)
+        extra = set(meta["teacher"]) - known
+        if extra:
+            logger.warning("ignoring unknown teacher config keys %s", sorted(extra))
+        config = TeacherConfig(**{k: v for k, v in meta["teacher"].items() if k in known})
+        if encoder is None:
+            path = Path(meta["encoder_path"])
+            encoder = SentenceEncoder(path if path.exists() else None)
+        state = load_file(str(d / "model.safetensors"))
+        model = PathTeacher(config, meta["question_dim"], state["relation_text"])
+        model.load_state_dict(state)
+        metrics = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() else {}
+        return cls(model.eval(), meta["relations"], encoder, metrics)
+
+
+# ---------------------------------------------------------------------- metrics
+def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """ECE: ``sum_b |B|/n * |acc(B) - conf(B)|`` over equal-width confidence bins."""
+    if conf.size == 0:
+        return float("nan")
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def score_predictions(preds: Sequence[QuestionPaths]) -> dict:
+    """Strict Hits@1 (top-ranked answer only), answer F1 (top path's endpoints vs gold),
+    top-path hit rate and calibration of the top path's probability."""
+    hits, f1s, top_hit, conf = [], [], [], []
+    for p in preds:
+        gold = set(p.answers)
+        hits.append(bool(p.ranked_answers) and p.ranked_answers[0]["entity"] in gold)
+        if p.paths:
+            ends = set(p.paths[0]["endpoints"]) if p.paths[0]["num_endpoints"] <= 50 else None
+            if ends is None:  # only the first 50 endpoints are kept; count overlap on those
+                ends = set(p.paths[0]["endpoints"])
+            inter = len(ends & gold)
+            f1s.append(2 * inter / (len(ends) + len(gold)) if ends and gold else 0.0)
+            top_hit.append(inter > 0)
+            conf.append(p.paths[0]["prob"])
+        else:
+            f1s.append(0.0)
+            top_hit.append(False)
+            conf.append(0.0)
+    n = max(len(preds), 1)
+    conf_a, hit_a = np.array(conf), np.array(top_hit, dtype=float)
+    return {"questions": len(preds), "hits@1": sum(hits) / n, "f1": float(np.mean(f1s)) if f1s else 0.0,
+            "top_path_hit": float(hit_a.mean()) if hit_a.size else 0.0,
+            "top_path_mean_prob": float(conf_a.mean()) if conf_a.size else 0.0,
+            "top_path_ece": expected_calibration_error(conf_a, hit_a)}
+
+
+# ---------------------------------------------------------------------- training
+def train_teacher(graph: GraphBackend, train: Sequence[Question], valid: Sequence[Question],
+                  config: TeacherConfig, encoder: SentenceEncoder | None = None,
+                  progress: bool = True) -> Teacher:
+    """Train a teacher from answers; early stopping on validation Hits@1.
+
+    Returns the teacher with the best validation Hits@1; its ``metrics`` hold the
+    training curve, timings and final validation scores (with the reachability
+    ceiling of the validation file).
+    """
+    from tqdm.auto import tqdm
+
+    seed_everything(config.seed)
+    encoder = encoder or SentenceEncoder()
+    teacher = Teacher.create(graph, config, encoder)
+    t_embed = time.perf_counter()
+    train_emb = teacher.embed_questions(train, progress)
+    teacher.embed_questions(valid, progress)  # warm the cache before timing training
+    t_embed = time.perf_counter() - t_embed
+    examples, skipped = resolve_examples(graph, train)
+    examples = [ex for ex in examples if ex.answers.size]
+    logger.info("training on %d questions (%d without topic in graph)", len(examples), skipped)
+    model = teacher.model
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    rng = random.Random(config.seed)
+    best, best_state, bad_epochs, curve = -1.0, None, 0, []
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        model.train()
+        rng.shuffle(examples)
+        losses = []
+        bar = tqdm(range(0, len(examples), config.batch_size), desc=f"teacher epoch {epoch + 1}",
+                   unit="batch", disable=None if progress else True)
+        for s in bar:
+            b = collate(graph, examples[s:s + config.batch_size], train_emb, teacher.sub_config)
+            scores, _, _ = model(b["question"], b["edge_index"], b["edge_type"], b["batch"], b["topic_mask"])
+            loss = answer_loss(scores, b["answer_mask"], b["batch"], b["size"])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        val = score_predictions(teacher.predict(graph, valid)) if valid else {}
+        elapsed = time.perf_counter() - start
+        curve.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
+                      "valid_hits@1": val.get("hits@1"), "seconds": elapsed})
+        logger.info("epoch %d: loss %.4f, valid Hits@1 %s", epoch + 1, curve[-1]["train_loss"], val.get("hits@1"))
+        score = val.get("hits@1", -float(np.mean(losses)) if losses else 0.0)
+        if score > best:
+            best, bad_epochs = score, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                break
+        if config.max_train_minutes and elapsed > 60 * config.max_train_minutes:
+            logger.warning("stopping: max_train_minutes=%s reached", config.max_train_minutes)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    train_seconds = time.perf_counter() - start
+    final = score_predictions(teacher.predict(graph, valid)) if valid else {}
+    if valid:
+        final["reachable_ceiling"] = answer_coverage(graph, valid, config.num_steps).reachable_share
+    teacher.metrics = {"curve": curve, "train_seconds": train_seconds, "embed_seconds": t_embed,
+                       "train_questions": len(examples), "train_skipped_no_topic": skipped,
+                       "valid": final}
+    return teacher
