@@ -34,6 +34,8 @@ examples:
   kgdistill verify -g ../shared/datasets/metaqa/kb.txt "Kismet -> directed_by -> William Dieterle"
   kgdistill verify -g kb.txt --topic Kismet "directed_by -> ~directed_by"
   kgdistill questions ../shared/datasets/metaqa/2-hop/qa_valid.txt -g ../shared/datasets/metaqa/kb.txt
+  kgdistill teacher train -g kb.txt --train qa_train.txt --valid qa_valid.txt --hops 2 --out runs/teacher
+  kgdistill teacher dump -g kb.txt --teacher runs/teacher --questions qa_valid.txt --out soft.jsonl
 """
 
 
@@ -197,6 +199,56 @@ def cmd_questions(args) -> int:
     return 0
 
 
+
+# ---------------------------------------------------------------------- teacher
+def _print_teacher_metrics(metrics: dict) -> None:
+    if not metrics:
+        return
+    line = (f"Hits@1 {100 * metrics['hits@1']:.1f}  F1 {100 * metrics['f1']:.1f}  "
+            f"top path reaches an answer {100 * metrics['top_path_hit']:.1f}  "
+            f"top-path ECE {metrics['top_path_ece']:.3f}")
+    if "reachable_ceiling" in metrics:
+        line += f"  (ceiling: answer within reach {100 * metrics['reachable_ceiling']:.1f})"
+    print(f"{metrics['questions']:,} questions: {line}")
+
+
+def cmd_teacher_train(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.encoder import SentenceEncoder
+    from kgdistill.teacher import TeacherConfig
+    from kgdistill.teacher_training import train_teacher
+
+    kg = _load_graph(args)
+    train = load_questions(args.train, args.question_format)
+    valid = load_questions(args.valid, args.question_format) if args.valid else []
+    config = TeacherConfig(num_steps=args.hops, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                           hidden_dim=args.hidden_dim, max_expand_degree=args.max_expand_degree,
+                           seed=args.seed, patience=args.patience, max_train_minutes=args.max_minutes)
+    teacher = train_teacher(kg, train, valid, config, SentenceEncoder(args.encoder))
+    out = teacher.save(args.out)
+    m = teacher.metrics
+    print(f"teacher saved to {out} (trained {m['train_seconds']:.0f} s on {m['train_questions']:,} questions, "
+          f"{len(m['curve'])} epochs)")
+    _print_teacher_metrics(m.get("valid", {}))
+    return 0
+
+
+def cmd_teacher_dump(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.teacher_training import Teacher, score_predictions
+
+    teacher = Teacher.load(args.teacher)
+    kg = _load_graph(args)
+    questions = load_questions(args.questions, args.question_format)
+    preds = teacher.predict(kg, questions, top_k=args.top_k, progress=True)
+    with open(args.out, "w", encoding="utf-8") as fh:
+        for p in preds:
+            fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+    print(f"wrote {len(preds):,} soft-target records to {args.out}")
+    if any(q.answers for q in questions):
+        _print_teacher_metrics(score_predictions(preds))
+    return 0
+
 # ---------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
     from kgdistill.datasets import answer_coverage, load_questions
@@ -299,6 +351,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_questions)
 
+    p = sub.add_parser("teacher", help="train the GNN teacher; dump its path distributions",
+                       description="The GNN teacher scores relation paths for a question over the "
+                                   "question's subgraph. 'train' learns it from answers; 'dump' writes "
+                                   "its top-k paths with probabilities (soft targets) as JSONL.")
+    tsub = p.add_subparsers(dest="teacher_command", metavar="ACTION", required=True)
+    t = tsub.add_parser("train", help="train a teacher on a question file",
+                        description="Train from answers only (weak supervision) with early stopping on "
+                                    "validation Hits@1; writes config.json, model.safetensors, metrics.json.")
+    _add_graph_args(t)
+    t.add_argument("--train", required=True, help="training questions")
+    t.add_argument("--valid", help="validation questions (early stopping and metrics)")
+    t.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
+    t.add_argument("--out", required=True, help="directory to write the teacher to")
+    t.add_argument("--hops", type=int, default=2, help="reasoning steps = longest path (default 2)")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--hidden-dim", type=int, default=128)
+    t.add_argument("--patience", type=int, default=2, help="epochs without improvement before stopping")
+    t.add_argument("--max-expand-degree", type=int, default=1000,
+                   help="subgraph hub cap: entities with more edges are not expanded")
+    t.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit for training (0: none)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--encoder", help="local sentence-encoder directory (default: packaged all-MiniLM-L6-v2)")
+    t.set_defaults(func=cmd_teacher_train)
+    t = tsub.add_parser("dump", help="write the teacher's path distribution per question (JSONL)",
+                        description="One JSON record per question: top-k relation paths with "
+                                    "probabilities and endpoints, and the ranked answers.")
+    _add_graph_args(t)
+    t.add_argument("--teacher", required=True, help="teacher directory")
+    t.add_argument("--questions", required=True, help="question file")
+    t.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
+    t.add_argument("--out", required=True, help="output JSONL")
+    t.add_argument("--top-k", type=int, default=10, help="paths per question")
+    t.set_defaults(func=cmd_teacher_dump)
+
     p = sub.add_parser("demo", help="walk through the example graph in graphs/",
                        description="Load the example world graph, print its statistics, verify and "
                                    "explain example paths, and enumerate paths from an entity.")
@@ -328,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (CLIError, KGFormatError, UnknownNameError, PathSyntaxError) as err:
+    except (CLIError, KGFormatError, UnknownNameError, PathSyntaxError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into head

@@ -38,3 +38,11 @@ def metaqa_kg():
     from kgdistill.readers import load_graph
 
     return load_graph(need(DATA / "metaqa" / "kb.txt"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _embedding_cache(tmp_path_factory):
+    """Keep the embedding cache of a test run out of the user's home."""
+    import os
+
+    os.environ.setdefault("KGDISTILL_CACHE", str(tmp_path_factory.mktemp("cache")))

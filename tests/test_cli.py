@@ -64,3 +64,20 @@ def test_metaqa_verify_cli(capsys):
     assert main(["verify", "-g", kb, "Kismet -> directed_by -> Ronald Colman"]) == 1
     out = capsys.readouterr().out
     assert "hop 1: no edge (Kismet) -[directed_by]-> (Ronald Colman)" in out
+
+
+def test_teacher_train_and_dump(tmp_path, capsys):
+    qs = str(GRAPHS / "world_questions.jsonl")
+    out = tmp_path / "teacher"
+    assert main(["teacher", "train", "-g", WORLD, "--train", qs, "--valid", qs, "--hops", "3",
+                 "--epochs", "2", "--out", str(out)]) == 0
+    assert "teacher saved to" in capsys.readouterr().out
+    assert {f.name for f in out.iterdir()} == {"config.json", "model.safetensors", "metrics.json"}
+    dump = tmp_path / "soft.jsonl"
+    assert main(["teacher", "dump", "-g", WORLD, "--teacher", str(out), "--questions", qs,
+                 "--out", str(dump), "--top-k", "3"]) == 0
+    records = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert len(records) == 470
+    assert all(len(r["paths"]) <= 3 and all(0 <= p["prob"] <= 1 for p in r["paths"]) for r in records)
+    assert main(["teacher", "dump", "-g", WORLD, "--teacher", str(tmp_path / "nope"), "--questions", qs,
+                 "--out", str(dump)]) == 2

@@ -1,0 +1,90 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from kgdistill.datasets import load_questions
+from kgdistill.readers import load_graph
+from kgdistill.teacher import (PathTeacher, RelationalWalk, TeacherConfig, normalise_log_probs,
+                               path_log_probs, relation_degree_norm)
+from kgdistill.teacher_training import (Teacher, expected_calibration_error, mask_topic, score_predictions,
+                                        train_teacher)
+from tests.conftest import GRAPHS
+
+
+def test_walk_matches_slow_reference():
+    g = torch.Generator().manual_seed(0)
+    n, e = 7, 20
+    edge_index = torch.randint(0, n, (2, e), generator=g)
+    edge_type = torch.randint(0, 4, (e,), generator=g)
+    weight = torch.rand(e, generator=g)
+    x = torch.rand(n, 3, generator=g)
+    fast = RelationalWalk()(x, edge_index, weight)
+    slow = torch.zeros(n, 3)
+    for k in range(e):
+        slow[edge_index[1, k]] += weight[k] * x[edge_index[0, k]]
+    assert torch.allclose(fast, slow, atol=1e-6)
+    norm = relation_degree_norm(edge_index, edge_type, n, 4)
+    for k in range(e):
+        same = ((edge_index[0] == edge_index[0, k]) & (edge_type == edge_type[k])).sum()
+        assert norm[k] == pytest.approx(1.0 / float(same))
+
+
+def test_path_probabilities_from_step_distributions():
+    alpha = np.array([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25]])
+    beta = np.array([0.4, 0.6])
+    logp = path_log_probs(alpha, beta, [[0], [0, 1], [2, 2]])
+    assert np.exp(logp) == pytest.approx([0.4 * 0.7, 0.6 * 0.7 * 0.25, 0.6 * 0.1 * 0.25])
+    p = normalise_log_probs(logp)
+    assert p.sum() == pytest.approx(1.0) and (p >= 0).all()
+
+
+def test_ece_by_hand():
+    conf = np.array([0.95, 0.95, 0.15, 0.15])
+    correct = np.array([1.0, 0.0, 0.0, 0.0])
+    # bin 9: acc 0.5 conf 0.95 -> 0.45 * 0.5; bin 1: acc 0 conf 0.15 -> 0.15 * 0.5
+    assert expected_calibration_error(conf, correct) == pytest.approx(0.3)
+
+
+def test_mask_topic():
+    assert mask_topic("who is the wife of joe_biden ?", ["joe biden"]) == "who is the wife of X ?"
+    assert mask_topic("what did Joe Biden study", ["Joe Biden"]) == "what did X study"
+
+
+@pytest.fixture(scope="module")
+def world_teacher(tmp_path_factory):
+    kg = load_graph(GRAPHS / "world.ttl")
+    qs = load_questions(GRAPHS / "world_questions.jsonl")
+    random.Random(0).shuffle(qs)
+    config = TeacherConfig(num_steps=3, epochs=25, patience=4, batch_size=32, seed=0)
+    teacher = train_teacher(kg, qs[:380], qs[380:], config, progress=False)
+    return kg, qs[380:], teacher
+
+
+def test_teacher_learns_the_example_graph(world_teacher):
+    kg, valid, teacher = world_teacher
+    metrics = teacher.metrics["valid"]
+    assert metrics["hits@1"] >= 0.9, metrics
+    assert metrics["top_path_hit"] >= 0.9, metrics
+    assert teacher.metrics["train_seconds"] < 120
+
+
+def test_path_distribution_is_a_distribution(world_teacher):
+    kg, valid, teacher = world_teacher
+    preds = teacher.predict(kg, valid[:10], top_k=10_000)
+    for p in preds:
+        probs = [x["prob"] for x in p.paths]
+        assert all(x >= 0 for x in probs) and sum(probs) == pytest.approx(1.0, abs=1e-6)
+        assert probs == sorted(probs, reverse=True) and len(probs) == p.num_candidates
+
+
+def test_save_and_reload_give_identical_scores(world_teacher, tmp_path):
+    kg, valid, teacher = world_teacher
+    teacher.save(tmp_path / "t")
+    assert {f.name for f in (tmp_path / "t").iterdir()} == {"config.json", "model.safetensors", "metrics.json"}
+    again = Teacher.load(tmp_path / "t", encoder=teacher.encoder)
+    a = teacher.predict(kg, valid[:20])
+    b = again.predict(kg, valid[:20])
+    assert [x.to_dict() for x in a] == [x.to_dict() for x in b]
+    assert score_predictions(a) == score_predictions(b)
