@@ -12,7 +12,8 @@ Message passing is a random walk steered by the question: starting with all mass
 the topic entities, at step ``t`` every entity ``u`` sends along each edge
 ``u --r--> v`` the share ``x_t(u) * alpha_t(r) / deg_r(u)`` (``deg_r(u)`` = number of
 ``r``-edges leaving ``u``). Mass that returns to a topic entity is dropped
-(``exclude_topic``): MetaQA's answers never are, and never pass through, the topic.
+unless a question-conditioned gate keeps it (``topic_policy``): MetaQA's answers never
+are, and never pass through, the topic, while PathQuestion's "X's spouse's spouse" is X.
 
 Path distribution (the soft targets). Under this walk, the answer distribution is
 exactly a mixture over relation paths::
@@ -46,7 +47,10 @@ class TeacherConfig:
         num_steps: T, the most hops a reasoning path may have.
         hidden_dim: width of instructions and relation keys.
         dropout: dropout on the question representation.
-        exclude_topic: drop mass that returns to a topic entity.
+        topic_policy: what happens to mass that returns to a topic entity: ``"learned"``
+            (a question-conditioned gate per step decides how much of it stays; MetaQA
+            learns to drop it, PathQuestion's "X's spouse's spouse" keeps it),
+            ``"exclude"`` (always dropped) or ``"keep"``.
         learn_relation_embeddings: add a learned residual to each seen relation's key.
         max_expand_degree: subgraph hub cap (see :class:`kgdistill.subgraph.SubgraphConfig`).
         max_nodes: subgraph node cap.
@@ -63,7 +67,7 @@ class TeacherConfig:
     num_steps: int = 2
     hidden_dim: int = 128
     dropout: float = 0.1
-    exclude_topic: bool = True
+    topic_policy: str = "learned"
     learn_relation_embeddings: bool = True
     max_expand_degree: int = 1000
     max_nodes: int = 50_000
@@ -85,6 +89,8 @@ class TeacherConfig:
             raise ValueError("dropout must be in [0, 1)")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.topic_policy not in ("learned", "exclude", "keep"):
+            raise ValueError("topic_policy must be 'learned', 'exclude' or 'keep'")
 
 
 class RelationalWalk(MessagePassing):
@@ -134,12 +140,13 @@ class PathTeacher(nn.Module):
         self.direction = nn.Embedding(2, h)
         self.rel_residual = nn.Embedding(self.num_directed, h)
         self.hop_head = nn.Linear(h, config.num_steps)
+        self.topic_gate = nn.Linear(h, config.num_steps)
         self.dropout = nn.Dropout(config.dropout)
         self.walk = RelationalWalk()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for layer in [self.q_proj, self.rel_proj, self.hop_head, *self.steps]:
+        for layer in [self.q_proj, self.rel_proj, self.hop_head, self.topic_gate, *self.steps]:
             layer.reset_parameters()
         nn.init.normal_(self.direction.weight, std=0.1)
         nn.init.zeros_(self.rel_residual.weight)
@@ -174,6 +181,14 @@ class PathTeacher(nn.Module):
         beta = torch.softmax(self.hop_head(q), dim=-1)
         return alpha, beta
 
+    def topic_keep(self, question: Tensor) -> Tensor:
+        """(batch, T) share of the mass returning to a topic entity that is kept."""
+        if self.config.topic_policy == "exclude":
+            return torch.zeros(question.shape[0], self.config.num_steps, device=question.device)
+        if self.config.topic_policy == "keep":
+            return torch.ones(question.shape[0], self.config.num_steps, device=question.device)
+        return torch.sigmoid(self.topic_gate(torch.tanh(self.q_proj(question))))
+
     def forward(self, question: Tensor, edge_index: Tensor, edge_type: Tensor, batch: Tensor,
                 topic_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Answer scores on a batch of subgraphs.
@@ -196,13 +211,13 @@ class PathTeacher(nn.Module):
         topics_per_graph = torch.zeros(question.shape[0], device=question.device).index_add_(
             0, batch, topic_mask.float())
         x = (topic_mask.float() / topics_per_graph[batch].clamp(min=1)).unsqueeze(-1)
-        keep = (~topic_mask).float().unsqueeze(-1) if self.config.exclude_topic else None
+        keep = self.topic_keep(question)
+        topic = topic_mask.float().unsqueeze(-1)
         scores = torch.zeros_like(x)
         for t in range(self.config.num_steps):
             weight = alpha[src_graph, t, edge_type] * norm
             x = self.walk(x, edge_index, weight)
-            if keep is not None:
-                x = x * keep
+            x = x * (1.0 - topic * (1.0 - keep[batch, t].unsqueeze(-1)))
             scores = scores + beta[batch, t].unsqueeze(-1) * x
         return scores.squeeze(-1), alpha, beta
 

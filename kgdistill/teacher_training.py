@@ -187,30 +187,34 @@ class Teacher:
                 b = collate(graph, exs, emb, self.sub_config)
                 scores, alpha, beta = self.model(b["question"], b["edge_index"], b["edge_type"], b["batch"],
                                                  b["topic_mask"])
-                scores = scores.masked_fill(b["topic_mask"], 0.0)
+                keep = self.model.topic_keep(b["question"])
                 for j, ex in enumerate(exs):
                     sel = b["batch"] == j
                     scores_by_q[ex.embedding] = (b["node_ids"][sel].numpy(), scores[sel].numpy(),
-                                                 alpha[j].numpy(), beta[j].numpy())
+                                                 alpha[j].numpy(), beta[j].numpy(), bool(keep[j, -1] >= 0.5))
             for i in chunk:
                 q = questions[i]
                 if i not in scores_by_q:
                     out.append(QuestionPaths(q.id, q.text, q.topic_entities, q.answers, [], []))
                     continue
-                nodes, sc, a, bt = scores_by_q[i]
-                out.append(self._question_paths(graph, by_index[i], nodes, sc, a, bt, limits, top_k))
+                nodes, sc, a, bt, keep_topic = scores_by_q[i]
+                out.append(self._question_paths(graph, by_index[i], nodes, sc, a, bt, keep_topic, limits, top_k))
         return out
 
-    def _question_paths(self, graph, ex: Example, nodes, scores, alpha, beta, limits, top_k) -> QuestionPaths:
+    def _question_paths(self, graph, ex: Example, nodes, scores, alpha, beta, keep_topic: bool, limits,
+                        top_k) -> QuestionPaths:
+        """Candidates are all relation paths from the topic (up to T hops); their
+        endpoints leave out the topic unless the teacher's gate keeps it for this
+        question, and the answer ranking likewise."""
         q = ex.question
-        topic_set = set(ex.topics.tolist())
+        topic_set = set() if keep_topic else set(ex.topics.tolist())
         cands, drels, ends = [], [], []
         capped = []
         for t in ex.topics.tolist():
             found = enumerate_relation_paths(graph, t, limits)
             capped += found.capped
             for path, end in found.paths.items():
-                if self.config.exclude_topic:
+                if not keep_topic:
                     end = end[~np.isin(end, ex.topics)]
                 if end.size == 0:
                     continue
