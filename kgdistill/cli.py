@@ -223,7 +223,8 @@ def cmd_teacher_train(args) -> int:
     valid = load_questions(args.valid, args.question_format) if args.valid else []
     config = TeacherConfig(num_steps=args.hops, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                            hidden_dim=args.hidden_dim, max_expand_degree=args.max_expand_degree,
-                           seed=args.seed, patience=args.patience, max_train_minutes=args.max_minutes)
+                           seed=args.seed, patience=args.patience, max_train_minutes=args.max_minutes,
+                           exact_hops=args.exact_hops)
     teacher = train_teacher(kg, train, valid, config, SentenceEncoder(args.encoder))
     out = teacher.save(args.out)
     m = teacher.metrics
@@ -365,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
     t.add_argument("--out", required=True, help="directory to write the teacher to")
     t.add_argument("--hops", type=int, default=2, help="reasoning steps = longest path (default 2)")
+    t.add_argument("--exact-hops", action="store_true",
+                   help="every answer is exactly --hops away (MetaQA k-hop, PQ-kH); default: learn the hop count")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=3e-3)

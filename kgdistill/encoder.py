@@ -54,18 +54,20 @@ class EmbeddingCache:
         self._db = sqlite3.connect(str(path))
         self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    def get_many(self, keys: Sequence[str], dtype=np.float32) -> dict[str, np.ndarray]:
+        """Stored arrays (flat, of ``dtype``) for the keys that are present."""
         out: dict[str, np.ndarray] = {}
         for i in range(0, len(keys), 500):
             chunk = list(keys[i:i + 500])
             rows = self._db.execute(f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})", chunk)
             for key, blob in rows:
-                out[key] = np.frombuffer(blob, dtype=np.float32)
+                out[key] = np.frombuffer(blob, dtype=dtype)
         return out
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
+        """Store arrays as raw bytes (read them back with the same dtype)."""
         self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
-                             [(k, v.astype(np.float32).tobytes()) for k, v in items.items()])
+                             [(k, np.ascontiguousarray(v).tobytes()) for k, v in items.items()])
         self._db.commit()
 
     def __len__(self) -> int:
@@ -131,6 +133,40 @@ class SentenceEncoder:
         self.encoded_count += len(texts)
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
 
+    def _run_tokens(self, texts: Sequence[str], progress: bool) -> list[np.ndarray]:
+        import torch
+        from tqdm.auto import tqdm
+
+        self._load()
+        out: list[np.ndarray] = []
+        batches = range(0, len(texts), self.batch_size)
+        for i in tqdm(batches, desc="encoding tokens", unit="batch", disable=None if progress else True):
+            chunk = list(texts[i:i + self.batch_size])
+            tok = self._tokenizer(chunk, padding=True, truncation=True, max_length=64, return_tensors="pt")
+            with torch.inference_mode():
+                hidden = self._model(**tok).last_hidden_state.numpy()
+            lengths = tok["attention_mask"].sum(1).tolist()
+            out += [hidden[j, :n].astype(np.float16) for j, n in enumerate(lengths)]
+        self.encoded_count += len(texts)
+        return out
+
+    def encode_tokens(self, texts: Sequence[str], progress: bool = False) -> list[np.ndarray]:
+        """Contextual token embeddings per text: a list of (num_tokens, dim) float16
+        arrays (special tokens included), cached like :meth:`encode`."""
+        texts = list(texts)
+        if self.cache is None:
+            return self._run_tokens(texts, progress)
+        keys = ["tok|" + self._key(t) for t in texts]
+        found = {k: v.reshape(-1, self.dim)
+                 for k, v in self.cache.get_many(list(dict.fromkeys(keys)), dtype=np.float16).items()}
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        if missing:
+            vecs = self._run_tokens(missing, progress)
+            new = {"tok|" + self._key(t): v for t, v in zip(missing, vecs)}
+            self.cache.put_many(new)
+            found.update(new)
+        return [found[k] for k in keys]
+
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Embeddings of ``texts``: (len(texts), dim) float32, unit length."""
         texts = list(texts)
@@ -144,7 +180,7 @@ class SentenceEncoder:
         if missing:
             logger.info("encoding %d texts (%d cached)", len(missing), len(found))
             vecs = self._run(missing, progress)
-            new = {self._key(t): v for t, v in zip(missing, vecs)}
+            new = {self._key(t): v.astype(np.float32) for t, v in zip(missing, vecs)}
             self.cache.put_many(new)
             found.update(new)
         return np.stack([found[k] for k in keys])

@@ -51,6 +51,8 @@ class TeacherConfig:
             (a question-conditioned gate per step decides how much of it stays; MetaQA
             learns to drop it, PathQuestion's "X's spouse's spouse" keeps it),
             ``"exclude"`` (always dropped) or ``"keep"``.
+        exact_hops: every path has exactly ``num_steps`` hops (datasets such as MetaQA's
+            k-hop files and PQ-kH fix k); otherwise the hop count is learned.
         learn_relation_embeddings: add a learned residual to each seen relation's key.
         max_expand_degree: subgraph hub cap (see :class:`kgdistill.subgraph.SubgraphConfig`).
         max_nodes: subgraph node cap.
@@ -68,6 +70,7 @@ class TeacherConfig:
     hidden_dim: int = 128
     dropout: float = 0.1
     topic_policy: str = "learned"
+    exact_hops: bool = False
     learn_relation_embeddings: bool = True
     max_expand_degree: int = 1000
     max_nodes: int = 50_000
@@ -136,6 +139,8 @@ class PathTeacher(nn.Module):
         self.num_directed = int(relation_text.shape[0])
         self.q_proj = nn.Linear(question_dim, h)
         self.steps = nn.ModuleList(nn.Linear(2 * h, h) for _ in range(config.num_steps))
+        self.tok_proj = nn.Linear(question_dim, h)
+        self.step_out = nn.ModuleList(nn.Linear(2 * h, h) for _ in range(config.num_steps))
         self.rel_proj = nn.Linear(relation_text.shape[1], h)
         self.direction = nn.Embedding(2, h)
         self.rel_residual = nn.Embedding(self.num_directed, h)
@@ -146,7 +151,8 @@ class PathTeacher(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for layer in [self.q_proj, self.rel_proj, self.hop_head, self.topic_gate, *self.steps]:
+        for layer in [self.q_proj, self.rel_proj, self.hop_head, self.topic_gate, self.tok_proj,
+                      *self.steps, *self.step_out]:
             layer.reset_parameters()
         nn.init.normal_(self.direction.weight, std=0.1)
         nn.init.zeros_(self.rel_residual.weight)
@@ -159,26 +165,40 @@ class PathTeacher(nn.Module):
             keys = keys + self.rel_residual.weight
         return keys
 
-    def step_distributions(self, question: Tensor) -> tuple[Tensor, Tensor]:
+    def step_distributions(self, question: Tensor, tokens: Tensor, token_mask: Tensor) -> tuple[Tensor, Tensor]:
         """Per-step relation and hop distributions.
 
+        At each step a query built from the question and the previous instruction
+        attends over the question's tokens (as in NSM's instruction component), so that
+        "X's spouse's father" and "X's father's spouse" give different step orders.
+
         Args:
-            question: (batch, question_dim).
+            question: (batch, question_dim) pooled question embedding.
+            tokens: (batch, num_tokens, question_dim) contextual token embeddings.
+            token_mask: (batch, num_tokens) bool, real tokens.
 
         Returns:
             ``alpha``: (batch, T, num_directed) relation probabilities per step;
             ``beta``: (batch, T) probability that the path has ``t + 1`` hops.
         """
         q = self.dropout(torch.tanh(self.q_proj(question)))
+        tok = torch.tanh(self.tok_proj(tokens))
         keys = self.relation_keys()
         instr = torch.zeros_like(q)
         logits = []
         scale = 1.0 / math.sqrt(keys.shape[1])
-        for step in self.steps:
-            instr = torch.tanh(step(torch.cat([q, instr], dim=-1)))
+        for step, out in zip(self.steps, self.step_out):
+            query = torch.tanh(step(torch.cat([q, instr], dim=-1)))
+            att = torch.einsum("bh,blh->bl", query, tok) * scale
+            att = torch.softmax(att.masked_fill(~token_mask, -1e9), dim=-1)
+            context = torch.einsum("bl,blh->bh", att, tok)
+            instr = torch.tanh(out(torch.cat([query, context], dim=-1)))
             logits.append(instr @ keys.T * scale * 4.0)
         alpha = torch.softmax(torch.stack(logits, dim=1), dim=-1)
         beta = torch.softmax(self.hop_head(q), dim=-1)
+        if self.config.exact_hops:
+            beta = torch.zeros_like(beta)
+            beta[:, -1] = 1.0
         return alpha, beta
 
     def topic_keep(self, question: Tensor) -> Tensor:
@@ -189,12 +209,13 @@ class PathTeacher(nn.Module):
             return torch.ones(question.shape[0], self.config.num_steps, device=question.device)
         return torch.sigmoid(self.topic_gate(torch.tanh(self.q_proj(question))))
 
-    def forward(self, question: Tensor, edge_index: Tensor, edge_type: Tensor, batch: Tensor,
-                topic_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, question: Tensor, tokens: Tensor, token_mask: Tensor, edge_index: Tensor,
+                edge_type: Tensor, batch: Tensor, topic_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Answer scores on a batch of subgraphs.
 
         Args:
             question: (B, question_dim).
+            tokens, token_mask: as in :meth:`step_distributions`.
             edge_index: (2, E) node ids of the batched subgraphs.
             edge_type: (E,) directed relations.
             batch: (N,) subgraph of each node.
@@ -205,7 +226,7 @@ class PathTeacher(nn.Module):
             subgraph; the rest was lost on dead ends); ``alpha`` and ``beta`` as in
             :meth:`step_distributions`.
         """
-        alpha, beta = self.step_distributions(question)
+        alpha, beta = self.step_distributions(question, tokens, token_mask)
         norm = relation_degree_norm(edge_index, edge_type, topic_mask.shape[0], self.num_directed)
         src_graph = batch[edge_index[0]]
         topics_per_graph = torch.zeros(question.shape[0], device=question.device).index_add_(

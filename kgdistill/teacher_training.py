@@ -49,12 +49,34 @@ def mask_topic(text: str, topics: Sequence[str]) -> str:
 
 @dataclass
 class Example:
-    """A question resolved against the graph."""
+    """A question resolved against the graph; ``index`` is its position in the
+    question list it came from."""
 
     question: Question
     topics: np.ndarray
     answers: np.ndarray
-    embedding: int
+    index: int
+
+
+@dataclass
+class QuestionEncoding:
+    """Embeddings of the distinct (topic-masked) question texts of a question list.
+
+    Attributes:
+        pooled: (num_texts, dim) sentence embeddings.
+        tokens: (num_texts, max_tokens, dim) float16 token embeddings, zero-padded.
+        mask: (num_texts, max_tokens) bool.
+        rows: (num_questions,) row of each question.
+    """
+
+    pooled: torch.Tensor
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    rows: np.ndarray
+
+    def select(self, question_indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r = torch.from_numpy(self.rows[list(question_indices)])
+        return self.pooled[r], self.tokens[r].float(), self.mask[r]
 
 
 def resolve_examples(graph: GraphBackend, questions: Sequence[Question]) -> tuple[list[Example], int]:
@@ -71,7 +93,7 @@ def resolve_examples(graph: GraphBackend, questions: Sequence[Question]) -> tupl
     return out, skipped
 
 
-def collate(graph: GraphBackend, examples: Sequence[Example], embeddings: torch.Tensor,
+def collate(graph: GraphBackend, examples: Sequence[Example], encoding: QuestionEncoding,
             sub_config: SubgraphConfig) -> dict:
     """Batch subgraphs of ``examples`` into one disjoint graph (PyG-style ``batch``)."""
     edge_index, edge_type, batch, topic_mask, node_ids, answer_mask = [], [], [], [], [], []
@@ -90,7 +112,8 @@ def collate(graph: GraphBackend, examples: Sequence[Example], embeddings: torch.
         am[torch.from_numpy(local[local >= 0])] = True
         answer_mask.append(am)
         offset += sub.num_nodes
-    return {"question": embeddings[[ex.embedding for ex in examples]],
+    question, tokens, token_mask = encoding.select([ex.index for ex in examples])
+    return {"question": question, "tokens": tokens, "token_mask": token_mask,
             "edge_index": torch.cat(edge_index, dim=1).long(), "edge_type": torch.cat(edge_type).long(),
             "batch": torch.cat(batch), "topic_mask": torch.cat(topic_mask), "node_ids": torch.cat(node_ids),
             "answer_mask": torch.cat(answer_mask), "size": len(examples)}
@@ -159,9 +182,19 @@ class Teacher:
             raise ValueError("this teacher was trained on a graph with other relations "
                              f"({len(self.relations)} relations); use the same knowledge graph")
 
-    def embed_questions(self, questions: Sequence[Question], progress: bool = False) -> torch.Tensor:
+    def embed_questions(self, questions: Sequence[Question], progress: bool = False) -> QuestionEncoding:
         texts = [mask_topic(q.text, q.topic_entities) for q in questions]
-        return torch.from_numpy(self.encoder.encode(texts, progress=progress))
+        unique = list(dict.fromkeys(texts))
+        row_of = {t: i for i, t in enumerate(unique)}
+        pooled = torch.from_numpy(self.encoder.encode(unique, progress=progress))
+        toks = self.encoder.encode_tokens(unique, progress=progress)
+        width = max((t.shape[0] for t in toks), default=1)
+        tokens = torch.zeros(len(unique), width, self.encoder.dim, dtype=torch.float16)
+        mask = torch.zeros(len(unique), width, dtype=torch.bool)
+        for i, t in enumerate(toks):
+            tokens[i, : t.shape[0]] = torch.from_numpy(np.ascontiguousarray(t))
+            mask[i, : t.shape[0]] = True
+        return QuestionEncoding(pooled, tokens, mask, np.array([row_of[t] for t in texts], dtype=np.int64))
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -175,7 +208,7 @@ class Teacher:
         top_k = top_k or self.config.top_k_paths
         emb = self.embed_questions(questions, progress)
         examples, _ = resolve_examples(graph, questions)
-        by_index = {ex.embedding: ex for ex in examples}
+        by_index = {ex.index: ex for ex in examples}
         limits = EnumerationLimits(max_hops=self.config.num_steps)
         out: list[QuestionPaths] = []
         for start in tqdm(range(0, len(questions), batch_size), desc="teacher", unit="batch",
@@ -185,12 +218,12 @@ class Teacher:
             scores_by_q, alpha, beta = {}, None, None
             if exs:
                 b = collate(graph, exs, emb, self.sub_config)
-                scores, alpha, beta = self.model(b["question"], b["edge_index"], b["edge_type"], b["batch"],
-                                                 b["topic_mask"])
+                scores, alpha, beta = self.model(b["question"], b["tokens"], b["token_mask"], b["edge_index"],
+                                                 b["edge_type"], b["batch"], b["topic_mask"])
                 keep = self.model.topic_keep(b["question"])
                 for j, ex in enumerate(exs):
                     sel = b["batch"] == j
-                    scores_by_q[ex.embedding] = (b["node_ids"][sel].numpy(), scores[sel].numpy(),
+                    scores_by_q[ex.index] = (b["node_ids"][sel].numpy(), scores[sel].numpy(),
                                                  alpha[j].numpy(), beta[j].numpy(), bool(keep[j, -1] >= 0.5))
             for i in chunk:
                 q = questions[i]
@@ -350,7 +383,8 @@ def train_teacher(graph: GraphBackend, train: Sequence[Question], valid: Sequenc
                    unit="batch", disable=None if progress else True)
         for s in bar:
             b = collate(graph, examples[s:s + config.batch_size], train_emb, teacher.sub_config)
-            scores, _, _ = model(b["question"], b["edge_index"], b["edge_type"], b["batch"], b["topic_mask"])
+            scores, _, _ = model(b["question"], b["tokens"], b["token_mask"], b["edge_index"], b["edge_type"],
+                                 b["batch"], b["topic_mask"])
             loss = answer_loss(scores, b["answer_mask"], b["batch"], b["size"])
             opt.zero_grad()
             loss.backward()
