@@ -120,13 +120,21 @@ def collate(graph: GraphBackend, examples: Sequence[Example], encoding: Question
 
 
 def answer_loss(scores: torch.Tensor, answer_mask: torch.Tensor, batch: torch.Tensor, size: int) -> torch.Tensor:
-    """Mean over questions of ``-log sum_{a in answers} p(a)``; questions whose
-    answers are outside their subgraph are skipped."""
+    """Mean over questions of ``-log m_A - log(m_A / m)``, where ``m_A`` is the walk's
+    mass on the gold answers and ``m`` its total mass.
+
+    The first term rewards paths that exist and reach answers; the second makes every
+    other entity compete with the answers, including mass kept at the topic entity,
+    which the first term alone cannot see at the last step. Questions whose answers
+    are outside their subgraph are skipped.
+    """
     mass = torch.zeros(size).index_add_(0, batch, scores * answer_mask.float())
+    total = torch.zeros(size).index_add_(0, batch, scores)
     has = torch.zeros(size).index_add_(0, batch, answer_mask.float()) > 0
     if not has.any():
         return scores.sum() * 0.0
-    return -torch.log(mass[has] + 1e-9).mean()
+    m, z = mass[has] + 1e-9, total[has] + 1e-9
+    return (-torch.log(m) - torch.log(m / z)).mean()
 
 
 @dataclass

@@ -1,3 +1,4 @@
+import math
 import random
 
 import numpy as np
@@ -88,3 +89,15 @@ def test_save_and_reload_give_identical_scores(world_teacher, tmp_path):
     b = again.predict(kg, valid[:20])
     assert [x.to_dict() for x in a] == [x.to_dict() for x in b]
     assert score_predictions(a) == score_predictions(b)
+
+
+def test_answer_loss_by_hand():
+    from kgdistill.teacher_training import answer_loss
+
+    scores = torch.tensor([0.0, 0.5, 0.25, 0.1, 0.6])
+    answers = torch.tensor([False, True, False, False, True])
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    got = answer_loss(scores, answers, batch, 2)
+    q0 = -math.log(0.5) - math.log(0.5 / 0.75)
+    q1 = -math.log(0.6) - math.log(0.6 / 0.7)
+    assert float(got) == pytest.approx((q0 + q1) / 2, rel=1e-5)

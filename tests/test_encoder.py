@@ -1,0 +1,24 @@
+import numpy as np
+
+from kgdistill.encoder import SentenceEncoder, relation_text
+
+
+def test_relation_text():
+    assert relation_text("directed_by") == "directed by"
+    assert relation_text("placeOfBirth", inverse=True) == "inverse of place of birth"
+
+
+def test_embeddings_are_cached_on_disk(tmp_path):
+    texts = ["who directed X", "what movies did X act in", "who directed X"]
+    first = SentenceEncoder(cache_dir=tmp_path)
+    vecs = first.encode(texts)
+    toks = first.encode_tokens(texts[:2])
+    assert vecs.shape == (3, first.dim) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert first.encoded_count == 4  # two distinct texts, pooled and token-level
+    assert toks[0].shape[1] == first.dim and toks[0].shape[0] >= 4
+    second = SentenceEncoder(cache_dir=tmp_path)
+    assert np.array_equal(second.encode(texts), vecs)
+    assert all(np.array_equal(a, b) for a, b in zip(second.encode_tokens(texts[:2]), toks))
+    assert second.encoded_count == 0 and second._model is None  # nothing recomputed, model never loaded
+    # Similar questions are closer than unrelated ones.
+    assert vecs[0] @ vecs[1] < 0.99 and vecs[0] @ vecs[2] > 0.999
