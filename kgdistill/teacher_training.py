@@ -200,7 +200,7 @@ class Teacher:
         tokens = torch.zeros(len(unique), width, self.encoder.dim, dtype=torch.float16)
         mask = torch.zeros(len(unique), width, dtype=torch.bool)
         for i, t in enumerate(toks):
-            tokens[i, : t.shape[0]] = torch.from_numpy(np.ascontiguousarray(t))
+            tokens[i, : t.shape[0]] = torch.from_numpy(np.array(t, dtype=np.float16))
             mask[i, : t.shape[0]] = True
         return QuestionEncoding(pooled, tokens, mask, np.array([row_of[t] for t in texts], dtype=np.int64))
 
