@@ -1,0 +1,63 @@
+"""Distillation losses over path sequences.
+
+``L = alpha * L_hard + (1 - alpha) * T^2 * KL(q_teacher || p_student)``.
+
+* ``L_hard`` is token-level cross-entropy on the hard target paths (mean over tokens of
+  each path, then over a question's paths and the batch): with ``alpha = 1`` the loss is
+  plain supervised fine-tuning.
+* ``L_soft`` is **sequence-level** over the teacher's top-k paths: the student's
+  sequence log-probabilities of those k paths, divided by ``T``, are renormalised over
+  the k paths and compared with the teacher's re-tempered probabilities. Sequence level
+  was chosen over token level because the teacher scores whole relation paths (its
+  probabilities do not factor into a prefix tree of tokens with calibrated partial
+  sums), and because k is small, so the k sequences cost one batched forward pass.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def hard_loss(logp: Tensor, n_tokens: Tensor, weight: Tensor) -> Tensor:
+    """Weighted mean of per-path token-averaged negative log-likelihood.
+
+    Args:
+        logp: (n,) summed log-probabilities of each hard path's tokens.
+        n_tokens: (n,) token counts.
+        weight: (n,) weights (``1 / paths of that question / questions``), summing to 1.
+
+    Returns:
+        scalar.
+    """
+    return -(weight * logp / n_tokens.clamp(min=1)).sum()
+
+
+def soft_loss(student_logp: Tensor, teacher_probs: Tensor, mask: Tensor, temperature: float) -> Tensor:
+    """``T^2 * mean_q KL(q || softmax(student_logp / T))`` over each question's k paths.
+
+    Args:
+        student_logp: (B, k) student sequence log-probabilities of the teacher's paths.
+        teacher_probs: (B, k) teacher probabilities (rows sum to 1 over the mask).
+        mask: (B, k) bool, real entries.
+        temperature: T.
+
+    Returns:
+        scalar.
+    """
+    logits = (student_logp / temperature).masked_fill(~mask, -1e9)
+    log_p = torch.log_softmax(logits, dim=-1)
+    q = teacher_probs * mask
+    kl = (q * (torch.log(q.clamp(min=1e-12)) - log_p)).masked_fill(~mask, 0.0).sum(-1)
+    return temperature ** 2 * kl.mean()
+
+
+def distillation_loss(alpha: float, hard: Tensor | None, soft: Tensor | None) -> Tensor:
+    """``alpha * hard + (1 - alpha) * soft``; a missing term counts as zero."""
+    zero = torch.tensor(0.0)
+    h = hard if hard is not None else zero
+    s = soft if soft is not None else zero
+    if alpha >= 1.0:
+        return h
+    if alpha <= 0.0:
+        return s
+    return alpha * h + (1 - alpha) * s

@@ -1,0 +1,197 @@
+"""The LLM student: any Hugging Face causal LM that maps a prompt to a serialized path.
+
+By default a small GPT-2-style model is built from a config (sized for 2 CPU cores)
+with a BPE tokenizer trained by ``tokenizers`` on the training prompts, to which every
+directed-relation token and the end-of-path token are added as single tokens. A local
+checkpoint directory works too: its tokenizer gets the relation tokens added and its
+embeddings are resized. The saved student is a directory that plain
+``transformers.AutoModelForCausalLM.from_pretrained`` loads, plus ``kgdistill.json``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from kgdistill.serializer import END_OF_PATH, RELATION_TOKEN
+
+logger = logging.getLogger(__name__)
+
+STUDENT_META = "kgdistill.json"
+
+
+@dataclass
+class StudentConfig:
+    """The default student's size and tokenizer.
+
+    Attributes:
+        base_model: local Hugging Face checkpoint directory, or ``None`` to build a
+            small model from this config.
+        n_layer, n_embd, n_head: transformer size of the built model.
+        max_length: longest prompt + path, in tokens.
+        vocab_size: BPE vocabulary trained on the prompts (before relation tokens).
+    """
+
+    base_model: str | None = None
+    n_layer: int = 2
+    n_embd: int = 128
+    n_head: int = 4
+    max_length: int = 96
+    vocab_size: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd must be a multiple of n_head")
+        if min(self.n_layer, self.n_embd, self.max_length, self.vocab_size) < 1:
+            raise ValueError("sizes must be positive")
+
+
+def train_tokenizer(prompts: Sequence[str], path_tokens: Sequence[str], vocab_size: int):
+    """A byte-level BPE tokenizer for ``prompts`` with ``path_tokens`` as single tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    special = ["<pad>", "<s>", "</s>", "<unk>"]
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(list(prompts), trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
+                                   eos_token="</s>", unk_token="<unk>")
+    fast.add_special_tokens({"additional_special_tokens": list(path_tokens)})
+    return fast
+
+
+def add_path_tokens(tokenizer, path_tokens: Sequence[str]) -> int:
+    """Add relation / end tokens that ``tokenizer`` lacks; returns how many were added."""
+    missing = [t for t in path_tokens if tokenizer.convert_tokens_to_ids(t) in (None, tokenizer.unk_token_id)]
+    if not missing:
+        return 0
+    return tokenizer.add_special_tokens({"additional_special_tokens": list(missing)},
+                                        replace_extra_special_tokens=False)
+
+
+class Student:
+    """A causal LM plus its tokenizer and the ids of the path tokens.
+
+    Args:
+        model: a ``transformers`` causal LM (possibly wrapped by peft).
+        tokenizer: its tokenizer, holding every path token.
+        relations: relation names of the graph, in the order of the path tokens.
+        config: :class:`StudentConfig`.
+    """
+
+    def __init__(self, model, tokenizer, relations: list[str], config: StudentConfig) -> None:
+        self.model, self.tokenizer, self.relations, self.config = model, tokenizer, relations, config
+        self.path_tokens = [RELATION_TOKEN.format(("~" if inv else "") + r) for r in relations for inv in (False, True)]
+        self.path_token_ids = torch.tensor(tokenizer.convert_tokens_to_ids(self.path_tokens))
+        self.end_id = int(tokenizer.convert_tokens_to_ids(END_OF_PATH))
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    @classmethod
+    def create(cls, relations: Sequence[str], prompts: Sequence[str], config: StudentConfig) -> "Student":
+        """Build the default student (or adapt ``config.base_model``) for ``relations``."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+        relations = list(relations)
+        tokens = [RELATION_TOKEN.format(("~" if inv else "") + r) for r in relations for inv in (False, True)]
+        tokens.append(END_OF_PATH)
+        if config.base_model:
+            tokenizer = AutoTokenizer.from_pretrained(config.base_model, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(config.base_model, local_files_only=True)
+            if add_path_tokens(tokenizer, tokens):
+                model.resize_token_embeddings(len(tokenizer))
+        else:
+            tokenizer = train_tokenizer(prompts, tokens, config.vocab_size)
+            gpt = GPT2Config(vocab_size=len(tokenizer), n_positions=config.max_length, n_embd=config.n_embd,
+                             n_layer=config.n_layer, n_head=config.n_head, bos_token_id=tokenizer.bos_token_id,
+                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            model = GPT2LMHeadModel(gpt)
+        return cls(model, tokenizer, relations, config)
+
+    # ------------------------------------------------------------------ encoding
+    def encode_pairs(self, prompts: Sequence[str], paths: Sequence[str]) -> dict:
+        """Tokenize prompt + path pairs, right-padded.
+
+        Returns:
+            ``input_ids``, ``attention_mask``: (n, L); ``labels_mask``: (n, L) bool,
+            true on the path tokens (the positions whose tokens are predicted).
+        """
+        tok = self.tokenizer
+        ids, label_masks = [], []
+        for prompt, path in zip(prompts, paths):
+            p = tok(prompt, add_special_tokens=False)["input_ids"]
+            t = tok(path, add_special_tokens=False)["input_ids"]
+            seq = [tok.bos_token_id] + p + t
+            seq = seq[-self.config.max_length:]
+            ids.append(seq)
+            label_masks.append([False] * (len(seq) - len(t)) + [True] * len(t))
+        width = max(len(s) for s in ids)
+        input_ids = torch.full((len(ids), width), tok.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(ids), width), dtype=torch.long)
+        labels = torch.zeros((len(ids), width), dtype=torch.bool)
+        for i, (s, m) in enumerate(zip(ids, label_masks)):
+            input_ids[i, : len(s)] = torch.tensor(s)
+            attention[i, : len(s)] = 1
+            labels[i, : len(s)] = torch.tensor(m)
+        return {"input_ids": input_ids, "attention_mask": attention, "labels_mask": labels}
+
+    def sequence_log_probs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum and count of the log-probabilities of the path tokens.
+
+        Returns:
+            ``(logp, n_tokens)``: (n,) summed log-probabilities and (n,) token counts.
+        """
+        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        logits = out.logits[:, :-1].float()
+        target = batch["input_ids"][:, 1:]
+        mask = batch["labels_mask"][:, 1:].float()
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        return (logp * mask).sum(1), mask.sum(1)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, extra: dict | None = None) -> Path:
+        """Save so that ``AutoModelForCausalLM.from_pretrained(directory)`` works (peft
+        adapters are merged first when possible), plus ``kgdistill.json``."""
+        from kgdistill import __version__
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        model = self.model
+        if hasattr(model, "merge_and_unload"):
+            try:
+                model = model.merge_and_unload()
+            except Exception:  # prompt-learning adapters cannot be merged
+                model.save_pretrained(str(d / "adapter"))
+                model = model.get_base_model()
+        model.save_pretrained(str(d))
+        self.tokenizer.save_pretrained(str(d))
+        meta = {"kgdistill_version": __version__, "relations": self.relations, "student": asdict(self.config),
+                **(extra or {})}
+        (d / STUDENT_META).write_text(json.dumps(meta, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Student":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        d = Path(directory)
+        if not (d / STUDENT_META).exists():
+            raise FileNotFoundError(f"{d} has no {STUDENT_META}: not a saved kgdistill student")
+        meta = json.loads((d / STUDENT_META).read_text())
+        known = set(StudentConfig.__dataclass_fields__)
+        config = StudentConfig(**{k: v for k, v in meta["student"].items() if k in known})
+        tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(d), local_files_only=True)
+        if (d / "adapter").exists():
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(d / "adapter"))
+        return cls(model.eval(), tokenizer, meta["relations"], config)
