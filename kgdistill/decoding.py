@@ -80,7 +80,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         for i, s in enumerate(seqs):
             ids[i, : len(s)] = torch.tensor(s)
             att[i, : len(s)] = 1
-        logits = model(input_ids=ids, attention_mask=att).logits
+        logits = student.logits(ids, att)
         last = logits[torch.arange(len(seqs)), att.sum(1) - 1].float()
         logp_all = torch.log_softmax(last, dim=-1)
         candidates: dict[int, list[tuple[float, _Beam, int]]] = {}

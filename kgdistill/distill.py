@@ -112,7 +112,7 @@ def batch_loss(student: Student, records: Sequence[TrainingRecord], config: Dist
 
 def train_student(student: Student, graph: GraphBackend, train: Sequence[TrainingRecord],
                   valid: Sequence[Question], config: DistillConfig, out_dir: str | Path | None = None,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, serializer=None) -> dict:
     """Train ``student`` in place; returns metrics (curve, timings, best validation).
 
     With ``out_dir``, a checkpoint (``checkpoint/``: model, optimizer, epoch, RNG
@@ -125,8 +125,14 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     from kgdistill.teacher_training import seed_everything
 
     seed_everything(config.seed)
+    if serializer is not None:
+        student.serializer = asdict(serializer)
     rng = random.Random(config.seed)
     records = [r for r in train if r.hard or r.soft]
+    # Answers that are the topic itself (PathQuestion's "X's spouse's spouse") keep
+    # topic mass at query time; MetaQA never has them.
+    with_topic = sum(bool(set(r.topic_entities) & set(r.answers)) for r in records)
+    student.exclude_topic = with_topic < 0.01 * max(len(records), 1)
     labelled = set(rng.sample(range(len(records)), int(round(config.label_fraction * len(records)))))
     use_hard = [i in labelled for i in range(len(records))]
     model = student.model
@@ -187,6 +193,7 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
         model.load_state_dict(best_state)
     model.eval()
     metrics = {"curve": curve, "train_seconds": time.perf_counter() - t0, "best_valid_hits@1": best,
+               "exclude_topic": student.exclude_topic,
                "distill": asdict(config), "train_records": len(records), "labelled_records": len(labelled)}
     if out_dir:
         student.save(out_dir, extra={"distill": asdict(config)})

@@ -77,6 +77,56 @@ def add_path_tokens(tokenizer, path_tokens: Sequence[str]) -> int:
                                         replace_extra_special_tokens=False)
 
 
+ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
+"""How a pretrained student is adapted: all weights, or one of peft's methods."""
+
+
+def init_path_token_embeddings(model, tokenizer, path_tokens: Sequence[str]) -> None:
+    """Start each new relation token's input embedding at the mean embedding of the
+    word pieces of its name ("<r:~directed_by>" -> "inverse of directed by")."""
+    from kgdistill.encoder import relation_text
+
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for token in path_tokens:
+            name = token[3:-1] if token.startswith("<r:") else "end of path"
+            words = relation_text(name.lstrip("~"), name.startswith("~")) if token.startswith("<r:") else name
+            pieces = tokenizer(" " + words, add_special_tokens=False)["input_ids"]
+            pieces = [p for p in pieces if p < emb.shape[0]]
+            if pieces:
+                emb[tokenizer.convert_tokens_to_ids(token)] = emb[pieces].mean(0)
+
+
+def adapt(student: "Student", mode: str, lora_r: int = 8, num_virtual_tokens: int = 10) -> "Student":
+    """Wrap a pretrained student for parameter-efficient training (peft).
+
+    ``lora`` also trains the embeddings of the added path tokens
+    (``trainable_token_indices``); the prompt-learning modes train only their virtual
+    tokens, so new path tokens keep their initial embeddings
+    (:func:`init_path_token_embeddings`).
+    """
+    if mode not in ADAPTATION_MODES:
+        raise ValueError(f"unknown adaptation mode {mode!r}; choose from {ADAPTATION_MODES}")
+    if mode == "full":
+        return student
+    import peft
+
+    task = peft.TaskType.CAUSAL_LM
+    ids = student.path_token_ids.tolist() + [student.end_id]
+    if mode == "lora":
+        cfg = peft.LoraConfig(task_type=task, r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0,
+                              trainable_token_indices=ids)
+    elif mode == "prompt_tuning":
+        cfg = peft.PromptTuningConfig(task_type=task, num_virtual_tokens=num_virtual_tokens)
+    elif mode == "prefix_tuning":
+        cfg = peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=num_virtual_tokens)
+    else:
+        cfg = peft.PromptEncoderConfig(task_type=task, num_virtual_tokens=num_virtual_tokens, encoder_hidden_size=64)
+    student.model = peft.get_peft_model(student.model, cfg)
+    student.adaptation = mode
+    return student
+
+
 class Student:
     """A causal LM plus its tokenizer and the ids of the path tokens.
 
@@ -89,6 +139,11 @@ class Student:
 
     def __init__(self, model, tokenizer, relations: list[str], config: StudentConfig) -> None:
         self.model, self.tokenizer, self.relations, self.config = model, tokenizer, relations, config
+        self.serializer: dict = {}
+        """The :class:`kgdistill.serializer.SerializerConfig` fields prompts were made with."""
+        self.exclude_topic = True
+        """Drop answer mass that returns to the topic (set from the training data)."""
+        self.adaptation = "full"
         self.path_tokens = [RELATION_TOKEN.format(("~" if inv else "") + r) for r in relations for inv in (False, True)]
         self.path_token_ids = torch.tensor(tokenizer.convert_tokens_to_ids(self.path_tokens))
         self.end_id = int(tokenizer.convert_tokens_to_ids(END_OF_PATH))
@@ -108,6 +163,7 @@ class Student:
             model = AutoModelForCausalLM.from_pretrained(config.base_model, local_files_only=True)
             if add_path_tokens(tokenizer, tokens):
                 model.resize_token_embeddings(len(tokenizer))
+                init_path_token_embeddings(model, tokenizer, tokens)
         else:
             tokenizer = train_tokenizer(prompts, tokens, config.vocab_size)
             gpt = GPT2Config(vocab_size=len(tokenizer), n_positions=config.max_length, n_embd=config.n_embd,
@@ -143,14 +199,19 @@ class Student:
             labels[i, : len(s)] = torch.tensor(m)
         return {"input_ids": input_ids, "attention_mask": attention, "labels_mask": labels}
 
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(n, L, vocab) next-token logits aligned with ``input_ids`` (the virtual tokens
+        that prompt tuning and P-tuning put in front are cut off)."""
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return logits[:, -input_ids.shape[1]:] if logits.shape[1] > input_ids.shape[1] else logits
+
     def sequence_log_probs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Sum and count of the log-probabilities of the path tokens.
 
         Returns:
             ``(logp, n_tokens)``: (n,) summed log-probabilities and (n,) token counts.
         """
-        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        logits = out.logits[:, :-1].float()
+        logits = self.logits(batch["input_ids"], batch["attention_mask"])[:, :-1].float()
         target = batch["input_ids"][:, 1:]
         mask = batch["labels_mask"][:, 1:].float()
         logp = torch.log_softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
@@ -158,23 +219,25 @@ class Student:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, extra: dict | None = None) -> Path:
-        """Save so that ``AutoModelForCausalLM.from_pretrained(directory)`` works (peft
-        adapters are merged first when possible), plus ``kgdistill.json``."""
+        """Save so that ``AutoModelForCausalLM.from_pretrained(directory)`` works, plus
+        ``kgdistill.json``. LoRA is merged into the weights; prompt-learning adapters
+        (virtual tokens) are saved in ``adapter/`` beside the base weights, and
+        :meth:`load` applies them."""
         from kgdistill import __version__
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         model = self.model
-        if hasattr(model, "merge_and_unload"):
-            try:
-                model = model.merge_and_unload()
-            except Exception:  # prompt-learning adapters cannot be merged
-                model.save_pretrained(str(d / "adapter"))
-                model = model.get_base_model()
+        if self.adaptation == "lora":
+            model = model.merge_and_unload()
+        elif self.adaptation != "full":  # prompt learning: virtual tokens cannot be merged
+            model.save_pretrained(str(d / "adapter"))
+            model = model.get_base_model()
         model.save_pretrained(str(d))
         self.tokenizer.save_pretrained(str(d))
         meta = {"kgdistill_version": __version__, "relations": self.relations, "student": asdict(self.config),
-                **(extra or {})}
+                "serializer": self.serializer, "exclude_topic": self.exclude_topic,
+                "adaptation": self.adaptation, **(extra or {})}
         (d / STUDENT_META).write_text(json.dumps(meta, indent=2))
         return d
 
@@ -194,4 +257,8 @@ class Student:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(d / "adapter"))
-        return cls(model.eval(), tokenizer, meta["relations"], config)
+        student = cls(model.eval(), tokenizer, meta["relations"], config)
+        student.adaptation = "full" if not (d / "adapter").exists() else meta.get("adaptation", "prompt_tuning")
+        student.serializer = meta.get("serializer", {})
+        student.exclude_topic = meta.get("exclude_topic", True)
+        return student

@@ -1,0 +1,37 @@
+import math
+
+import pytest
+import torch
+
+from kgdistill.losses import distillation_loss, hard_loss, soft_loss
+
+
+def test_soft_loss_by_hand():
+    p = torch.tensor([[0.6, 0.3, 0.1]])
+    q = torch.tensor([[0.5, 0.25, 0.25]])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    want = sum(a * math.log(a / b) for a, b in zip([0.5, 0.25, 0.25], [0.6, 0.3, 0.1]))
+    assert float(soft_loss(torch.log(p), q, mask, 1.0)) == pytest.approx(want, rel=1e-5)
+    # T = 2: the student's distribution is softmax(log p / 2) ∝ sqrt(p); the KL is scaled by 4.
+    s = [math.sqrt(x) for x in (0.6, 0.3, 0.1)]
+    s = [x / sum(s) for x in s]
+    want2 = 4 * sum(a * math.log(a / b) for a, b in zip([0.5, 0.25, 0.25], s))
+    assert float(soft_loss(torch.log(p), q, mask, 2.0)) == pytest.approx(want2, rel=1e-5)
+
+
+def test_soft_loss_ignores_padding():
+    logp = torch.log(torch.tensor([[0.6, 0.4, 0.0001]]))
+    q = torch.tensor([[0.6, 0.4, 0.0]])
+    mask = torch.tensor([[True, True, False]])
+    assert float(soft_loss(logp, q, mask, 1.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_hard_loss_and_mixture():
+    logp = torch.tensor([-1.2, -0.6])
+    n = torch.tensor([3.0, 2.0])
+    h = hard_loss(logp, n, torch.tensor([0.5, 0.5]))
+    assert float(h) == pytest.approx((0.4 + 0.3) / 2)
+    s = torch.tensor(2.0)
+    assert float(distillation_loss(1.0, h, s)) == pytest.approx(float(h))
+    assert float(distillation_loss(0.0, h, s)) == pytest.approx(2.0)
+    assert float(distillation_loss(0.25, h, s)) == pytest.approx(0.25 * float(h) + 0.75 * 2.0)

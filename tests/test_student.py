@@ -1,0 +1,107 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from kgdistill.distill import DistillConfig, batch_loss
+from kgdistill.graph import KnowledgeGraph
+from kgdistill.serializer import TrainingRecord
+from kgdistill.student import ADAPTATION_MODES, Student, StudentConfig, adapt, train_tokenizer
+from kgdistill.verify import verify_relation_path
+
+RECORD = TrainingRecord("1", "question: who directed X path:", ["a"], ["b"], hard=["<r:directed_by><eop>"],
+                        soft=[{"path": "<r:directed_by><eop>", "prob": 0.8},
+                              {"path": "<r:~starred_actors><eop>", "prob": 0.2}])
+
+
+def tiny_student(relations=("directed_by", "starred_actors"), **kw):
+    torch.manual_seed(0)
+    return Student.create(list(relations), ["question: who directed X path:", "what did X star in"],
+                          StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=300, **kw))
+
+
+def test_path_tokens_are_single_tokens():
+    st = tiny_student()
+    ids = st.tokenizer("<r:~starred_actors><eop>", add_special_tokens=False)["input_ids"]
+    assert ids == [int(st.path_token_ids[3]), st.end_id]
+
+
+def test_alpha_one_is_plain_cross_entropy():
+    st = tiny_student()
+    st.model.eval()  # no dropout: both losses see the same forward
+    got = batch_loss(st, [RECORD], DistillConfig(alpha=1.0), [True])
+    enc = st.encode_pairs([RECORD.prompt], RECORD.hard)
+    labels = enc["input_ids"].masked_fill(~enc["labels_mask"], -100)
+    want = st.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=labels).loss
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    # alpha = 0 uses the soft targets only, and differs.
+    assert float(batch_loss(st, [RECORD], DistillConfig(alpha=0.0), [True])) != pytest.approx(float(want))
+
+
+@pytest.fixture(scope="module")
+def base_checkpoint(tmp_path_factory):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok = train_tokenizer(["who directed X", "inverse of starred actors", "directed by"], [], 300)
+    cfg = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2, n_head=2,
+                     bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    d = tmp_path_factory.mktemp("base")
+    GPT2LMHeadModel(cfg).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d
+
+
+@pytest.mark.parametrize("mode", ADAPTATION_MODES)
+def test_adaptation_modes_train_save_reload(base_checkpoint, tmp_path, mode):
+    torch.manual_seed(0)
+    st = Student.create(["directed_by", "starred_actors"], [], StudentConfig(base_model=str(base_checkpoint), max_length=64))
+    st.model.eval()
+    adapt(st, mode)
+    params = [p for p in st.model.parameters() if p.requires_grad]
+    total = sum(p.numel() for p in st.model.parameters())
+    if mode != "full":
+        assert sum(p.numel() for p in params) < total / 2
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    config = DistillConfig(alpha=0.5)
+    before = batch_loss(st, [RECORD], config, [True])
+    opt.zero_grad()
+    before.backward()
+    opt.step()
+    after = float(batch_loss(st, [RECORD], config, [True]))
+    assert after < float(before)
+    st.save(tmp_path / mode)
+    again = Student.load(tmp_path / mode)
+    assert float(batch_loss(again, [RECORD], config, [True])) == pytest.approx(after, rel=1e-5)
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / mode) is not None
+
+
+def test_constrained_decoding_only_emits_valid_paths():
+    """Property: on random small graphs, every constrained path verifies; the
+    unconstrained mode of the same untrained student does emit invalid ones."""
+    from kgdistill.decoding import decode_paths
+
+    rng = random.Random(0)
+    invalid_unconstrained = 0
+    for trial in range(15):
+        rels = [f"r{i}" for i in range(4)]
+        triples = [(f"e{rng.randrange(12)}", rng.choice(rels), f"e{rng.randrange(12)}") for _ in range(18)]
+        kg = KnowledgeGraph.from_triples(triples)
+        st = Student.create(list(kg.relation_labels_all()), ["question: what X path:"],
+                            StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
+        torch.manual_seed(trial)
+        for p in st.model.parameters():
+            torch.nn.init.normal_(p, std=1.0)  # an arbitrary, confident student
+        topics = [[kg.entity_id(triples[k][0])] for k in range(3)]
+        prompts = ["question: what X path:"] * 3
+        for paths, topic in zip(decode_paths(st, prompts, 4, 3, kg, topics), topics):
+            assert paths, "a topic with edges always has a path"
+            for p in paths:
+                assert verify_relation_path(kg, kg.entity_label(topic[0]), p.path).valid, str(p.path)
+            assert sum(p.prob for p in paths) == pytest.approx(1.0)
+        for paths, topic in zip(decode_paths(st, prompts, 4, 3, None, topics), topics):
+            invalid_unconstrained += sum(not verify_relation_path(kg, kg.entity_label(topic[0]), p.path).valid
+                                         for p in paths)
+    assert invalid_unconstrained > 0
