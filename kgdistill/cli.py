@@ -35,7 +35,10 @@ examples:
   kgdistill verify -g kb.txt --topic Kismet "directed_by -> ~directed_by"
   kgdistill questions ../shared/datasets/metaqa/2-hop/qa_valid.txt -g ../shared/datasets/metaqa/kb.txt
   kgdistill teacher train -g kb.txt --train qa_train.txt --valid qa_valid.txt --hops 2 --out runs/teacher
-  kgdistill teacher dump -g kb.txt --teacher runs/teacher --questions qa_valid.txt --out soft.jsonl
+  kgdistill teacher dump -g kb.txt --teacher runs/teacher --questions qa_train.txt --out soft.jsonl
+  kgdistill serialize -g kb.txt --questions qa_train.txt --teacher-dump soft.jsonl --out train_set.jsonl
+  kgdistill distill -g kb.txt --train-set train_set.jsonl --valid qa_valid.txt --out runs/student
+  kgdistill query -g kb.txt --student runs/student "who directed Kismet" --topic Kismet
 """
 
 
@@ -250,6 +253,84 @@ def cmd_teacher_dump(args) -> int:
         _print_teacher_metrics(score_predictions(preds))
     return 0
 
+
+# ---------------------------------------------------------------------- student
+def cmd_serialize(args) -> int:
+    from dataclasses import asdict
+
+    from kgdistill.datasets import load_questions
+    from kgdistill.serializer import SerializerConfig, build_training_set, load_teacher_dump, save_records
+
+    kg = _load_graph(args)
+    questions = load_questions(args.questions, args.question_format)
+    dump = load_teacher_dump(args.teacher_dump) if args.teacher_dump else None
+    config = SerializerConfig(template=args.template, temperature=args.temperature, top_k=args.top_k,
+                              max_hops=args.max_hops, mask_topic=not args.keep_topic_name)
+    records = build_training_set(kg, questions, dump, config, progress=True)
+    save_records(records, args.out)
+    Path(args.out + ".serializer.json").write_text(json.dumps(asdict(config), indent=2))
+    sources = {s: sum(r.hard_source == s for r in records) for s in ("gold", "best_f1", "none")}
+    print(f"wrote {len(records):,} training records to {args.out} (hard targets: {sources['gold']:,} gold, "
+          f"{sources['best_f1']:,} best-F1, {sources['none']:,} none; "
+          f"{sum(bool(r.soft) for r in records):,} with teacher soft targets)")
+    return 0
+
+
+def cmd_distill(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.distill import DistillConfig, train_student
+    from kgdistill.serializer import SerializerConfig, load_records
+    from kgdistill.student import Student, StudentConfig, adapt
+
+    kg = _load_graph(args)
+    records = load_records(args.train_set)
+    side = Path(args.train_set + ".serializer.json")
+    serializer = SerializerConfig(**json.loads(side.read_text())) if side.exists() else SerializerConfig()
+    valid = load_questions(args.valid, args.question_format) if args.valid else []
+    student = Student.create(kg.relation_labels_all(), [r.prompt for r in records],
+                             StudentConfig(base_model=args.base_model, n_layer=args.layers, n_embd=args.dim,
+                                           n_head=args.heads))
+    if args.adaptation != "full" and not args.base_model:
+        raise CLIError("--adaptation other than 'full' needs --base-model (a pretrained checkpoint)")
+    adapt(student, args.adaptation)
+    config = DistillConfig(alpha=args.alpha, temperature=args.temperature, epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, seed=args.seed, label_fraction=args.label_fraction,
+                           max_hops=args.max_hops, max_train_minutes=args.max_minutes)
+    metrics = train_student(student, kg, records, valid, config, out_dir=args.out, serializer=serializer)
+    print(f"student saved to {args.out} ({metrics['train_seconds']:.0f} s, {len(metrics['curve'])} epochs, "
+          f"best validation Hits@1 {metrics['best_valid_hits@1']:.3f})")
+    return 0
+
+
+def cmd_query(args) -> int:
+    from kgdistill.datasets import Question, load_questions
+    from kgdistill.query import answer_questions, score_answers
+    from kgdistill.student import Student
+
+    student = Student.load(args.student)
+    kg = _load_graph(args)
+    if args.file:
+        questions = load_questions(args.file, args.question_format)
+    elif args.question and args.topic:
+        questions = [Question("query", args.question, list(args.topic), [])]
+    else:
+        raise CLIError("give a QUESTION with --topic, or --file with questions")
+    for q in questions:
+        for t in q.topic_entities:
+            if kg.entity_id(t) is None and not args.file:
+                raise UnknownNameError(f"unknown topic entity {t!r}")
+    start = time.perf_counter()
+    results = answer_questions(student, kg, questions, beam_size=args.beam, max_hops=args.max_hops,
+                               constrained=not args.unconstrained)
+    elapsed = time.perf_counter() - start
+    for r in results:
+        print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else r.explain(args.show) + "\n")
+    if len(results) > 1 and not args.json:
+        m = score_answers(results)
+        print(f"{len(results):,} questions in {elapsed:.1f} s ({1000 * elapsed / len(results):.1f} ms each); "
+              f"Hits@1 {100 * m['hits@1']:.1f}, decoded paths that verify {100 * m['valid_path_share']:.1f}%")
+    return 0
+
 # ---------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
     from kgdistill.datasets import answer_coverage, load_questions
@@ -389,6 +470,64 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="output JSONL")
     t.add_argument("--top-k", type=int, default=10, help="paths per question")
     t.set_defaults(func=cmd_teacher_dump)
+
+    p = sub.add_parser("serialize", help="write the student's training set from questions and a teacher dump",
+                       description="Per question: the prompt, hard targets (gold paths, else the best-F1 "
+                                   "relation paths in the graph) and the teacher's top-k paths with "
+                                   "probabilities re-tempered by --temperature.")
+    _add_graph_args(p)
+    p.add_argument("--questions", required=True, help="training question file")
+    p.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
+    p.add_argument("--teacher-dump", help="JSONL from 'kgdistill teacher dump' (omit: hard targets only)")
+    p.add_argument("--out", required=True, help="output JSONL (a .serializer.json is written beside it)")
+    p.add_argument("--template", default="question: {question} path:", help="prompt with {question} and {topic}")
+    p.add_argument("--keep-topic-name", action="store_true", help="do not replace the topic's name by X")
+    p.add_argument("--temperature", type=float, default=1.0, help="re-tempering of teacher probabilities")
+    p.add_argument("--top-k", type=int, default=5, help="teacher paths kept per question")
+    p.add_argument("--max-hops", type=int, default=3, help="hop limit of the best-F1 search")
+    p.set_defaults(func=cmd_serialize)
+
+    p = sub.add_parser("distill", help="train the student from a serialized training set",
+                       description="L = alpha * CE(hard) + (1 - alpha) * T^2 * KL(teacher || student), "
+                                   "sequence-level over the teacher's top-k paths. Validation Hits@1 each "
+                                   "epoch (graph-constrained decoding), early stopping, resumable.")
+    _add_graph_args(p)
+    p.add_argument("--train-set", required=True, help="JSONL from 'kgdistill serialize'")
+    p.add_argument("--valid", help="validation questions")
+    p.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
+    p.add_argument("--out", required=True, help="student directory (loads with AutoModelForCausalLM)")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard loss (1 = plain fine-tuning)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--label-fraction", type=float, default=1.0, help="share of questions whose hard labels are used")
+    p.add_argument("--max-hops", type=int, default=3, help="longest decoded path")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--base-model", help="local Hugging Face causal-LM checkpoint (default: build a small one)")
+    p.add_argument("--adaptation", default="full", choices=["full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning"])
+    p.add_argument("--layers", type=int, default=2, help="layers of the built student")
+    p.add_argument("--dim", type=int, default=128, help="width of the built student")
+    p.add_argument("--heads", type=int, default=4, help="attention heads of the built student")
+    p.set_defaults(func=cmd_distill)
+
+    p = sub.add_parser("query", help="answer questions with verified reasoning paths",
+                       description="Decode relation paths with the student (graph-constrained unless "
+                                   "--unconstrained), run them from the topic entity, and print ranked "
+                                   "answers with the grounded path that proves each and its verdict.")
+    _add_graph_args(p)
+    p.add_argument("question", nargs="?", help="the question")
+    p.add_argument("--topic", action="append", help="topic entity (repeat for several)")
+    p.add_argument("--file", help="question file (any supported format) for batch queries")
+    p.add_argument("--question-format", choices=["metaqa", "pathquestion", "rog", "jsonl"])
+    p.add_argument("--student", required=True, help="student directory")
+    p.add_argument("--beam", type=int, default=5, help="paths decoded per question")
+    p.add_argument("--max-hops", type=int, default=3)
+    p.add_argument("--unconstrained", action="store_true", help="do not constrain decoding by the graph")
+    p.add_argument("--show", type=int, default=5, help="answers shown per question")
+    p.add_argument("--json", action="store_true", help="one JSON result per line")
+    p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("demo", help="walk through the example graph in graphs/",
                        description="Load the example world graph, print its statistics, verify and "
