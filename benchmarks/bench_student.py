@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from bench_teacher import DATASETS  # noqa: E402
 
 
-def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epochs: int, minutes: float) -> list[dict]:
+def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epochs: int, minutes: float,
+        student_config=None, patience: int = 3) -> list[dict]:
     from kgdistill.datasets import load_questions
     from kgdistill.distill import DistillConfig, train_student
     from kgdistill.query import answer_questions, score_answers
@@ -52,9 +53,9 @@ def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epo
     rows = []
     for fraction in fractions:
         for alpha in alphas:
-            student = Student.create(kg.relation_labels_all(), [r.prompt for r in records], StudentConfig())
+            student = Student.create(kg.relation_labels_all(), [r.prompt for r in records], student_config or StudentConfig())
             config = DistillConfig(alpha=alpha, epochs=epochs, max_hops=hops, label_fraction=fraction,
-                                   max_train_minutes=minutes, patience=3)
+                                   max_train_minutes=minutes, patience=patience)
             run_dir = out / name / f"alpha{alpha}_frac{fraction}"
             m = train_student(student, kg, records, valid, config, out_dir=run_dir, progress=False,
                               serializer=serializer)
@@ -98,12 +99,19 @@ def main() -> None:
     parser.add_argument("--fractions", default="1.0")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--max-minutes", type=float, default=10.0)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--n-layer", type=int, default=None, help="student layers (default: StudentConfig's)")
+    parser.add_argument("--n-embd", type=int, default=None, help="student width (default: StudentConfig's)")
     args = parser.parse_args()
     out = Path(args.out)
+    from kgdistill.student import StudentConfig
+
+    sizes = {k: v for k, v in (("n_layer", args.n_layer), ("n_embd", args.n_embd)) if v is not None}
     rows = []
     for name in args.only.split(","):
         rows += run(name, Path(args.data), Path(args.teachers), out, [float(a) for a in args.alphas.split(",")],
-                    [float(f) for f in args.fractions.split(",")], args.epochs, args.max_minutes)
+                    [float(f) for f in args.fractions.split(",")], args.epochs, args.max_minutes,
+                    StudentConfig(**sizes), args.patience)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"results_{int(time.time())}.json").write_text(json.dumps(rows, indent=2))
 

@@ -6,6 +6,7 @@ and the gold path is the first grounding that reaches the first answer. Run from
 the repository root: ``python graphs/make_world_questions.py``.
 """
 import json
+import random
 from pathlib import Path
 
 from kgdistill.paths import RelationPath, execute_relation_path
@@ -60,7 +61,15 @@ def main() -> None:
     with open(HERE / "world_questions.jsonl", "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} questions")
+    # A fixed train/validation split for `kgdistill train` and the demo.
+    order = list(range(len(rows)))
+    random.Random(0).shuffle(order)
+    n_valid = len(rows) // 7
+    for name, idx in (("world_train.jsonl", sorted(order[n_valid:])), ("world_valid.jsonl", sorted(order[:n_valid]))):
+        with open(HERE / name, "w", encoding="utf-8") as fh:
+            for i in idx:
+                fh.write(json.dumps(rows[i], ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} questions ({len(rows) - n_valid} train, {n_valid} valid)")
 
 
 if __name__ == "__main__":

@@ -150,9 +150,9 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
         torch.set_rng_state(state["torch_rng"])
         logger.info("resuming from epoch %d", start_epoch)
     t0 = time.perf_counter()
-    order = list(range(len(records)))
     for epoch in range(start_epoch, config.epochs):
         model.train()
+        order = list(range(len(records)))  # a fresh permutation per epoch: resumable from the RNG state
         rng.shuffle(order)
         losses = []
         bar = tqdm(range(0, len(order), config.batch_size), desc=f"student epoch {epoch + 1}", unit="batch",

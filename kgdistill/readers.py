@@ -178,7 +178,9 @@ def graph_from_rdflib(g, name: str = "rdf") -> KnowledgeGraph:
 
     labels: dict[str, str] = {}
     col = _TripleCollector()
-    for s, p, o in g:
+    # rdflib iterates in hash order, which changes between processes: sort so that
+    # entity and relation ids (and everything trained on them) are reproducible.
+    for s, p, o in sorted(g, key=lambda t: (_term_key(t[0]), str(t[1]), _term_key(t[2]), type(t[2]).__name__)):
         p_key = str(p)
         if p_key in RDF_LABEL_PREDICATES and isinstance(o, rdflib.Literal):
             if o.language in (None, "en") or _term_key(s) not in labels:

@@ -21,7 +21,7 @@ import torch
 from kgdistill.datasets import Question, answer_coverage
 from kgdistill.encoder import SentenceEncoder, relation_text
 from kgdistill.graph import GraphBackend
-from kgdistill.paths import EnumerationLimits, RelationPath, enumerate_relation_paths
+from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
 from kgdistill.subgraph import SubgraphConfig, extract_subgraph
 from kgdistill.teacher import PathTeacher, TeacherConfig, normalise_log_probs, path_log_probs
 

@@ -1,6 +1,3 @@
-import itertools
-
-import numpy as np
 import pytest
 
 from kgdistill.graph import KnowledgeGraph

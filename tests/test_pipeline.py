@@ -2,6 +2,7 @@
 query -> verify, through the command line, asserting the files each step writes."""
 import json
 import random
+import shutil
 
 from kgdistill.cli import main
 from tests.conftest import GRAPHS
@@ -46,3 +47,74 @@ def test_teacher_to_verified_answers(tmp_path, capsys):
     assert top["path"] == "Joe Biden -> born_in -> Scranton -> city_of -> United States"
     assert all(p["valid"] for p in result["paths"])
     assert main(["verify", *g, top["path"]]) == 0
+
+
+TRAIN, VALID = str(GRAPHS / "world_train.jsonl"), str(GRAPHS / "world_valid.jsonl")
+SMALL = ["-g", WORLD, "--train", TRAIN, "--valid", VALID, "--teacher-epochs", "2", "--student-epochs", "3",
+         "--quiet"]
+
+
+def _comparable(metrics: dict) -> dict:
+    """Metrics without wall-clock figures."""
+    v = {k: x for k, x in metrics["valid"].items() if "ms" not in k}
+    v["teacher"] = {k: x for k, x in v["teacher"].items() if "ms" not in k}
+    return {"valid": v, "teacher_loss": [c["train_loss"] for c in metrics["teacher_curve"]],
+            "student_loss": [c["train_loss"] for c in metrics["student_curve"]]}
+
+
+def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["train", *SMALL, "--out", str(a)]) == 0
+    assert {f.name for f in a.iterdir()} == {"config.json", "teacher", "soft_targets.jsonl", "train_set.jsonl",
+                                              "student", "metrics.json", "valid_predictions.jsonl", "curves.png"}
+    config = json.loads((a / "config.json").read_text())
+    assert config["hops"] == 3 and config["exact_hops"] is False and config["distill"]["alpha"] == 0.5
+    assert config["teacher"]["epochs"] == 2 and config["inferred"]["hops"] == 3
+    first = json.loads((a / "metrics.json").read_text())
+    assert first["valid"]["questions"] == 67 and first["valid"]["valid_path_share"] == 1.0
+    assert len(first["student_curve"]) == 3 and len(first["teacher_curve"]) == 2
+    # An interruption after the teacher: the rerun keeps the teacher and redoes the rest identically.
+    stamp = (a / "teacher" / "model.safetensors").stat().st_mtime_ns
+    shutil.rmtree(a / "student")
+    (a / "train_set.jsonl").unlink()
+    (a / "metrics.json").unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(a), "--quiet"]) == 0
+    assert "teacher: trained already" in capsys.readouterr().out
+    assert (a / "teacher" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert _comparable(json.loads((a / "metrics.json").read_text())) == _comparable(first)
+    # The same seed in a fresh directory reproduces the metrics.
+    assert main(["train", *SMALL, "--out", str(b)]) == 0
+    assert _comparable(json.loads((b / "metrics.json").read_text())) == _comparable(first)
+    # Another configuration is refused rather than mixed into the run.
+    assert main(["train", *SMALL, "--alpha", "0.2", "--out", str(a)]) == 2
+    assert "another configuration" in capsys.readouterr().err
+    # Evaluate the run on a question file.
+    ev = tmp_path / "eval"
+    assert main(["evaluate", "--run", str(a), "--questions", VALID, "--out", str(ev)]) == 0
+    assert "ceiling 100.0 within 3 hops" in capsys.readouterr().out
+    m = json.loads((ev / "metrics.json").read_text())
+    assert m["hits@1"] == first["valid"]["hits@1"] and m["questions"] == 67
+    assert m["relation_path_accuracy"] is not None and m["reachable_ceiling"] == 1.0 and "teacher" in m
+    rows = [json.loads(x) for x in (ev / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 67 and sum(r["hit"] for r in rows) == round(m["hits@1"] * 67)
+    top = rows[0]["answers"][0]
+    assert set(top) == {"entity", "score", "path", "path_prob", "verified"} and top["verified"]
+    assert rows[0]["gold_answers"] and rows[0]["gold_path"] and "path_correct" in rows[0]
+
+
+def test_evaluate_a_student_alone_needs_a_graph(tmp_path, capsys):
+    assert main(["evaluate", "--student", str(tmp_path), "--questions", VALID, "--out", str(tmp_path)]) == 2
+    assert "kgdistill.json" in capsys.readouterr().err
+
+
+def test_demo_trains_answers_and_draws(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Joe Biden -> born_in -> Scranton -> city_of -> United States   [p=" in text
+    assert "exists only in the other direction" in text and "hop 2: no edge (Scranton)" in text
+    for name in ("reasoning.png", "curves.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "reasoning.svg").read_text().lstrip().startswith("<?xml")
+    assert json.loads((out / "metrics.json").read_text())["valid"]["hits@1"] >= 0.9

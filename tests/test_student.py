@@ -1,6 +1,5 @@
 import random
 
-import numpy as np
 import pytest
 import torch
 
@@ -105,3 +104,29 @@ def test_constrained_decoding_only_emits_valid_paths():
             invalid_unconstrained += sum(not verify_relation_path(kg, kg.entity_label(topic[0]), p.path).valid
                                          for p in paths)
     assert invalid_unconstrained > 0
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkeypatch):
+    from kgdistill import distill
+    from kgdistill.distill import train_student
+
+    records = [RECORD, TrainingRecord("2", "question: what did X star in path:", ["a"], ["c"],
+                                      hard=["<r:~starred_actors><eop>"])] * 3
+    config = DistillConfig(epochs=3, batch_size=2, patience=10)
+    full = train_student(tiny_student(), tiny, records, [], config, out_dir=tmp_path / "full", progress=False)
+    original, calls = distill.batch_loss, []
+
+    def interrupted(*args, **kw):
+        calls.append(1)
+        if len(calls) == 5:  # second batch of epoch 2
+            raise KeyboardInterrupt
+        return original(*args, **kw)
+
+    monkeypatch.setattr(distill, "batch_loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_student(tiny_student(), tiny, records, [], config, out_dir=tmp_path / "cut", progress=False)
+    assert (tmp_path / "cut" / "checkpoint" / "state.pt").exists()
+    monkeypatch.setattr(distill, "batch_loss", original)
+    resumed = train_student(tiny_student(), tiny, records, [], config, out_dir=tmp_path / "cut", progress=False)
+    assert [c["train_loss"] for c in resumed["curve"]] == pytest.approx([c["train_loss"] for c in full["curve"]])
+    assert not (tmp_path / "cut" / "checkpoint").exists()

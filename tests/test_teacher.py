@@ -7,7 +7,7 @@ import torch
 
 from kgdistill.datasets import load_questions
 from kgdistill.readers import load_graph
-from kgdistill.teacher import (PathTeacher, RelationalWalk, TeacherConfig, normalise_log_probs,
+from kgdistill.teacher import (RelationalWalk, TeacherConfig, normalise_log_probs,
                                path_log_probs, relation_degree_norm)
 from kgdistill.teacher_training import (Teacher, expected_calibration_error, mask_topic, score_predictions,
                                         train_teacher)

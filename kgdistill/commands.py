@@ -1,0 +1,375 @@
+"""Implementations of the ``kgdistill`` subcommands (the parser is in :mod:`kgdistill.cli`):
+each reads its parsed arguments, calls the library and prints the result."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from kgdistill.paths import PathSyntaxError, UnknownNameError
+
+class CLIError(Exception):
+    """A user-facing error: printed as ``error: ...`` with exit code 2."""
+
+
+def _load_graph(args):
+    from kgdistill.readers import load_graph
+
+    start = time.perf_counter()
+    kg = load_graph(args.graph, args.format)
+    logging.getLogger("kgdistill").info("loaded %s in %.2f s", kg, time.perf_counter() - start)
+    return kg
+
+
+# ---------------------------------------------------------------------- stats
+def cmd_stats(args) -> int:
+    kg = _load_graph(args)
+    stats = kg.statistics()
+    if args.json:
+        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        return 0
+    print(f"graph      {stats['name']}")
+    print(f"entities   {stats['entities']:,}")
+    print(f"relations  {stats['relations']:,}")
+    print(f"triples    {stats['triples']:,}")
+    print(f"degree     mean {stats['degree_mean']:.2f}, median {stats['degree_median']:.0f}, "
+          f"max {stats['degree_max']:,}")
+    print("hubs       " + ", ".join(f"{k} ({v:,})" for k, v in stats["top_degree_entities"].items()))
+    print(f"entity pairs joined by several relations: {stats['entity_pairs_with_several_relations']:,}")
+    print("triples per relation:")
+    for rel, count in sorted(stats["triples_per_relation"].items(), key=lambda kv: -kv[1]):
+        print(f"  {count:>10,}  {rel}")
+    return 0
+
+
+# ---------------------------------------------------------------------- paths
+def cmd_paths(args) -> int:
+    from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
+
+    kg = _load_graph(args)
+    limits = EnumerationLimits(max_hops=args.max_hops, max_paths=args.max_paths,
+                               max_frontier_edges=args.max_frontier_edges)
+    start = time.perf_counter()
+    result = enumerate_relation_paths(kg, args.entity, limits)
+    elapsed = time.perf_counter() - start
+    rows = [(p, result.paths[p]) for p in result.paths]
+    if args.json:
+        print(json.dumps({"entity": args.entity, "seconds": elapsed, "capped": result.capped,
+                          "paths": [{"path": str(p), "num_endpoints": int(e.size),
+                                     "endpoints": result.endpoints(p)[:args.show_endpoints]}
+                                    for p, e in rows]}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{len(rows)} relation paths of length <= {args.max_hops} from {args.entity!r} "
+          f"({elapsed * 1000:.1f} ms)")
+    for p, ends in rows:
+        names = result.endpoints(p)
+        shown = ", ".join(names[:args.show_endpoints]) + (" ..." if len(names) > args.show_endpoints else "")
+        print(f"  {str(p):<55} {ends.size:>7,}  {shown}")
+    for note in result.capped:
+        print(f"cap hit: {note}")
+    return 0
+
+
+# ---------------------------------------------------------------------- verify
+def _read_path_file(path: str) -> list[tuple[str | None, str, str]]:
+    """``(topic or None, path text, where)`` from a text or JSONL file."""
+    from kgdistill.readers import KGFormatError, iter_lines
+
+    items = []
+    for lineno, line in iter_lines(path):
+        where = f"{path}:{lineno}"
+        if line.lstrip().startswith("{"):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise KGFormatError(path, lineno, f"invalid JSON: {err.msg}") from None
+            if "path" not in rec:
+                raise KGFormatError(path, lineno, "JSON record has no 'path' field")
+            items.append((rec.get("topic"), rec["path"], where))
+        elif "\t" in line:
+            topic, _, text = line.partition("\t")
+            items.append((topic, text, where))
+        else:
+            items.append((None, line, where))
+    return items
+
+
+def cmd_verify(args) -> int:
+    from kgdistill.paths import GroundedPath
+    from kgdistill.verify import verify_paths, verify_relation_path
+
+    if not args.paths and not args.file:
+        raise CLIError("give a path to check, or --file with one path per line")
+    items = [(args.topic, p, f"argument {i + 1}") for i, p in enumerate(args.paths)]
+    if args.file:
+        items += _read_path_file(args.file)
+    kg = _load_graph(args)
+    grounded, relational = [], []
+    for topic, text, where in items:
+        try:
+            if topic is not None:
+                relational.append((len(grounded) + len(relational), topic, text))
+            else:
+                grounded.append((len(grounded) + len(relational), GroundedPath.parse(text)))
+        except PathSyntaxError as err:
+            raise CLIError(f"{where}: {err}") from None
+    results: list = [None] * len(items)
+    if grounded:
+        batch = verify_paths(kg, [p for _, p in grounded])
+        for j, (i, _) in enumerate(grounded):
+            results[i] = batch.result(j)
+    for i, topic, text in relational:
+        try:
+            results[i] = verify_relation_path(kg, topic, text, max_groundings=args.groundings)
+        except PathSyntaxError as err:
+            raise CLIError(f"{items[i][2]}: {err}") from None
+    n_valid = sum(r.valid for r in results)
+    if args.json:
+        for r in results:
+            print(json.dumps(r.to_dict(), ensure_ascii=False))
+    else:
+        for r in results:
+            print(r.explain())
+        if len(results) > 1:
+            print(f"{n_valid}/{len(results)} paths valid")
+    return 0 if n_valid == len(results) else 1
+
+
+# ---------------------------------------------------------------------- questions
+def cmd_questions(args) -> int:
+    from kgdistill.datasets import answer_coverage, load_questions
+
+    questions = load_questions(args.file, args.question_format)
+    out = {"file": args.file, "questions": len(questions),
+           "with_gold_path": sum(q.gold_path is not None for q in questions)}
+    if args.graph:
+        kg = _load_graph(args)
+        out["coverage"] = answer_coverage(kg, questions, args.max_hops, progress=True).to_dict()
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{out['questions']:,} questions in {args.file} ({out['with_gold_path']:,} with gold paths)")
+    for q in questions[:args.show]:
+        gold = f"   gold: {q.gold_path}" if q.gold_path else ""
+        print(f"  [{', '.join(q.topic_entities)}] {q.text} -> {' | '.join(q.answers[:5])}{gold}")
+    if "coverage" in out:
+        c = out["coverage"]
+        print(f"topic entity found: {c['topic_found']:,}/{c['total']:,}; an answer within "
+              f"{c['max_hops']} hop(s): {c['reachable']:,} ({100 * c['reachable_share']:.1f}%, "
+              "the Hits@1 ceiling on this graph)")
+        if c["missing_topics"]:
+            print("  topics not in the graph: " + ", ".join(c["missing_topics"][:10]))
+    return 0
+
+
+
+# ---------------------------------------------------------------------- teacher
+def _print_teacher_metrics(metrics: dict) -> None:
+    if not metrics:
+        return
+    line = (f"Hits@1 {100 * metrics['hits@1']:.1f}  F1 {100 * metrics['f1']:.1f}  "
+            f"top path reaches an answer {100 * metrics['top_path_hit']:.1f}  "
+            f"top-path ECE {metrics['top_path_ece']:.3f}")
+    if "reachable_ceiling" in metrics:
+        line += f"  (ceiling: answer within reach {100 * metrics['reachable_ceiling']:.1f})"
+    print(f"{metrics['questions']:,} questions: {line}")
+
+
+def cmd_teacher_train(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.encoder import SentenceEncoder
+    from kgdistill.teacher import TeacherConfig
+    from kgdistill.teacher_training import train_teacher
+
+    kg = _load_graph(args)
+    train = load_questions(args.train, args.question_format)
+    valid = load_questions(args.valid, args.question_format) if args.valid else []
+    config = TeacherConfig(num_steps=args.hops, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                           hidden_dim=args.hidden_dim, max_expand_degree=args.max_expand_degree,
+                           seed=args.seed, patience=args.patience, max_train_minutes=args.max_minutes,
+                           exact_hops=args.exact_hops)
+    teacher = train_teacher(kg, train, valid, config, SentenceEncoder(args.encoder))
+    out = teacher.save(args.out)
+    m = teacher.metrics
+    print(f"teacher saved to {out} (trained {m['train_seconds']:.0f} s on {m['train_questions']:,} questions, "
+          f"{len(m['curve'])} epochs)")
+    _print_teacher_metrics(m.get("valid", {}))
+    return 0
+
+
+def cmd_teacher_dump(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.teacher_training import Teacher, score_predictions
+
+    teacher = Teacher.load(args.teacher)
+    kg = _load_graph(args)
+    questions = load_questions(args.questions, args.question_format)
+    preds = teacher.predict(kg, questions, top_k=args.top_k, progress=True)
+    with open(args.out, "w", encoding="utf-8") as fh:
+        for p in preds:
+            fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+    print(f"wrote {len(preds):,} soft-target records to {args.out}")
+    if any(q.answers for q in questions):
+        _print_teacher_metrics(score_predictions(preds))
+    return 0
+
+
+# ---------------------------------------------------------------------- student
+def cmd_serialize(args) -> int:
+    from dataclasses import asdict
+
+    from kgdistill.datasets import load_questions
+    from kgdistill.serializer import SerializerConfig, build_training_set, load_teacher_dump, save_records
+
+    kg = _load_graph(args)
+    questions = load_questions(args.questions, args.question_format)
+    dump = load_teacher_dump(args.teacher_dump) if args.teacher_dump else None
+    config = SerializerConfig(template=args.template, temperature=args.temperature, top_k=args.top_k,
+                              max_hops=args.max_hops, mask_topic=not args.keep_topic_name)
+    records = build_training_set(kg, questions, dump, config, progress=True)
+    save_records(records, args.out)
+    Path(args.out + ".serializer.json").write_text(json.dumps(asdict(config), indent=2))
+    sources = {s: sum(r.hard_source == s for r in records) for s in ("gold", "best_f1", "none")}
+    print(f"wrote {len(records):,} training records to {args.out} (hard targets: {sources['gold']:,} gold, "
+          f"{sources['best_f1']:,} best-F1, {sources['none']:,} none; "
+          f"{sum(bool(r.soft) for r in records):,} with teacher soft targets)")
+    return 0
+
+
+def cmd_distill(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.distill import DistillConfig, train_student
+    from kgdistill.serializer import SerializerConfig, load_records
+    from kgdistill.student import Student, StudentConfig, adapt
+
+    kg = _load_graph(args)
+    records = load_records(args.train_set)
+    side = Path(args.train_set + ".serializer.json")
+    serializer = SerializerConfig(**json.loads(side.read_text())) if side.exists() else SerializerConfig()
+    valid = load_questions(args.valid, args.question_format) if args.valid else []
+    student = Student.create(kg.relation_labels_all(), [r.prompt for r in records],
+                             StudentConfig(base_model=args.base_model, n_layer=args.layers, n_embd=args.dim,
+                                           n_head=args.heads))
+    if args.adaptation != "full" and not args.base_model:
+        raise CLIError("--adaptation other than 'full' needs --base-model (a pretrained checkpoint)")
+    adapt(student, args.adaptation)
+    config = DistillConfig(alpha=args.alpha, temperature=args.temperature, epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, seed=args.seed, label_fraction=args.label_fraction,
+                           max_hops=args.max_hops, max_train_minutes=args.max_minutes)
+    metrics = train_student(student, kg, records, valid, config, out_dir=args.out, serializer=serializer)
+    print(f"student saved to {args.out} ({metrics['train_seconds']:.0f} s, {len(metrics['curve'])} epochs, "
+          f"best validation Hits@1 {metrics['best_valid_hits@1']:.3f})")
+    return 0
+
+
+def cmd_query(args) -> int:
+    from kgdistill.datasets import Question, load_questions
+    from kgdistill.query import answer_questions, score_answers
+    from kgdistill.student import Student
+
+    student = Student.load(args.student)
+    kg = _load_graph(args)
+    if args.file:
+        questions = load_questions(args.file, args.question_format)
+    elif args.question and args.topic:
+        questions = [Question("query", args.question, list(args.topic), [])]
+    else:
+        raise CLIError("give a QUESTION with --topic, or --file with questions")
+    for q in questions:
+        for t in q.topic_entities:
+            if kg.entity_id(t) is None and not args.file:
+                raise UnknownNameError(f"unknown topic entity {t!r}")
+    start = time.perf_counter()
+    results = answer_questions(student, kg, questions, beam_size=args.beam, max_hops=args.max_hops,
+                               constrained=not args.unconstrained)
+    elapsed = time.perf_counter() - start
+    for r in results:
+        print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else r.explain(args.show) + "\n")
+    if len(results) > 1 and not args.json:
+        m = score_answers(results)
+        print(f"{len(results):,} questions in {elapsed:.1f} s ({1000 * elapsed / len(results):.1f} ms each); "
+              f"Hits@1 {100 * m['hits@1']:.1f}, decoded paths that verify {100 * m['valid_path_share']:.1f}%")
+    return 0
+
+# ---------------------------------------------------------------------- run
+def cmd_train(args) -> int:
+    from kgdistill.pipeline import RUN_CONFIG, RunConfig, summary_line, train_run
+
+    if args.resume:
+        cfg_file = Path(args.resume) / RUN_CONFIG
+        if not cfg_file.exists():
+            raise CLIError(f"{args.resume} has no {RUN_CONFIG}: nothing to resume")
+        saved = json.loads(cfg_file.read_text())
+        config = RunConfig(**{k: v for k, v in saved.items() if k != "inferred"})
+        if saved.get("inferred"):  # let resolve() re-derive the same hops
+            config.hops = None if saved["inferred"].get("hops") == saved["hops"] else saved["hops"]
+        out = args.resume
+    else:
+        missing = [f for f, v in (("-g/--graph", args.graph), ("--train", args.train), ("--out", args.out)) if not v]
+        if missing:
+            raise CLIError(f"kgdistill train needs {', '.join(missing)} (or --resume RUN)")
+        exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
+        student = {"n_layer": args.layers, "n_embd": args.dim, "n_head": args.heads, "base_model": args.base_model}
+        config = RunConfig(graph=args.graph, train=args.train, valid=args.valid, graph_format=args.format,
+                           question_format=args.question_format, seed=args.seed, hops=args.hops,
+                           exact_hops=exact, adaptation=args.adaptation,
+                           teacher={"epochs": args.teacher_epochs, "max_train_minutes": args.max_minutes},
+                           serializer={"temperature": args.temperature, "top_k": args.top_k},
+                           student=student,
+                           distill={"alpha": args.alpha, "temperature": args.temperature,
+                                    "epochs": args.student_epochs, "max_train_minutes": args.max_minutes})
+        out = args.out
+    metrics = train_run(config, out, progress=not args.quiet)
+    print(f"run written to {out}/ (config.json, teacher/, soft_targets.jsonl, train_set.jsonl, student/, "
+          "metrics.json, curves.png)")
+    if "valid" in metrics:
+        print(summary_line(metrics["valid"]))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.pipeline import evaluate, load_run, summary_line
+    from kgdistill.student import Student
+
+    teacher, hops = None, None
+    if args.run:
+        cfg, student, teacher = load_run(args.run)
+        hops = cfg["hops"]
+        if args.graph is None:
+            args.graph, args.format = cfg["graph"], cfg.get("graph_format")
+        if args.no_teacher:
+            teacher = None
+    elif args.student:
+        student = Student.load(args.student)
+    else:
+        raise CLIError("give --run RUN (from 'kgdistill train') or --student DIR")
+    if args.graph is None:
+        raise CLIError("give the knowledge graph with -g/--graph")
+    hops = args.max_hops or hops or student.serializer.get("max_hops", 3)
+    kg = _load_graph(args)
+    questions = load_questions(args.questions, args.question_format)
+    metrics, rows = evaluate(student, kg, questions, max_hops=hops, beam_size=args.beam, teacher=teacher,
+                             constrained=not args.unconstrained, progress=True)
+    metrics["questions_file"] = str(Path(args.questions).resolve())
+    metrics["graph"] = str(Path(args.graph).resolve())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"{len(questions):,} questions from {args.questions}")
+        print(summary_line(metrics))
+        print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'} (one line per question)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from kgdistill.demo import run_demo
+
+    return run_demo(args.out, args.graph, retrain=args.retrain)
