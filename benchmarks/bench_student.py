@@ -12,7 +12,8 @@ serializer writes the training set (temperature 1, top-5), and a default student
 fraction. On the validation file it prints strict Hits@1, F1 of the top path, the share
 of decoded paths that verify with graph-constrained decoding (and without), query
 latency batched (64) and at batch size 1, and the teacher's Hits@1 and latency on the
-same questions.
+same questions. ``--reuse`` re-measures students already in ``--out`` (training time
+and epochs are then those recorded when they were trained).
 """
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 from bench_teacher import DATASETS  # noqa: E402
 
 
 def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epochs: int, minutes: float,
-        student_config=None, patience: int = 3) -> list[dict]:
+        student_config=None, patience: int = 3, reuse: bool = False) -> list[dict]:
     from kgdistill.datasets import load_questions
     from kgdistill.distill import DistillConfig, train_student
     from kgdistill.query import answer_questions, score_answers
@@ -40,25 +43,31 @@ def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epo
     train, valid = load_questions(data / train_f), load_questions(data / valid_f)
     teacher = Teacher.load(teachers / name / "teacher")
     t0 = time.perf_counter()
-    dump = [p.to_dict() for p in teacher.predict(kg, train)]
-    dump_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     tpreds = teacher.predict(kg, valid)
     teacher_ms = 1000 * (time.perf_counter() - t0) / len(valid)
     teacher_scores = score_predictions(tpreds)
     serializer = SerializerConfig(max_hops=hops)
-    t0 = time.perf_counter()
-    records = build_training_set(kg, train, dump, serializer)
-    serialize_s = time.perf_counter() - t0
+    records, dump_s, serialize_s = None, None, None
     rows = []
     for fraction in fractions:
         for alpha in alphas:
-            student = Student.create(kg.relation_labels_all(), [r.prompt for r in records], student_config or StudentConfig())
-            config = DistillConfig(alpha=alpha, epochs=epochs, max_hops=hops, label_fraction=fraction,
-                                   max_train_minutes=minutes, patience=patience)
             run_dir = out / name / f"alpha{alpha}_frac{fraction}"
-            m = train_student(student, kg, records, valid, config, out_dir=run_dir, progress=False,
-                              serializer=serializer)
+            if reuse and (run_dir / "kgdistill.json").exists() and (run_dir / "metrics.json").exists():
+                student, m = Student.load(run_dir), json.loads((run_dir / "metrics.json").read_text())
+            else:
+                if records is None:  # the teacher's soft targets on the training file, then the training set
+                    t0 = time.perf_counter()
+                    dump = [p.to_dict() for p in teacher.predict(kg, train)]
+                    dump_s = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    records = build_training_set(kg, train, dump, serializer)
+                    serialize_s = time.perf_counter() - t0
+                student = Student.create(kg.relation_labels_all(), [r.prompt for r in records],
+                                         student_config or StudentConfig())
+                config = DistillConfig(alpha=alpha, epochs=epochs, max_hops=hops, label_fraction=fraction,
+                                       max_train_minutes=minutes, patience=patience)
+                m = train_student(student, kg, records, valid, config, out_dir=run_dir, progress=False,
+                                  serializer=serializer)
             t0 = time.perf_counter()
             res = answer_questions(student, kg, valid, beam_size=5, max_hops=hops, batch_size=64)
             batched_ms = 1000 * (time.perf_counter() - t0) / len(valid)
@@ -77,7 +86,7 @@ def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epo
                          "train_seconds": m["train_seconds"], "epochs": len(m["curve"]), "parameters": size,
                          "teacher_hits@1": teacher_scores["hits@1"], "teacher_f1": teacher_scores["f1"],
                          "teacher_ms_per_question": teacher_ms, "dump_seconds": dump_s,
-                         "serialize_seconds": serialize_s})
+                         "serialize_seconds": serialize_s, "torch_threads": torch.get_num_threads()})
             r = rows[-1]
             print(f"{name:<12} alpha {alpha:.1f} labels {fraction:>4.0%}: Hits@1 {100 * r['hits@1']:5.1f} "
                   f"(teacher {100 * r['teacher_hits@1']:5.1f})  F1 {100 * r['f1']:5.1f} (teacher "
@@ -100,6 +109,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--max-minutes", type=float, default=10.0)
     parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure students already trained in --out again instead of retraining them")
     parser.add_argument("--n-layer", type=int, default=None, help="student layers (default: StudentConfig's)")
     parser.add_argument("--n-embd", type=int, default=None, help="student width (default: StudentConfig's)")
     args = parser.parse_args()
@@ -111,7 +122,7 @@ def main() -> None:
     for name in args.only.split(","):
         rows += run(name, Path(args.data), Path(args.teachers), out, [float(a) for a in args.alphas.split(",")],
                     [float(f) for f in args.fractions.split(",")], args.epochs, args.max_minutes,
-                    StudentConfig(**sizes), args.patience)
+                    StudentConfig(**sizes), args.patience, args.reuse)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"results_{int(time.time())}.json").write_text(json.dumps(rows, indent=2))
 
