@@ -69,8 +69,10 @@ def _add_student_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kgdistill", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Knowledge-graph reasoning paths: load a KG, enumerate relation paths, "
-                    "and verify paths hop by hop in the right direction.")
+        description="Knowledge-graph question answering with verified reasoning paths: train a GNN "
+                    "teacher and distil it into a language-model student (train), score it on any "
+                    "question file (evaluate), answer questions with the path that proves each answer "
+                    "(query), and check paths hop by hop in the right direction (verify).")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and timings")
     parser.add_argument("--version", action="version", version=f"kgdistill {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -223,21 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
                                    "same command, or --resume RUN, continues an interrupted run; the same "
                                    "--seed reproduces the metrics. The number of hops is inferred from the "
                                    "training questions unless --hops is given.")
-    _add_graph_args(p, required=False)
-    p.add_argument("--train", help="training questions (any supported format)")
-    p.add_argument("--valid", help="validation questions (early stopping, metrics)")
+    p.add_argument("-g", "--graph", help="knowledge-graph file (required unless --resume)")
+    p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
+                   help="graph format (default: detect from extension and content)")
+    p.add_argument("--train", help="training questions, any supported format (required unless --resume)")
+    p.add_argument("--valid", help="validation questions (early stopping, metrics; recommended)")
     _add_question_format(p)
-    p.add_argument("--out", help="run directory to write")
+    p.add_argument("--out", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in RUN with its saved configuration")
     p.add_argument("--hops", type=int, help="longest reasoning path (default: inferred from the questions)")
     p.add_argument("--exact-hops", choices=["auto", "yes", "no"], default="auto",
-                   help="every answer is exactly --hops away (default: inferred)")
-    p.add_argument("--seed", type=int, default=0)
+                   help="every answer is exactly --hops away (auto: inferred with the hops; 'no' when "
+                        "--hops is given)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same metrics "
+                                                       "(unless --max-minutes cuts training)")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard loss; 1 = no distillation")
     p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature T")
     p.add_argument("--top-k", type=int, default=5, help="teacher paths per question used as soft targets")
-    p.add_argument("--teacher-epochs", type=int, default=10)
-    p.add_argument("--student-epochs", type=int, default=30)
+    p.add_argument("--teacher-epochs", type=int, default=10, help="most teacher epochs (early stopping)")
+    p.add_argument("--student-epochs", type=int, default=30, help="most student epochs (early stopping)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit per model (0: none)")
     _add_student_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -250,8 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and OUT/predictions.jsonl (per question: gold answers, ranked answers "
                                    "with grounded paths and verdicts, decoded paths).")
     _add_graph_args(p, required=False)
-    p.add_argument("--run", help="run directory from 'kgdistill train' (graph and hops taken from it)")
-    p.add_argument("--student", help="a student directory instead of a run")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="run directory from 'kgdistill train' (graph and hops taken from it)")
+    which.add_argument("--student", help="a student directory instead of a run (needs -g)")
     p.add_argument("--questions", required=True, help="question file (any supported format)")
     _add_question_format(p)
     p.add_argument("--out", required=True, help="directory for metrics.json and predictions.jsonl")
@@ -266,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Trains teacher and student on graphs/world.ttl with its example "
                                    "questions, answers questions with verified reasoning paths, shows the "
                                    "verifier rejecting paths, and writes reasoning.png/.svg and curves.png.")
-    p.add_argument("-g", "--graph", help="graph file (default: graphs/world.ttl)")
+    p.add_argument("-g", "--graph", help="graph file (default: graphs/world.ttl; the demo's questions "
+                                         "are graphs/world_*.jsonl, so another graph must hold their entities)")
     p.add_argument("--out", default="kgdistill-demo", help="run directory (default: ./kgdistill-demo)")
     p.add_argument("--retrain", action="store_true", help="train again even if --out holds a trained run")
     p.set_defaults(func=cmd_demo)
@@ -297,8 +305,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (CLIError, RunError, KGFormatError, UnknownNameError, PathSyntaxError, FileNotFoundError) as err:
+    except (CLIError, RunError, KGFormatError, UnknownNameError, PathSyntaxError, FileNotFoundError,
+            FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # bad settings or mismatched inputs (e.g. a teacher and another graph)
+        if args.verbose:
+            raise
+        print(f"error: {err} (run with -v for the traceback)", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into head
         return 0

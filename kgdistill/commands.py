@@ -242,12 +242,14 @@ def cmd_distill(args) -> int:
     from kgdistill.distill import DistillConfig, train_student
     from kgdistill.serializer import SerializerConfig, load_records
     from kgdistill.student import Student, StudentConfig, adapt
+    from kgdistill.teacher_training import seed_everything
 
     kg = _load_graph(args)
     records = load_records(args.train_set)
     side = Path(args.train_set + ".serializer.json")
     serializer = SerializerConfig(**json.loads(side.read_text())) if side.exists() else SerializerConfig()
     valid = load_questions(args.valid, args.question_format) if args.valid else []
+    seed_everything(args.seed)  # the student's initial weights follow --seed
     student = Student.create(kg.relation_labels_all(), [r.prompt for r in records],
                              StudentConfig(base_model=args.base_model, n_layer=args.layers, n_embd=args.dim,
                                            n_head=args.heads))
@@ -300,10 +302,11 @@ def cmd_train(args) -> int:
         cfg_file = Path(args.resume) / RUN_CONFIG
         if not cfg_file.exists():
             raise CLIError(f"{args.resume} has no {RUN_CONFIG}: nothing to resume")
-        saved = json.loads(cfg_file.read_text())
-        config = RunConfig(**{k: v for k, v in saved.items() if k != "inferred"})
-        if saved.get("inferred"):  # let resolve() re-derive the same hops
-            config.hops = None if saved["inferred"].get("hops") == saved["hops"] else saved["hops"]
+        given = [f for f, v in (("-g", args.graph), ("--train", args.train), ("--valid", args.valid),
+                                ("--out", args.out)) if v]
+        if given:
+            raise CLIError(f"--resume continues RUN with its saved configuration; drop {', '.join(given)}")
+        config = RunConfig(**json.loads(cfg_file.read_text()))
         out = args.resume
     else:
         missing = [f for f, v in (("-g/--graph", args.graph), ("--train", args.train), ("--out", args.out)) if not v]

@@ -37,6 +37,8 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
     if retrain and out.exists():
         import shutil
 
+        if not (out / "config.json").exists():
+            raise FileExistsError(f"{out} exists and is not a kgdistill run; choose another --out")
         shutil.rmtree(out)
     graph_path = Path(graph_path or EXAMPLE_DIR / "world.ttl")
     kg = load_graph(graph_path)

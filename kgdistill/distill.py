@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -148,9 +149,12 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
         best_state = state["best_state"]
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
+        resumed_seconds, stopped = state.get("seconds", 0.0), state.get("stopped", False)
         logger.info("resuming from epoch %d", start_epoch)
-    t0 = time.perf_counter()
-    for epoch in range(start_epoch, config.epochs):
+    else:
+        resumed_seconds, stopped = 0.0, False
+    t0 = time.perf_counter() - resumed_seconds  # the clock (and max_train_minutes) carries over a resume
+    for epoch in range(start_epoch, 0 if stopped else config.epochs):
         model.train()
         order = list(range(len(records)))  # a fresh permutation per epoch: resumable from the RNG state
         rng.shuffle(order)
@@ -179,15 +183,18 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
+        out_of_time = bool(config.max_train_minutes) and time.perf_counter() - t0 > 60 * config.max_train_minutes
+        stop = bad >= config.patience or out_of_time
         if ckpt:
             ckpt.mkdir(parents=True, exist_ok=True)
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                        "curve": curve, "best": best, "bad": bad, "best_state": best_state,
-                        "rng": rng.getstate(), "torch_rng": torch.get_rng_state()}, ckpt / "state.pt")
-        if bad >= config.patience:
-            break
-        if config.max_train_minutes and time.perf_counter() - t0 > 60 * config.max_train_minutes:
+                        "curve": curve, "best": best, "bad": bad, "best_state": best_state, "stopped": stop,
+                        "seconds": time.perf_counter() - t0, "rng": rng.getstate(),
+                        "torch_rng": torch.get_rng_state()}, ckpt / "state.pt.tmp")
+            os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")  # never a half-written checkpoint
+        if out_of_time:
             logger.warning("stopping: max_train_minutes=%s reached", config.max_train_minutes)
+        if stop:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -195,9 +202,10 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     metrics = {"curve": curve, "train_seconds": time.perf_counter() - t0, "best_valid_hits@1": best,
                "exclude_topic": student.exclude_topic,
                "distill": asdict(config), "train_records": len(records), "labelled_records": len(labelled)}
-    if out_dir:
-        student.save(out_dir, extra={"distill": asdict(config)})
+    if out_dir:  # metrics first: a student directory with kgdistill.json is complete
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
         (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        student.save(out_dir, extra={"distill": asdict(config)})
         if ckpt and (ckpt / "state.pt").exists():
             (ckpt / "state.pt").unlink()
             ckpt.rmdir()

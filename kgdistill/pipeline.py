@@ -101,7 +101,11 @@ class RunConfig:
     distill: dict = field(default_factory=dict)
     inferred: dict = field(default_factory=dict)
 
-    def resolve(self, graph: GraphBackend, train: Sequence[Question]) -> "RunConfig":
+    def check(self) -> None:
+        """Validate the settings without data (so that a typo fails before loading)."""
+        RunConfig(**{**asdict(self), "hops": self.hops or 1, "inferred": {}}).resolve(None, [])
+
+    def resolve(self, graph: GraphBackend | None, train: Sequence[Question]) -> "RunConfig":
         """A copy with hops decided and every sub-config complete and validated."""
         from kgdistill.distill import DistillConfig
         from kgdistill.serializer import SerializerConfig
@@ -111,6 +115,8 @@ class RunConfig:
         c = RunConfig(**asdict(self))
         c.graph, c.train = str(Path(c.graph).resolve()), str(Path(c.train).resolve())
         c.valid = str(Path(c.valid).resolve()) if c.valid else None
+        if c.student.get("base_model"):
+            c.student["base_model"] = str(Path(c.student["base_model"]).resolve())
         if c.hops is None:
             hops, exact, counts = infer_hops(graph, train, seed=c.seed)
             c.hops = hops
@@ -120,11 +126,14 @@ class RunConfig:
             c.exact_hops = False
         if c.adaptation not in ADAPTATION_MODES:
             raise RunError(f"unknown adaptation {c.adaptation!r}; choose from {ADAPTATION_MODES}")
-        c.teacher = asdict(TeacherConfig(**{**c.teacher, "num_steps": c.hops, "exact_hops": c.exact_hops,
-                                            "seed": c.seed}))
-        c.serializer = asdict(SerializerConfig(**{**c.serializer, "max_hops": c.hops}))
-        c.student = asdict(StudentConfig(**c.student))
-        c.distill = asdict(DistillConfig(**{**c.distill, "max_hops": c.hops, "seed": c.seed}))
+        try:
+            c.teacher = asdict(TeacherConfig(**{**c.teacher, "num_steps": c.hops, "exact_hops": c.exact_hops,
+                                                "seed": c.seed}))
+            c.serializer = asdict(SerializerConfig(**{**c.serializer, "max_hops": c.hops}))
+            c.student = asdict(StudentConfig(**c.student))
+            c.distill = asdict(DistillConfig(**{**c.distill, "max_hops": c.hops, "seed": c.seed}))
+        except (TypeError, ValueError) as err:
+            raise RunError(f"invalid setting: {err}") from None
         if c.adaptation != "full" and not c.student["base_model"]:
             raise RunError(f"adaptation {c.adaptation!r} needs a pretrained student (student base_model)")
         return c
@@ -176,11 +185,13 @@ def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
 
     run = Path(run_dir)
     t_start = time.perf_counter()
+    config.check()
     graph = load_graph(config.graph, config.graph_format)
     train = load_questions(config.train, config.question_format)
     valid = load_questions(config.valid, config.question_format) if config.valid else []
     cfg = config.resolve(graph, train)
-    if (run / RUN_CONFIG).exists():
+    started = any((run / p).exists() for p in ("teacher", "teacher.tmp", "soft_targets.jsonl", "student"))
+    if (run / RUN_CONFIG).exists() and started:
         old = json.loads((run / RUN_CONFIG).read_text())
         diff = _differences(old, asdict(cfg))
         if diff:
@@ -222,7 +233,7 @@ def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
         timings["serialize_seconds"] = time.perf_counter() - t0
     # 3. student
     student_dir = run / "student"
-    if (student_dir / "kgdistill.json").exists():
+    if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
         student = Student.load(student_dir)
         echo("student: trained already, loaded")
     else:

@@ -15,6 +15,7 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays text (searchable, small)
     import matplotlib.pyplot as plt
 
     return plt
@@ -64,11 +65,13 @@ def plot_reasoning(graph: GraphBackend, grounded: GroundedPath, path: str | Path
         _, rels, nbrs = graph.edges(np.array([e]))
         for r, n in zip(rels.tolist(), nbrs.tolist()):
             if int(n) in nodes and r % 2 == 0:  # forward edges only: each triple once
-                g.add_edge(e, int(n), label=graph.relation_label(r // 2))
-    proof = set()
+                g.add_edge(e, int(n))
+    proof, labels = set(), {}
     for i, rel in enumerate(grounded.relations):
         a, b = chain[i], chain[i + 1]
-        proof.add((b, a) if rel.inverse else (a, b))
+        edge = (b, a) if rel.inverse else (a, b)
+        proof.add(edge)
+        labels[edge] = rel.name  # the proving relation, even where two entities share several
     pos = nx.spring_layout(nx.Graph(g), seed=0, k=1.2)
     fig, ax = plt.subplots(figsize=(8, 6))
     other = [(u, v) for u, v in g.edges() if (u, v) not in proof]
@@ -79,10 +82,6 @@ def plot_reasoning(graph: GraphBackend, grounded: GroundedPath, path: str | Path
                "#f4b183" if n in chain else "#dddddd" for n in g.nodes()]
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=380)
     nx.draw_networkx_labels(g, pos, labels={n: graph.entity_label(n) for n in g.nodes()}, ax=ax, font_size=8)
-    labels = {}
-    for u, v, d in g.edges(data=True):
-        if (u, v) in proof:
-            labels[(u, v)] = d["label"]
     nx.draw_networkx_edge_labels(g, pos, edge_labels=labels, ax=ax, font_color="tab:red", font_size=8)
     ax.set_title(title or str(grounded), fontsize=9)
     ax.axis("off")

@@ -97,7 +97,11 @@ def _result(graph, q: Question, topics: np.ndarray, decoded, exclude_topic: bool
     topic_names = [graph.entity_label(int(t)) for t in topics]
     gold = set(graph.entity_ids(q.answers).tolist()) - {-1}
     for rank, d in enumerate(decoded):
-        check = verify_relation_path(graph, topic_names[0], d.path, max_groundings=0) if topic_names else None
+        check = None
+        for name in topic_names:  # valid if it holds from any topic entity
+            check = verify_relation_path(graph, name, d.path, max_groundings=0)
+            if check.valid:
+                break
         ents, mass = walk_distribution(graph, topics, d.path, exclude_topic)
         if exclude_topic and ents.size == 0:  # the path only returns to the topic: keep it
             ents, mass = walk_distribution(graph, topics, d.path, False)

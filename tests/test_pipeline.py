@@ -86,9 +86,14 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     # The same seed in a fresh directory reproduces the metrics.
     assert main(["train", *SMALL, "--out", str(b)]) == 0
     assert _comparable(json.loads((b / "metrics.json").read_text())) == _comparable(first)
-    # Another configuration is refused rather than mixed into the run.
+    # Another configuration is refused rather than mixed into the run; so are bad settings,
+    # before any data is loaded, and settings given beside --resume.
     assert main(["train", *SMALL, "--alpha", "0.2", "--out", str(a)]) == 2
     assert "another configuration" in capsys.readouterr().err
+    assert main(["train", *SMALL, "--alpha", "1.5", "--out", str(tmp_path / "c")]) == 2
+    assert "alpha must be in [0, 1]" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    assert main(["train", "--resume", str(a), "--alpha", "0.2", "--train", TRAIN]) == 2
+    assert "drop --train" in capsys.readouterr().err
     # Evaluate the run on a question file.
     ev = tmp_path / "eval"
     assert main(["evaluate", "--run", str(a), "--questions", VALID, "--out", str(ev)]) == 0
@@ -118,3 +123,14 @@ def test_demo_trains_answers_and_draws(tmp_path, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "reasoning.svg").read_text().lstrip().startswith("<?xml")
     assert json.loads((out / "metrics.json").read_text())["valid"]["hits@1"] >= 0.9
+
+
+def test_reasoning_picture_labels_the_proving_relation(tmp_path):
+    from kgdistill.paths import GroundedPath
+    from kgdistill.plots import plot_reasoning
+    from kgdistill.readers import load_graph
+
+    kg = load_graph(WORLD)
+    # Ada Lovelace was born and died in London: the picture must name the relation used.
+    svg = plot_reasoning(kg, GroundedPath.parse("Ada Lovelace -> born_in -> London"), tmp_path / "p.svg").read_text()
+    assert ">born_in<" in svg and ">died_in<" not in svg and "London" in svg
