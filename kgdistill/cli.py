@@ -43,8 +43,8 @@ examples:
 """
 
 
-def _add_graph_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("-g", "--graph", required=required, help="knowledge-graph file")
+def _add_graph_args(p: argparse.ArgumentParser, required: bool = True, note: str = "") -> None:
+    p.add_argument("-g", "--graph", required=required, help="knowledge-graph file" + note)
     p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
                    help="graph format (default: detect from extension and content)")
 
@@ -225,9 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "same command, or --resume RUN, continues an interrupted run; the same "
                                    "--seed reproduces the metrics. The number of hops is inferred from the "
                                    "training questions unless --hops is given.")
-    p.add_argument("-g", "--graph", help="knowledge-graph file (required unless --resume)")
-    p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
-                   help="graph format (default: detect from extension and content)")
+    _add_graph_args(p, required=False, note=" (required unless --resume)")
     p.add_argument("--train", help="training questions, any supported format (required unless --resume)")
     p.add_argument("--valid", help="validation questions (early stopping, metrics; recommended)")
     _add_question_format(p)
