@@ -55,7 +55,7 @@ class DistillConfig:
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.01
-    patience: int = 4
+    patience: int = 3
     seed: int = 0
     label_fraction: float = 1.0
     beam_size: int = 3

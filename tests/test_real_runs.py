@@ -28,7 +28,8 @@ def test_train_metaqa_2hop(tmp_path):
     mq = need(DATA / "metaqa")
     run = tmp_path / "mq2"
     assert main(["train", "-g", str(mq / "kb.txt"), "--train", str(mq / "2-hop" / "qa_train.txt"),
-                 "--valid", str(mq / "2-hop" / "qa_valid.txt"), "--out", str(run), "--quiet"]) == 0
+                 "--valid", str(mq / "2-hop" / "qa_valid.txt"), "--out", str(run), "--max-minutes", "10",
+                 "--quiet"]) == 0
     m = json.loads((run / "metrics.json").read_text())["valid"]
     assert m["hits@1"] >= m["teacher"]["hits@1"] - 0.01 and m["valid_path_share"] == 1.0
     assert m["reachable_ceiling"] == pytest.approx(0.981, abs=0.001)
