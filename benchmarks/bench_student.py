@@ -29,7 +29,7 @@ from bench_teacher import DATASETS  # noqa: E402
 
 
 def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epochs: int, minutes: float,
-        student_config=None, patience: int = 3, reuse: bool = False) -> list[dict]:
+        student_config=None, patience: int = 3, reuse: bool = False, soft_rest: bool = False) -> list[dict]:
     from kgdistill.datasets import load_questions
     from kgdistill.distill import DistillConfig, train_student
     from kgdistill.query import answer_questions, score_answers
@@ -72,7 +72,8 @@ def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epo
                 student = Student.create(kg.relation_labels_all(), [r.prompt for r in records],
                                          student_config or StudentConfig())
                 config = DistillConfig(alpha=alpha, epochs=epochs, max_hops=hops, label_fraction=fraction,
-                                       max_train_minutes=minutes, patience=patience)
+                                       max_train_minutes=minutes, patience=patience,
+                                       soft_rest=soft_rest)
                 m = train_student(student, kg, records, valid, config, out_dir=run_dir, progress=False,
                                   serializer=serializer)
             t0 = time.perf_counter()
@@ -86,7 +87,8 @@ def run(name: str, data: Path, teachers: Path, out: Path, alphas, fractions, epo
                 answer_questions(student, kg, [q], beam_size=5, max_hops=hops, batch_size=1)
             single_ms = 1000 * (time.perf_counter() - t0) / len(sample)
             size = sum(p.numel() for p in student.model.parameters())
-            rows.append({"dataset": name, "alpha": alpha, "label_fraction": fraction, "hits@1": s["hits@1"],
+            rows.append({"dataset": name, "alpha": alpha, "label_fraction": fraction, "soft_rest": soft_rest,
+                         "hits@1": s["hits@1"],
                          "f1": s["f1"], "valid_paths_constrained": s["valid_path_share"],
                          "unconstrained_hits@1": un["hits@1"], "valid_paths_unconstrained": un["valid_path_share"],
                          "query_ms_batched": batched_ms, "query_ms_batch1": single_ms,
@@ -117,6 +119,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--max-minutes", type=float, default=10.0)
     parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--soft-rest", action="store_true",
+                        help="soft loss over the top k plus 'any other path' (DistillConfig.soft_rest)")
     parser.add_argument("--reuse", action="store_true",
                         help="measure students already trained in --out again instead of retraining them")
     parser.add_argument("--n-layer", type=int, default=None, help="student layers (default: StudentConfig's)")
@@ -130,7 +134,7 @@ def main() -> None:
     for name in args.only.split(","):
         rows += run(name, Path(args.data), Path(args.teachers), out, [float(a) for a in args.alphas.split(",")],
                     [float(f) for f in args.fractions.split(",")], args.epochs, args.max_minutes,
-                    StudentConfig(**sizes), args.patience, args.reuse)
+                    StudentConfig(**sizes), args.patience, args.reuse, args.soft_rest)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"results_{int(time.time())}.json").write_text(json.dumps(rows, indent=2))
 

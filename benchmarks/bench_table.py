@@ -28,12 +28,15 @@ def teacher_parameters(directory: Path) -> int:
     return sum(v.numel() for k, v in load_file(str(directory / "model.safetensors")).items() if k != "relation_text")
 
 
-def load_students(directory: Path) -> dict[tuple[str, float, float], dict]:
+def load_students(directories: list[Path]) -> tuple[dict, dict]:
+    """``(default-loss rows, soft_rest rows)`` keyed by (dataset, alpha, fraction)."""
     rows: dict[tuple[str, float, float], dict] = {}
-    for f in sorted(directory.glob("results_*.json")):
-        for r in json.loads(f.read_text()):
-            rows[(r["dataset"], r["alpha"], r["label_fraction"])] = r
-    return rows
+    rest: dict[tuple[str, float, float], dict] = {}
+    for directory in directories:
+        for f in sorted(directory.glob("results_*.json")):
+            for r in json.loads(f.read_text()):
+                (rest if r.get("soft_rest") else rows)[(r["dataset"], r["alpha"], r["label_fraction"])] = r
+    return rows, rest
 
 
 def pct(x) -> str:
@@ -44,10 +47,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = Path(__file__).resolve().parents[1]
     parser.add_argument("--teachers", default=str(root / "runs" / "bench_teacher"))
-    parser.add_argument("--students", default=str(root / "runs" / "bench_student"))
+    parser.add_argument("--students", default=str(root / "runs" / "bench_student"),
+                        help="bench_student.py --out directories, comma-separated")
     args = parser.parse_args()
     teachers = json.loads((Path(args.teachers) / "results.json").read_text())
-    students = load_students(Path(args.students))
+    students, rest = load_students([Path(d) for d in args.students.split(",")])
     print("| dataset | model | Hits@1 | F1 | paths verified | train time | query ms (batched / single) | parameters |")
     print("|---|---|---|---|---|---|---|---|")
     for name in DATASETS:
@@ -57,8 +61,10 @@ def main() -> None:
             continue
         if t is not None:
             n = teacher_parameters(Path(args.teachers) / name / "teacher")
-            ms = (s5 or s1 or {}).get("teacher_ms_per_question", t["predict_ms_per_question"])
-            print(f"| {NAMES[name]} | GNN teacher | {pct(t['hits@1'])} | {pct(t['f1'])} | 100% (paths come from the graph) "
+            latest = s5 or s1 or {}  # teacher re-scored with the current code in the student runs
+            ms = latest.get("teacher_ms_per_question", t["predict_ms_per_question"])
+            hits, f1 = latest.get("teacher_hits@1", t["hits@1"]), latest.get("teacher_f1", t["f1"])
+            print(f"| {NAMES[name]} | GNN teacher | {pct(hits)} | {pct(f1)} | 100% (paths come from the graph) "
                   f"| {t['train_seconds']:.0f} s | {ms:.1f} (batched) | {n / 1e6:.2f} M |")
         for label, s in (("student, alpha 1 (no distillation)", s1), ("student, alpha 0.5 (distilled)", s5)):
             if s is None:
@@ -84,6 +90,14 @@ def main() -> None:
                 if not any((d == name) for d, _ in ablation):
                     continue
                 print(f"| {NAMES[name]} | {frac:.0%} | " + " | ".join(cells) + " |")
+    if rest:
+        print("\n| dataset | training labels | alpha | soft loss over top-k only | with the 'rest' category |")
+        print("|---|---|---|---|---|")
+        for (name, a, frac), r in sorted(rest.items()):
+            base = students.get((name, a, frac)) or (students.get((name, a, 1.0)) if a == 0.0 else None)
+            print(f"| {NAMES[name]} | {frac:.0%} | {a} | "
+                  f"{'–' if base is None else pct(base['hits@1']) + ' / ' + pct(base['f1'])} | "
+                  f"{pct(r['hits@1'])} / {pct(r['f1'])} |")
 
 
 if __name__ == "__main__":

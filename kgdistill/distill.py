@@ -22,7 +22,7 @@ import torch
 
 from kgdistill.datasets import Question
 from kgdistill.graph import GraphBackend
-from kgdistill.losses import distillation_loss, hard_loss, soft_loss
+from kgdistill.losses import distillation_loss, hard_loss, soft_loss, soft_loss_with_rest
 from kgdistill.serializer import TrainingRecord
 from kgdistill.student import Student
 
@@ -47,6 +47,9 @@ class DistillConfig:
         beam_size: beams for validation decoding.
         max_hops: longest decoded path.
         max_train_minutes: stop after this wall time (0 = no limit).
+        soft_rest: the soft term also covers "any other sequence" (the teacher's mass
+            outside its top k against the student's), see
+            :func:`kgdistill.losses.soft_loss_with_rest`; off: KL over the k paths only.
     """
 
     alpha: float = 0.5
@@ -61,6 +64,7 @@ class DistillConfig:
     beam_size: int = 3
     max_hops: int = 3
     max_train_minutes: float = 0.0
+    soft_rest: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
@@ -107,7 +111,11 @@ def batch_loss(student: Student, records: Sequence[TrainingRecord], config: Dist
         s_logp = s_logp.index_put((rows, cols), logp[ks])
         probs[rows, cols] = torch.tensor([records[roles[k][1]].soft[roles[k][2]]["prob"] for k in ks])
         mask[rows, cols] = True
-        soft = soft_loss(s_logp, probs, mask, config.temperature)
+        if config.soft_rest:
+            rest = torch.tensor([records[i].soft_rest for i in soft_recs], dtype=torch.float32)
+            soft = soft_loss_with_rest(s_logp, probs, mask, rest, config.temperature)
+        else:
+            soft = soft_loss(s_logp, probs, mask, config.temperature)
     return distillation_loss(config.alpha, hard, soft)
 
 

@@ -11,6 +11,11 @@
   was chosen over token level because the teacher scores whole relation paths (its
   probabilities do not factor into a prefix tree of tokens with calibrated partial
   sums), and because k is small, so the k sequences cost one batched forward pass.
+  Renormalised over the k paths, this term fits only the *ratios* of the student's
+  probabilities; the absolute mass on the paths comes from the hard term (with
+  ``alpha = 0`` the student barely learns to produce them: PQ-3H, benchmarks/RESULTS.md).
+  :func:`soft_loss_with_rest` adds an "any other sequence" category and fixes that
+  (``DistillConfig.soft_rest``).
 """
 from __future__ import annotations
 
@@ -48,6 +53,32 @@ def soft_loss(student_logp: Tensor, teacher_probs: Tensor, mask: Tensor, tempera
     log_p = torch.log_softmax(logits, dim=-1)
     q = teacher_probs * mask
     kl = (q * (torch.log(q.clamp(min=1e-12)) - log_p)).masked_fill(~mask, 0.0).sum(-1)
+    return temperature ** 2 * kl.mean()
+
+
+def soft_loss_with_rest(student_logp: Tensor, teacher_probs: Tensor, mask: Tensor, teacher_rest: Tensor,
+                        temperature: float) -> Tensor:
+    """Like :func:`soft_loss`, over k + 1 categories: the k paths and "any other
+    sequence". The student's share of the rest is ``1 - sum_i p_i`` of its *absolute*
+    sequence probabilities, so this term also teaches the student to generate the
+    teacher's paths at all (the k-way loss only fits their ratios); the teacher's share
+    is the mass it puts outside its top k. Both k + 1 distributions are tempered by T.
+
+    Args:
+        student_logp: (B, k) student sequence log-probabilities of the teacher's paths.
+        teacher_probs: (B, k) teacher probabilities of the paths, summing to 1 over the mask.
+        mask: (B, k) bool, real entries.
+        teacher_rest: (B,) the teacher's tempered share outside the top k, in [0, 1).
+        temperature: T.
+    """
+    logp = student_logp.masked_fill(~mask, -1e9)
+    inside = torch.logsumexp(logp, dim=-1).clamp(max=-1e-6)
+    log_rest = torch.log(-torch.expm1(inside))  # log(1 - sum_i p_i), stable
+    logits = torch.cat([logp, log_rest[:, None]], dim=-1) / temperature
+    log_p = torch.log_softmax(logits, dim=-1)
+    q = torch.cat([teacher_probs * mask * (1 - teacher_rest[:, None]), teacher_rest[:, None]], dim=-1)
+    full = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+    kl = (q * (torch.log(q.clamp(min=1e-12)) - log_p)).masked_fill(~full | (q <= 0), 0.0).sum(-1)
     return temperature ** 2 * kl.mean()
 
 

@@ -144,6 +144,9 @@ class TrainingRecord:
     """``{"path": serialized, "prob": tempered teacher probability}``, top-k."""
     hard_source: str = "gold"
     """``gold`` (the dataset's path), ``best_f1`` (searched in the graph) or ``none``."""
+    soft_rest: float = 0.0
+    """The teacher's (tempered) share outside its top-k paths: over the k + 1
+    categories (k paths, the rest), ``prob * (1 - soft_rest)`` and ``soft_rest``."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,9 +176,13 @@ def build_training_set(graph: GraphBackend, questions: Sequence[Question], teach
         dump = by_id.get(q.id)
         if dump and dump.get("paths"):
             top = dump["paths"][: config.top_k]
-            probs = retemper([p["prob"] for p in top], config.temperature)
+            raw = [p["prob"] for p in top]
+            probs = retemper(raw, config.temperature)
             rec.soft = [{"path": serialize_path(RelationPath.parse(p["path"])), "prob": pr}
                         for p, pr in zip(top, probs)]
+            rest = 1.0 - sum(raw)
+            if rest > 1e-9:
+                rec.soft_rest = retemper(raw + [rest], config.temperature)[-1]
         out.append(rec)
     return out
 

@@ -35,3 +35,25 @@ def test_hard_loss_and_mixture():
     assert float(distillation_loss(1.0, h, s)) == pytest.approx(float(h))
     assert float(distillation_loss(0.0, h, s)) == pytest.approx(2.0)
     assert float(distillation_loss(0.25, h, s)) == pytest.approx(0.25 * float(h) + 0.75 * 2.0)
+
+
+def test_soft_loss_with_rest_by_hand():
+    from kgdistill.losses import soft_loss_with_rest
+
+    # student: 0.5 and 0.2 on the two paths, 0.3 elsewhere; teacher: 0.6 / 0.2 / 0.2 (rest)
+    p = torch.tensor([[0.5, 0.2]])
+    q = torch.tensor([[0.75, 0.25]])  # renormalised over the paths; rest 0.2
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    rest = torch.tensor([0.2])
+    want = sum(a * math.log(a / b) for a, b in zip([0.6, 0.2, 0.2], [0.5, 0.2, 0.3]))
+    assert float(soft_loss_with_rest(torch.log(p), q, mask, rest, 1.0)) == pytest.approx(want, rel=1e-5)
+    # Unlike the k-way loss, scaling the student's path probabilities down is penalised.
+    k_way = soft_loss(torch.log(p), q, mask, 1.0)
+    assert float(soft_loss(torch.log(p / 10), q, mask, 1.0)) == pytest.approx(float(k_way), rel=1e-5)
+    assert float(soft_loss_with_rest(torch.log(p / 10), q, mask, rest, 1.0)) > want + 1.0
+    # Padding is ignored and a teacher with no rest mass is fine.
+    p3 = torch.log(torch.tensor([[0.5, 0.2, 1e-4]]))
+    m3 = torch.tensor([[True, True, False]])
+    q3 = torch.tensor([[0.75, 0.25, 0.0]])
+    assert float(soft_loss_with_rest(p3, q3, m3, rest, 1.0)) == pytest.approx(want, rel=1e-4)
+    assert torch.isfinite(soft_loss_with_rest(torch.log(p), q, mask, torch.zeros(1), 1.0))
