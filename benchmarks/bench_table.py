@@ -43,15 +43,32 @@ def pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def print_compact(teachers: dict, students: dict) -> None:
+    print("| | teacher (GNN) | student, alpha 1 | student, distilled (alpha 0.5) | student F1 | "
+          "paths verified | student query ms (batched / single) |")
+    print("|---|---|---|---|---|---|---|")
+    for name in DATASETS:
+        s1, s5 = students.get((name, 1.0, 1.0)), students.get((name, 0.5, 1.0))
+        if s5 is None:
+            continue
+        print(f"| {NAMES[name]} | {pct(s5['teacher_hits@1'])} | {pct(s1['hits@1']) if s1 else '–'} | "
+              f"{pct(s5['hits@1'])} | {pct(s5['f1'])} | {pct(s5['valid_paths_constrained'])}% | "
+              f"{s5['query_ms_batched']:.1f} / {s5['query_ms_batch1']:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = Path(__file__).resolve().parents[1]
     parser.add_argument("--teachers", default=str(root / "runs" / "bench_teacher"))
     parser.add_argument("--students", default=str(root / "runs" / "bench_student"),
                         help="bench_student.py --out directories, comma-separated")
+    parser.add_argument("--compact", action="store_true", help="one line per dataset (README summary)")
     args = parser.parse_args()
     teachers = json.loads((Path(args.teachers) / "results.json").read_text())
     students, rest = load_students([Path(d) for d in args.students.split(",")])
+    if args.compact:
+        print_compact(teachers, students)
+        return
     print("| dataset | model | Hits@1 | F1 | paths verified | train time | query ms (batched / single) | parameters |")
     print("|---|---|---|---|---|---|---|---|")
     for name in DATASETS:

@@ -54,6 +54,12 @@ def _add_question_format(p: argparse.ArgumentParser) -> None:
                    help="question file format (default: detect)")
 
 
+def _add_soft_rest(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--soft-rest", action=argparse.BooleanOptionalAction, default=True,
+                   help="soft loss over the teacher's top-k paths plus 'any other path' (default); "
+                        "--no-soft-rest: KL over the top-k renormalised among themselves")
+
+
 def _add_student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-model", help="local Hugging Face causal-LM checkpoint as the student "
                                         "(default: build a small one from a config)")
@@ -194,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--label-fraction", type=float, default=1.0, help="share of questions whose hard labels are used")
+    _add_soft_rest(p)
     p.add_argument("--max-hops", type=int, default=3, help="longest decoded path")
     p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit (0: none)")
     p.add_argument("--seed", type=int, default=0)
@@ -240,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard loss; 1 = no distillation")
     p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature T")
     p.add_argument("--top-k", type=int, default=5, help="teacher paths per question used as soft targets")
+    _add_soft_rest(p)
     p.add_argument("--teacher-epochs", type=int, default=10, help="most teacher epochs (early stopping)")
     p.add_argument("--student-epochs", type=int, default=30, help="most student epochs (early stopping)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit per model (0: none)")

@@ -258,7 +258,7 @@ def cmd_distill(args) -> int:
     adapt(student, args.adaptation)
     config = DistillConfig(alpha=args.alpha, temperature=args.temperature, epochs=args.epochs,
                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, label_fraction=args.label_fraction,
-                           max_hops=args.max_hops, max_train_minutes=args.max_minutes)
+                           max_hops=args.max_hops, max_train_minutes=args.max_minutes, soft_rest=args.soft_rest)
     metrics = train_student(student, kg, records, valid, config, out_dir=args.out, serializer=serializer)
     print(f"student saved to {args.out} ({metrics['train_seconds']:.0f} s, {len(metrics['curve'])} epochs, "
           f"best validation Hits@1 {metrics['best_valid_hits@1']:.3f})")
@@ -321,6 +321,7 @@ def cmd_train(args) -> int:
                            serializer={"temperature": args.temperature, "top_k": args.top_k},
                            student=student,
                            distill={"alpha": args.alpha, "temperature": args.temperature,
+                                    "soft_rest": args.soft_rest,
                                     "epochs": args.student_epochs, "max_train_minutes": args.max_minutes})
         out = args.out
     metrics = train_run(config, out, progress=not args.quiet)

@@ -49,7 +49,9 @@ class DistillConfig:
         max_train_minutes: stop after this wall time (0 = no limit).
         soft_rest: the soft term also covers "any other sequence" (the teacher's mass
             outside its top k against the student's), see
-            :func:`kgdistill.losses.soft_loss_with_rest`; off: KL over the k paths only.
+            :func:`kgdistill.losses.soft_loss_with_rest`; off: KL over the k paths
+            renormalised among themselves (the first release's loss). On PQ-3H with
+            alpha 0: 98.3 strict Hits@1 on, 69.2 off; alpha 0.5: 98.8 both.
     """
 
     alpha: float = 0.5
@@ -64,7 +66,7 @@ class DistillConfig:
     beam_size: int = 3
     max_hops: int = 3
     max_train_minutes: float = 0.0
-    soft_rest: bool = False
+    soft_rest: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:

@@ -15,7 +15,7 @@
   probabilities; the absolute mass on the paths comes from the hard term (with
   ``alpha = 0`` the student barely learns to produce them: PQ-3H, benchmarks/RESULTS.md).
   :func:`soft_loss_with_rest` adds an "any other sequence" category and fixes that
-  (``DistillConfig.soft_rest``).
+  (``DistillConfig.soft_rest``, on by default).
 """
 from __future__ import annotations
 
