@@ -18,13 +18,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = {
-    "metaqa-1hop": ("metaqa/kb.txt", "metaqa/1-hop/qa_valid.txt", 1),
-    "metaqa-2hop": ("metaqa/kb.txt", "metaqa/2-hop/qa_valid.txt", 2),
-    "metaqa-3hop": ("metaqa/kb.txt", "metaqa/3-hop/qa_valid.txt", 3),
-    "pq-2h": ("pathquestion/PQ-2H/kb.txt", "pathquestion/PQ-2H/valid.txt", 2),
-    "pq-3h": ("pathquestion/PQ-3H/kb.txt", "pathquestion/PQ-3H/valid.txt", 3),
-}
+from bench_teacher import DATASETS  # noqa: E402  (run from benchmarks/ or with it on sys.path)
+
+FILES = {name: (kb, valid, hops) for name, (kb, _, valid, hops) in DATASETS.items()}
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ DATASETS = {
 
 def run_one(name: str, data: Path, out: Path, epochs: int) -> dict:
     from kgdistill.datasets import load_questions
-    from kgdistill.readers import load_graph
+    from kgdistill.readers import load_graph, write_jsonl
     from kgdistill.teacher import TeacherConfig
     from kgdistill.teacher_training import score_predictions, train_teacher
 
@@ -51,9 +51,7 @@ def run_one(name: str, data: Path, out: Path, epochs: int) -> dict:
     t1 = time.perf_counter()
     preds = teacher.predict(kg, valid)
     predict_s = time.perf_counter() - t1
-    with open(out / name / "valid_soft_targets.jsonl", "w", encoding="utf-8") as fh:
-        for p in preds:
-            fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+    write_jsonl(preds, out / name / "valid_soft_targets.jsonl")
     m = score_predictions(preds)
     m.update(reachable_ceiling=teacher.metrics["valid"]["reachable_ceiling"],
              train_seconds=teacher.metrics["train_seconds"], embed_seconds=teacher.metrics["embed_seconds"],

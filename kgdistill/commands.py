@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from kgdistill.paths import PathSyntaxError, UnknownNameError
+from kgdistill.readers import write_jsonl
 
 class CLIError(Exception):
     """A user-facing error: printed as ``error: ...`` with exit code 2."""
@@ -206,9 +207,7 @@ def cmd_teacher_dump(args) -> int:
     kg = _load_graph(args)
     questions = load_questions(args.questions, args.question_format)
     preds = teacher.predict(kg, questions, top_k=args.top_k, progress=True)
-    with open(args.out, "w", encoding="utf-8") as fh:
-        for p in preds:
-            fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+    write_jsonl(preds, args.out)
     print(f"wrote {len(preds):,} soft-target records to {args.out}")
     if any(q.answers for q in questions):
         _print_teacher_metrics(score_predictions(preds))
@@ -324,7 +323,7 @@ def cmd_train(args) -> int:
                                     "soft_rest": args.soft_rest,
                                     "epochs": args.student_epochs, "max_train_minutes": args.max_minutes})
         out = args.out
-    metrics = train_run(config, out, progress=not args.quiet)
+    metrics = train_run(config, out, progress=not args.quiet, echo=print)
     print(f"run written to {out}/ (config.json, teacher/, soft_targets.jsonl, train_set.jsonl, student/, "
           "metrics.json, curves.png)")
     if "valid" in metrics:
@@ -345,12 +344,10 @@ def cmd_evaluate(args) -> int:
             args.graph, args.format = cfg["graph"], cfg.get("graph_format")
         if args.no_teacher:
             teacher = None
-    elif args.student:
-        student = Student.load(args.student)
     else:
-        raise CLIError("give --run RUN (from 'kgdistill train') or --student DIR")
-    if args.graph is None:
-        raise CLIError("give the knowledge graph with -g/--graph")
+        if args.graph is None:  # checked before loading anything
+            raise CLIError("--student needs the knowledge graph: give -g/--graph")
+        student = Student.load(args.student)
     hops = args.max_hops or hops or student.serializer.get("max_hops", 3)
     kg = _load_graph(args)
     questions = load_questions(args.questions, args.question_format)
@@ -361,9 +358,7 @@ def cmd_evaluate(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(rows, out / "predictions.jsonl")
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

@@ -216,9 +216,9 @@ def load_questions(path: PathLike, format: str | None = None) -> list[Question]:
 
 def save_questions(questions: Sequence[Question], path: PathLike) -> None:
     """Write questions as kgdistill JSONL."""
-    with open(path, "w", encoding="utf-8") as fh:
-        for q in questions:
-            fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
+    from kgdistill.readers import write_jsonl
+
+    write_jsonl(questions, path)
 
 
 # ---------------------------------------------------------------------- coverage

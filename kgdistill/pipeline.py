@@ -163,21 +163,17 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     tmp.replace(path)
 
 
-def _write_jsonl(path: Path, rows) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-
 # ---------------------------------------------------------------------- training
 def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
-              echo: Callable[[str], None] = print) -> dict:
+              echo: Callable[[str], None] | None = None) -> dict:
     """Train teacher and student into ``run_dir`` (resuming what is there); returns
-    the run's metrics (also written to ``metrics.json``)."""
+    the run's metrics (also written to ``metrics.json``). Stage messages go to
+    ``echo`` (the command line passes ``print``), by default to the log."""
+    echo = echo or logger.info
     from kgdistill.datasets import load_questions
     from kgdistill.distill import DistillConfig, train_student
     from kgdistill.encoder import SentenceEncoder
-    from kgdistill.readers import load_graph
+    from kgdistill.readers import load_graph, write_jsonl
     from kgdistill.serializer import SerializerConfig, build_training_set, load_records, save_records
     from kgdistill.student import Student, StudentConfig, adapt
     from kgdistill.teacher import TeacherConfig
@@ -220,7 +216,7 @@ def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
     if not (run / "soft_targets.jsonl").exists():
         t0 = time.perf_counter()
         preds = teacher.predict(graph, train, top_k=cfg.serializer["top_k"], progress=progress)
-        _write_atomic(run / "soft_targets.jsonl", lambda p: _write_jsonl(p, (x.to_dict() for x in preds)))
+        _write_atomic(run / "soft_targets.jsonl", lambda p: write_jsonl(preds, p))
         timings["soft_target_seconds"] = time.perf_counter() - t0
     serializer = SerializerConfig(**cfg.serializer)
     if (run / "train_set.jsonl").exists():
@@ -258,7 +254,7 @@ def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
         m, rows = evaluate(student, graph, valid, max_hops=cfg.hops, beam_size=max(5, cfg.distill["beam_size"]),
                            teacher=teacher, progress=progress)
         metrics["valid"] = m
-        _write_jsonl(run / "valid_predictions.jsonl", rows)
+        write_jsonl(rows, run / "valid_predictions.jsonl")
     metrics["sizes"] = {"teacher_parameters": sum(p.numel() for p in teacher.model.parameters()),
                         "student_parameters": sum(p.numel() for p in student.model.parameters())}
     metrics["timings"]["total_seconds_this_call"] = time.perf_counter() - t_start

@@ -348,6 +348,17 @@ def write_triples(kg: KnowledgeGraph, path: PathLike, delimiter: str = "\t") -> 
             fh.write(f"{h}{delimiter}{r}{delimiter}{t}\n")
 
 
+def write_jsonl(rows: Iterable, path: PathLike) -> int:
+    """Write one JSON object a line (objects with ``to_dict()`` are converted);
+    returns the number of lines."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row.to_dict() if hasattr(row, "to_dict") else row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
 def iter_lines(path: PathLike) -> Iterable[tuple[int, str]]:
     """Non-blank ``(line number, line)`` pairs of a UTF-8 text file."""
     for lineno, line in enumerate(read_text_lines(path), 1):

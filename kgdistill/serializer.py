@@ -188,9 +188,9 @@ def build_training_set(graph: GraphBackend, questions: Sequence[Question], teach
 
 
 def save_records(records: Sequence[TrainingRecord], path: str | Path) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+    from kgdistill.readers import write_jsonl
+
+    write_jsonl(records, path)
 
 
 def load_records(path: str | Path) -> list[TrainingRecord]:

@@ -108,9 +108,26 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     assert rows[0]["gold_answers"] and rows[0]["gold_path"] and "path_correct" in rows[0]
 
 
-def test_evaluate_a_student_alone_needs_a_graph(tmp_path, capsys):
+def test_evaluate_a_student_alone_needs_a_graph_and_a_student(tmp_path, capsys):
     assert main(["evaluate", "--student", str(tmp_path), "--questions", VALID, "--out", str(tmp_path)]) == 2
-    assert "kgdistill.json" in capsys.readouterr().err
+    assert "--student needs the knowledge graph" in capsys.readouterr().err
+    assert main(["evaluate", "--student", str(tmp_path), "-g", WORLD, "--questions", VALID,
+                 "--out", str(tmp_path)]) == 2
+    assert "not a saved kgdistill student" in capsys.readouterr().err
+
+
+def test_rdf_ids_do_not_depend_on_the_hash_seed():
+    """rdflib iterates in hash order; ids (and all that is trained on them) must not."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from kgdistill.readers import load_graph; kg = load_graph(%r); "
+            "print(list(kg.entity_labels_all())[:50], list(kg.relation_labels_all()))" % WORLD)
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "3")}
+    assert len(outs) == 1
 
 
 def test_demo_trains_answers_and_draws(tmp_path, capsys):
