@@ -7,13 +7,25 @@ Formats (see :data:`QUESTION_FORMATS`; chosen from extension and content, or nam
   (the topic entity is the span in brackets; the brackets are removed from the text).
 * ``pathquestion``: ``claudius 's parent 's sex ?<TAB>male(male/)<TAB>claudius#parents#nero_claudius_drusus#gender#male#<end>#male``
   (the topic is the path's first token; the path is the gold grounded path).
+  Paths that end at the answer without ``#<end>#answer`` (PQL's files) read too.
 * ``rog``: JSON objects with ``id, question, answer, q_entity, a_entity[, graph]``.
 * ``jsonl``: ``{"id", "question", "topic_entities", "answers", "gold_path"}`` where
-  ``gold_path`` is a grounded or relation path in arrow form, or null.
+  ``gold_path`` is a grounded or relation path in arrow (or RoG) form, or null.
+  A gold path is *grounded* only if it has an odd number (at least three) of
+  arrow-separated parts and its first part is one of the record's topic entities;
+  otherwise it is a relation path, so ``born_in -> city_of -> currency`` is a
+  three-relation path (see :func:`kgdistill.paths.parse_path`).
+
+Rules for every format: names (topics, answers, path steps) must pass
+:func:`kgdistill.graph.check_name`; the line formats strip whitespace around each
+name. In the JSON formats each field has one type: ``question`` a non-empty string;
+name fields a string or a list of strings (``null``, numbers, nested lists or objects
+inside are errors, not converted); ``id`` a string or an integer, unique within the
+file (ids made as ``<file>:<line>`` are unique already); every record a JSON object.
+Each problem is a :class:`~kgdistill.errors.KGFormatError` naming file and line.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -23,9 +35,11 @@ from typing import Sequence
 
 import numpy as np
 
-from kgdistill.graph import GraphBackend
-from kgdistill.paths import GroundedPath, PathSyntaxError, RelationPath, parse_path
-from kgdistill.readers import KGFormatError, PathLike, iter_lines, iter_rog_records
+from kgdistill.errors import ConfigError, KGFormatError, PathSyntaxError
+from kgdistill.graph import GraphBackend, check_name
+from kgdistill.paths import GroundedPath, Relation, RelationPath, parse_path
+from kgdistill.readers import (JSONRecord, PathLike, check_file, first_text_line, iter_lines,
+                               iter_rog_records, parse_json)
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +81,25 @@ class QuestionReader(ABC):
 _BRACKETS = re.compile(r"\[([^\[\]]+)\]")
 
 
+def _checked_name(name: str, kind: str, path: PathLike, line: int, what: str) -> str:
+    """``name`` if it passes :func:`~kgdistill.graph.check_name`, else a
+    :class:`KGFormatError` at ``line`` saying which part of the line (``what``) is bad."""
+    problem = check_name(name, kind)
+    if problem:
+        raise KGFormatError(path, line, f"{what}: {problem}")
+    return name
+
+
+def _question_text(text: str, path: PathLike, line: int) -> str:
+    if not text.strip():
+        raise KGFormatError(path, line, "the question text before the first tab is empty")
+    return text
+
+
 class MetaQAReader(QuestionReader):
+    """``question with [topic]<TAB>answer1|answer2``; whitespace around the topic and
+    each answer is removed, an empty answer (``a||b``) is an error."""
+
     def read(self, path: PathLike) -> list[Question]:
         stem = f"{Path(path).parent.name}/{Path(path).stem}"
         out = []
@@ -77,66 +109,104 @@ class MetaQAReader(QuestionReader):
                 raise KGFormatError(path, lineno, f"expected 'question<TAB>answer1|answer2', found "
                                                   f"{len(parts)} tab-separated field(s)")
             text, answers = parts
-            topics = _BRACKETS.findall(text)
+            topics = [_checked_name(t.strip(), "entity", path, lineno, "topic entity in brackets")
+                      for t in _BRACKETS.findall(text)]
             if not topics:
                 raise KGFormatError(path, lineno, "no [topic entity] in brackets in the question")
-            answer_list = [a for a in answers.split("|") if a]
-            if not answer_list:
-                raise KGFormatError(path, lineno, "no answers after the tab")
+            answer_list = [_checked_name(a.strip(), "entity", path, lineno, f"answer {i}")
+                           for i, a in enumerate(answers.split("|"), 1)]
             clean = _BRACKETS.sub(lambda m: m.group(1), text)
             out.append(Question(f"{stem}:{lineno}", clean, topics, answer_list))
         return out
 
 
+_PQ_FORM = "'question<TAB>answer(a/b/)<TAB>topic#rel#entity...#answer[#<end>#answer]'"
+
+
 class PathQuestionReader(QuestionReader):
+    """``question<TAB>answer(a/b/)<TAB>topic#rel1#e1#rel2#answer[#<end>#answer]``.
+
+    The path is either cut at the ``<end>`` marker (PQ's original files) or, without
+    one, all tokens (the PQL distribution). Whitespace around each token and answer is
+    removed.
+    """
+
     def read(self, path: PathLike) -> list[Question]:
         stem = f"{Path(path).parent.name}/{Path(path).stem}"
         out = []
         for lineno, line in iter_lines(path):
             parts = line.split("\t")
             if len(parts) != 3:
-                raise KGFormatError(path, lineno, "expected 'question<TAB>answer(a/b/)<TAB>topic#rel#entity...#<end>#answer', "
-                                                  f"found {len(parts)} tab-separated field(s)")
+                raise KGFormatError(path, lineno, f"expected {_PQ_FORM}, found {len(parts)} tab-separated field(s)")
             text, answer_field, path_field = parts
-            m = re.fullmatch(r"([^()]*)\((.*)\)", answer_field.strip())
-            if not m:
-                raise KGFormatError(path, lineno, f"answer field {answer_field!r} is not 'answer(a/b/)'")
-            answers = list(dict.fromkeys([a for a in m.group(2).split("/") if a] or [m.group(1)]))
-            tokens = path_field.split("#")
-            if "<end>" not in tokens:
-                raise KGFormatError(path, lineno, "path has no '#<end>#' marker")
-            tokens = tokens[:tokens.index("<end>")]
-            if len(tokens) < 3 or len(tokens) % 2 == 0:
-                raise KGFormatError(path, lineno, f"path {path_field!r} does not alternate entity#relation#entity")
-            gold = GroundedPath(tuple(tokens[0::2]), tuple(tokens[1::2]))
-            out.append(Question(f"{stem}:{lineno}", text, [tokens[0]], answers, gold))
+            answers = _pq_answers(answer_field, path, lineno)
+            gold = _pq_path(path_field, path, lineno)
+            out.append(Question(f"{stem}:{lineno}", _question_text(text, path, lineno),
+                                [gold.start], answers, gold))
         return out
 
 
-def _as_list(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+def _pq_answers(field_text: str, path: PathLike, line: int) -> list[str]:
+    """The answers of ``male(male/female/)`` (the name before the brackets when the
+    list in them is empty)."""
+    m = re.fullmatch(r"([^()]*)\((.*)\)", field_text.strip())
+    if not m:
+        raise KGFormatError(path, line, f"answer field {field_text[:120]!r} is not 'answer(a/b/)'")
+    pieces = m.group(2).split("/")
+    if pieces[-1] == "":
+        pieces.pop()  # the list ends with '/'
+    pieces = [p.strip() for p in pieces] or [m.group(1).strip()]
+    answers = [_checked_name(a, "entity", path, line, f"answer {i}") for i, a in enumerate(pieces, 1)]
+    return list(dict.fromkeys(answers))
+
+
+def _pq_path(field_text: str, path: PathLike, line: int) -> GroundedPath:
+    tokens = [t.strip() for t in field_text.split("#")]
+    if "<end>" in tokens:
+        tokens = tokens[:tokens.index("<end>")]
+    if len(tokens) < 3 or len(tokens) % 2 == 0:
+        raise KGFormatError(path, line, f"path {field_text[:120]!r} does not alternate "
+                                        f"entity#relation#entity: expected {_PQ_FORM}")
+    try:
+        return GroundedPath(tuple(tokens[0::2]), tuple(Relation.parse(r) for r in tokens[1::2]))
+    except PathSyntaxError as err:
+        raise KGFormatError(path, line, f"path {field_text[:120]!r}: {err}") from None
+
+
+class _UniqueIds:
+    """Remembers the line of every question id of one file; a repeat is an error."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path, self.first_line = path, {}
+
+    def check(self, qid: str, line: int) -> str:
+        first = self.first_line.setdefault(qid, line)
+        if first != line:
+            raise KGFormatError(self.path, line, f"duplicate question id {qid!r}: line {first} has it "
+                                                 "already (ids must be unique within a file)")
+        return qid
 
 
 class RoGReader(QuestionReader):
     """RoG-style records (``id, question, answer, q_entity, a_entity``); the answers are
-    ``a_entity`` when present, else ``answer``."""
+    ``a_entity`` when it is non-empty, else ``answer``.
+
+    Names (``q_entity``, ``a_entity``, ``answer``) are a string or a list of strings
+    that pass :func:`~kgdistill.graph.check_name`; numbers are not converted (RoG
+    writes years and counts as strings, ``"2005"``). ``id`` is a string or an
+    integer and unique within the file. The ``graph`` field is left to
+    :class:`~kgdistill.readers.RoGGraphReader`.
+    """
 
     def read(self, path: PathLike) -> list[Question]:
-        out = []
-        for lineno, rec in iter_rog_records(path):
-            for key in ("question", "q_entity"):
-                if key not in rec:
-                    raise KGFormatError(path, lineno, f"record has no {key!r} field")
-            topics = _as_list(rec["q_entity"])
-            if not topics:
-                raise KGFormatError(path, lineno, "empty 'q_entity'")
-            answers = _as_list(rec.get("a_entity")) or _as_list(rec.get("answer"))
-            qid = str(rec.get("id", f"{Path(path).stem}:{lineno}"))
-            out.append(Question(qid, rec["question"], topics, answers))
+        out, ids = [], _UniqueIds(path)
+        for lineno, data in iter_rog_records(path):
+            rec = JSONRecord(path, lineno, data)
+            text = rec.text("question", required=True)
+            topics = rec.names("q_entity", "entity", required=True)
+            a_entity, answer = rec.names("a_entity", "entity"), rec.names("answer", "entity")
+            qid = ids.check(rec.identifier("id") or f"{Path(path).stem}:{lineno}", lineno)
+            out.append(Question(qid, text, topics, a_entity or answer))
         return out
 
 
@@ -144,22 +214,29 @@ class JSONLReader(QuestionReader):
     """kgdistill's own JSONL (see the module docstring)."""
 
     def read(self, path: PathLike) -> list[Question]:
-        out = []
-        for lineno, rec in iter_rog_records(path):
-            if "question" not in rec:
-                raise KGFormatError(path, lineno, "record has no 'question' field")
-            topics = _as_list(rec.get("topic_entities", rec.get("topic")))
-            if not topics:
-                raise KGFormatError(path, lineno, "record has no 'topic_entities'")
-            gold = None
-            if rec.get("gold_path"):
-                try:
-                    gold = parse_path(rec["gold_path"])
-                except PathSyntaxError as err:
-                    raise KGFormatError(path, lineno, f"bad gold_path: {err}") from None
-            qid = str(rec.get("id", f"{Path(path).stem}:{lineno}"))
-            out.append(Question(qid, rec["question"], topics, _as_list(rec.get("answers")), gold))
+        out, ids = [], _UniqueIds(path)
+        for lineno, data in iter_rog_records(path):
+            rec = JSONRecord(path, lineno, data)
+            text = rec.text("question", required=True)
+            key = "topic" if "topic_entities" not in data and "topic" in data else "topic_entities"
+            topics = rec.names(key, "entity", required=True)
+            answers = rec.names("answers", "entity")
+            gold = _gold_path(rec, topics)
+            qid = ids.check(rec.identifier("id") or f"{Path(path).stem}:{lineno}", lineno)
+            out.append(Question(qid, text, topics, answers, gold))
         return out
+
+
+def _gold_path(rec: JSONRecord, topics: list[str]) -> GroundedPath | RelationPath | None:
+    """The record's ``gold_path``: grounded when it starts at one of ``topics`` (see
+    :func:`~kgdistill.paths.parse_path`), ``None`` when absent or null."""
+    text = rec.text("gold_path")
+    if text is None:
+        return None
+    try:
+        return parse_path(text, start_entities=topics)
+    except PathSyntaxError as err:
+        raise rec.error(f"bad gold_path: {err}") from None
 
 
 QUESTION_FORMATS: dict[str, QuestionReader] = {
@@ -172,28 +249,32 @@ QUESTION_FORMATS: dict[str, QuestionReader] = {
 
 
 def detect_question_format(path: PathLike) -> str:
-    path = Path(path)
-    if not path.exists():
-        raise KGFormatError(path, None, "no such file")
+    """Guess the question format from the extension and the first non-blank line.
+
+    Raises:
+        KGFormatError: missing, unreadable, directory or empty file, or a first line
+            in no known format.
+    """
+    path = check_file(path)
     if path.suffix.lower() == ".parquet":
         return "rog"
-    for lineno, line in iter_lines(path):
-        fields = line.split("\t")
-        if len(fields) == 3 and "#" in fields[2]:
-            return "pathquestion"
-        if len(fields) == 2 and "[" in fields[0]:
-            return "metaqa"
-        if line.lstrip().startswith(("{", "[")):
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                return "rog" if "q_entity" in line else "jsonl"
-            if isinstance(rec, list):
-                rec = rec[0] if rec else {}
-            return "rog" if isinstance(rec, dict) and "q_entity" in rec else "jsonl"
+    first = first_text_line(path)
+    if first is None:
+        raise KGFormatError(path, None, "file is empty")
+    lineno, line = first
+    fields = line.split("\t")
+    if len(fields) == 3 and "#" in fields[2]:
+        return "pathquestion"
+    if len(fields) == 2 and "[" in fields[0]:
+        return "metaqa"
+    if line.lstrip().startswith("["):
+        rec = next(iter_rog_records(path), (0, {}))[1]
+    elif line.lstrip().startswith("{"):
+        rec = parse_json(line, path, lineno)
+    else:
         raise KGFormatError(path, lineno, "cannot tell the question format: expected MetaQA "
                                           "'question with [topic]<TAB>a|b', PathQuestion, RoG or JSONL")
-    raise KGFormatError(path, None, "file is empty")
+    return "rog" if isinstance(rec, dict) and "q_entity" in rec else "jsonl"
 
 
 def load_questions(path: PathLike, format: str | None = None) -> list[Question]:
@@ -208,7 +289,7 @@ def load_questions(path: PathLike, format: str | None = None) -> list[Question]:
     """
     fmt = format or detect_question_format(path)
     if fmt not in QUESTION_FORMATS:
-        raise ValueError(f"unknown question format {fmt!r}; choose from {sorted(QUESTION_FORMATS)}")
+        raise ConfigError(f"unknown question format {fmt!r}; choose from {sorted(QUESTION_FORMATS)}")
     questions = QUESTION_FORMATS[fmt].read(path)
     logger.info("read %d %s questions from %s", len(questions), fmt, path)
     return questions

@@ -19,6 +19,7 @@ another store (for instance a SPARQL endpoint) can be added without touching the
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from itertools import repeat
@@ -35,6 +36,68 @@ logger = logging.getLogger(__name__)
 
 INVERSE_PREFIX = "~"
 """Prefix that marks a relation traversed from tail to head: ``~starred_actors``."""
+
+PATH_ARROW = "->"
+"""What separates the steps of a path in text (``Joe Biden -> born_in -> Scranton``)."""
+
+ROG_MARKERS = ("<PATH>", "<SEP>", "</PATH>")
+"""The markers of RoG's relation-path form: ``<PATH> born_in <SEP> city_of </PATH>``."""
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_name(name: object, kind: str) -> str | None:
+    """What is wrong with ``name`` as an entity or relation name, or ``None`` if nothing.
+
+    Every name must print and parse back unchanged in the path notation, so a name
+
+    * is a non-empty string without leading or trailing whitespace (inner spaces are
+      fine: ``Joe Biden``, ``directed by``);
+    * does not contain the path arrow ``->`` or an ASCII control character (tab,
+      newline, ...). Other characters, including the C1 controls that mis-decoded
+      Freebase names hold (``BiaÅ\x82a``), are kept as they are;
+    * if it is a relation: does not start with ``~`` (which marks the inverse
+      direction) and contains neither ``,`` (the short relation-path form
+      ``born_in, city_of``) nor a RoG marker (``<PATH>``, ``<SEP>``, ``</PATH>``).
+
+    This is the one place these rules are written; the file readers, the path classes
+    and :class:`KnowledgeGraph` all call it.
+
+    Args:
+        name: the candidate name (any value: a non-string is a problem too).
+        kind: ``"entity"`` or ``"relation"``, for the rules and the message.
+
+    Returns:
+        A message such as ``"relation name '~r' starts with '~', ..."``, or ``None``.
+    """
+    if not isinstance(name, str):
+        return f"{kind} name must be a string, found {type(name).__name__} {_short(name)}"
+    problem = _name_problem(name, kind)
+    return None if problem is None else f"{kind} name {_short(name)} {problem}"
+
+
+def _name_problem(name: str, kind: str) -> str | None:
+    if not name.strip():
+        return "is empty" if not name else "is only whitespace"
+    if name[0].isspace() or name[-1].isspace():
+        return "has leading or trailing whitespace"
+    if PATH_ARROW in name:
+        return f"contains {PATH_ARROW!r}, which separates the steps of a path"
+    bad = _CONTROL_CHARACTERS.search(name)
+    if bad:
+        return f"contains the control character {bad.group()!r}"
+    if kind == "relation":
+        if name.startswith(INVERSE_PREFIX):
+            return f"starts with {INVERSE_PREFIX!r}, which marks inverse relations"
+        for mark in (",",) + ROG_MARKERS:
+            if mark in name:
+                return f"contains {mark!r}, which the relation-path notation reserves"
+    return None
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 IdArray = np.ndarray
 """A one-dimensional integer array of entity or relation ids."""
@@ -159,11 +222,15 @@ class KnowledgeGraph(GraphBackend):
 
     Args:
         entity_keys: unique entity identifiers (a MetaQA name, an IRI, ...), id order.
-        relation_keys: unique relation identifiers, id order. None may start with ``~``.
+        relation_keys: unique relation identifiers, id order.
         head, relation, tail: (num_triples,) ids of the triples.
         entity_labels: readable entity names for display (default: the keys).
         relation_labels: readable relation names (default: the keys).
         name: a name for messages (usually the file it came from).
+
+    Raises:
+        ValueError: structural problems (lengths, ids out of range, repeated keys) or
+            a label (the key where there are no labels) that breaks :func:`check_name`.
     """
 
     def __init__(
@@ -186,10 +253,7 @@ class KnowledgeGraph(GraphBackend):
                                    (self._relation_labels, self.relation_keys, "relation")):
             if labels is not None and len(labels) != len(keys):
                 raise ValueError(f"{len(labels)} {what} labels for {len(keys)} {what} keys")
-        for label in self.relation_labels_all():
-            if label.startswith(INVERSE_PREFIX):
-                raise ValueError(f"relation name {label!r} starts with {INVERSE_PREFIX!r}, "
-                                 "which marks inverse relations")
+        self._check_names()
         self.entity_index = {k: i for i, k in enumerate(self.entity_keys)}
         self.relation_index = {k: i for i, k in enumerate(self.relation_keys)}
         if len(self.entity_index) != len(self.entity_keys):
@@ -218,6 +282,15 @@ class KnowledgeGraph(GraphBackend):
         self.tail = tail[first].astype(np.int32)
         self._triple_keys = keys
         self._build_adjacency()
+
+    def _check_names(self) -> None:
+        """Raise ``ValueError`` for the first label that breaks :func:`check_name` (the
+        readers check each name where it is read, with file and line, before this)."""
+        for labels, kind in ((self.entity_labels_all(), "entity"), (self.relation_labels_all(), "relation")):
+            for i, label in enumerate(labels):
+                problem = check_name(label, kind)
+                if problem:
+                    raise ValueError(f"{kind} {i}: {problem}")
 
     # ------------------------------------------------------------------ building
     @classmethod

@@ -9,25 +9,31 @@ Text forms (parsed and printed both ways):
 
 A relation traversed backwards is written ``~relation`` (see
 :data:`kgdistill.graph.INVERSE_PREFIX`): ``Scranton -> ~born_in -> Joe Biden``.
+
+Names follow :func:`kgdistill.graph.check_name` (no ``->``, no surrounding
+whitespace, relations without a leading ``~``, ``,`` or RoG marker), so every path
+prints and parses back to an equal value. Parsing text never raises anything but
+:class:`~kgdistill.errors.PathSyntaxError`.
+
+The arrow form alone is ambiguous: ``born_in -> city_of -> currency`` can be a
+three-relation path or a one-hop grounded path. :func:`parse_path` reads it as
+grounded only when its first part is one of the ``start_entities`` it is given.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, Sequence
+from typing import Collection, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from kgdistill.graph import INVERSE_PREFIX, GraphBackend, directed_relation
+from kgdistill.errors import PathSyntaxError, UnknownNameError
+from kgdistill.graph import INVERSE_PREFIX, PATH_ARROW, ROG_MARKERS, GraphBackend, check_name, directed_relation
 
 logger = logging.getLogger(__name__)
 
 ARROW = " -> "
-ROG_START, ROG_SEP, ROG_END = "<PATH>", "<SEP>", "</PATH>"
-
-
-class PathSyntaxError(ValueError):
-    """A path's text could not be parsed."""
+ROG_START, ROG_SEP, ROG_END = ROG_MARKERS
 
 
 class _RelationFields(NamedTuple):
@@ -44,12 +50,16 @@ class Relation(_RelationFields):
     __slots__ = ()
 
     def __new__(cls, name: str, inverse: bool = False) -> "Relation":
-        if not name or name.startswith(INVERSE_PREFIX):
-            raise PathSyntaxError(f"bad relation name {name!r}")
+        problem = check_name(name, "relation")
+        if problem:
+            raise PathSyntaxError(problem)
         return super().__new__(cls, name, bool(inverse))
 
     @classmethod
     def parse(cls, text: str) -> "Relation":
+        """``born_in`` or ``~born_in`` (surrounding whitespace is ignored)."""
+        if not isinstance(text, str):
+            raise PathSyntaxError(f"a relation must be text, found {type(text).__name__}")
         text = text.strip()
         if text.startswith(INVERSE_PREFIX):
             return cls(text[len(INVERSE_PREFIX):].strip(), True)
@@ -83,14 +93,16 @@ class RelationPath:
     @classmethod
     def parse(cls, text: str) -> "RelationPath":
         """Parse arrows (``a -> ~b``), RoG (``<PATH> a <SEP> ~b </PATH>``) or commas (``a, ~b``)."""
+        if not isinstance(text, str):
+            raise PathSyntaxError(f"a path must be text, found {type(text).__name__}")
         t = text.strip()
         if t.startswith(ROG_START):
             if not t.endswith(ROG_END):
                 raise PathSyntaxError(f"RoG path must end with {ROG_END}: {text!r}")
             body = t[len(ROG_START):-len(ROG_END)].strip()
             parts = body.split(ROG_SEP) if body else []
-        elif "->" in t:
-            parts = t.split("->")
+        elif PATH_ARROW in t:
+            parts = t.split(PATH_ARROW)
         else:
             parts = t.split(",") if t else []
         parts = [p.strip() for p in parts]
@@ -127,6 +139,10 @@ class GroundedPath:
         object.__setattr__(self, "entities", tuple(self.entities))
         object.__setattr__(self, "relations", tuple(
             r if isinstance(r, Relation) else Relation.parse(r) for r in self.relations))
+        for entity in self.entities:
+            problem = check_name(entity, "entity")
+            if problem:
+                raise PathSyntaxError(problem)
         if len(self.entities) != len(self.relations) + 1:
             raise PathSyntaxError(f"{len(self.entities)} entities for {len(self.relations)} relations; "
                                   "a path alternates entity -> relation -> entity")
@@ -134,8 +150,10 @@ class GroundedPath:
     @classmethod
     def parse(cls, text: str) -> "GroundedPath":
         """Parse ``Joe Biden -> born_in -> Scranton -> city_of -> USA``."""
-        parts = [p.strip() for p in text.strip().split("->")]
-        if len(parts) < 1 or len(parts) % 2 == 0 or any(not p for p in parts):
+        if not isinstance(text, str):
+            raise PathSyntaxError(f"a path must be text, found {type(text).__name__}")
+        parts = [p.strip() for p in text.strip().split(PATH_ARROW)]
+        if len(parts) % 2 == 0 or any(not p for p in parts):
             raise PathSyntaxError(f"expected 'entity -> relation -> entity [-> relation -> entity ...]', "
                                   f"got {text!r}")
         return cls(tuple(parts[0::2]), tuple(Relation.parse(p) for p in parts[1::2]))
@@ -165,23 +183,32 @@ class GroundedPath:
         return ARROW.join(out)
 
 
-def parse_path(text: str) -> GroundedPath | RelationPath:
-    """A grounded path if the text alternates entities and relations (odd number of
-    arrow-separated parts, at least three), else a relation path."""
+def parse_path(text: str, start_entities: Collection[str] | None = None) -> GroundedPath | RelationPath:
+    """Parse a grounded or a relation path.
+
+    The text is a grounded path if it could alternate entities and relations (an odd
+    number of arrow-separated parts, at least three) and, when ``start_entities`` is
+    given, its first part is one of them; otherwise it is a relation path. Without
+    ``start_entities``, ``born_in -> city_of -> currency`` reads as a one-hop
+    grounded path: pass the question's topic entities wherever they are known.
+
+    Args:
+        text: arrows (grounded or relation path), RoG markers or commas (relation path).
+        start_entities: the entities a grounded path may start from.
+
+    Raises:
+        PathSyntaxError: the text is neither form.
+    """
+    if not isinstance(text, str):
+        raise PathSyntaxError(f"a path must be text, found {type(text).__name__}")
     t = text.strip()
-    if not t.startswith(ROG_START) and "->" in t and len(t.split("->")) % 2 == 1:
-        return GroundedPath.parse(t)
-    return RelationPath.parse(t)
+    parts = t.split(PATH_ARROW)
+    grounded = (not t.startswith(ROG_START) and len(parts) >= 3 and len(parts) % 2 == 1
+                and (start_entities is None or parts[0].strip() in start_entities))
+    return GroundedPath.parse(t) if grounded else RelationPath.parse(t)
 
 
 # ---------------------------------------------------------------------- execution
-class UnknownNameError(KeyError):
-    """An entity or relation name is not in the graph."""
-
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return str(self.args[0])
-
-
 def resolve_entities(graph: GraphBackend, names: Iterable[str]) -> np.ndarray:
     """Entity ids for names; raises :class:`UnknownNameError` for an unknown one."""
     ids = []

@@ -2,14 +2,24 @@
 rdflib) and RoG-style question files whose per-question graphs merge into one KG.
 
 The format is chosen from the file's extension and first line, or named explicitly
-(see :data:`GRAPH_FORMATS`). A malformed file raises :class:`KGFormatError` naming the
-file and line; no graph is returned half-loaded.
+(see :data:`GRAPH_FORMATS`). Any bad input (a missing, unreadable or directory path,
+bytes that are not UTF-8, a malformed line, JSON of the wrong shape or type) raises
+:class:`KGFormatError` naming the file, the line where there is one, and what was
+expected; no graph is returned half-loaded.
+
+Every entity and relation name must pass :func:`kgdistill.graph.check_name`, so that it
+prints and parses back in path notation: no ``->``, no surrounding whitespace or
+control characters, no relation starting with ``~``. The line formats (MetaQA,
+tab-separated) strip whitespace around each field; JSON names and RDF labels are not
+stripped but checked (RDF labels are made one line first, see
+:func:`graph_from_rdflib`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -17,35 +27,48 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from kgdistill.graph import KnowledgeGraph
+from kgdistill.errors import ConfigError, KGFormatError
+from kgdistill.graph import KnowledgeGraph, check_name
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
 
-class KGFormatError(ValueError):
-    """A graph or question file could not be read. ``str()`` gives ``file:line: why``."""
+def check_file(path: PathLike) -> Path:
+    """``path`` as a :class:`~pathlib.Path` once it is known to be an existing file.
 
-    def __init__(self, path: PathLike, line: int | None, message: str) -> None:
-        self.path, self.line, self.message = str(path), line, message
-        where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {message}")
+    Raises:
+        KGFormatError: no such file, a directory, or a path the system cannot look at.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise KGFormatError(path, None, "is a directory, expected a file")
+        if not path.exists():
+            raise KGFormatError(path, None, "no such file")
+    except OSError as err:  # a name too long, a loop of links, ...
+        raise KGFormatError(path, None, f"cannot open the file: {err.strerror or err}") from None
+    return path
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The file's bytes; :class:`KGFormatError` for a missing, unreadable or directory path."""
+    path = check_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as err:  # permission denied, a device, ...
+        raise KGFormatError(path, None, f"cannot read the file: {err.strerror or err}") from None
 
 
 def read_text_lines(path: PathLike) -> list[str]:
     """The file's lines as text (UTF-8, BOM and ``\\r`` removed).
 
     Raises:
-        KGFormatError: missing file, directory, or bytes that are not UTF-8 (the line
-            with the bad byte is named).
+        KGFormatError: missing file, directory, unreadable file, or bytes that are not
+            UTF-8 (the line with the bad byte is named).
     """
-    path = Path(path)
-    if not path.exists():
-        raise KGFormatError(path, None, "no such file")
-    if path.is_dir():
-        raise KGFormatError(path, None, "is a directory, expected a file")
-    data = path.read_bytes()
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -59,20 +82,35 @@ def read_text_lines(path: PathLike) -> list[str]:
 
 
 class _TripleCollector:
-    """Assigns ids while triples are read; the graph is built only at the end."""
+    """Assigns ids while triples are read; the graph is built only at the end.
 
-    def __init__(self) -> None:
+    Each new name is checked with :func:`~kgdistill.graph.check_name` as it arrives,
+    so that a bad one is reported with its file and line.
+    """
+
+    def __init__(self, path: PathLike, check: bool = True) -> None:
+        self.path, self.check = path, check
         self.entities: dict[str, int] = {}
         self.relations: dict[str, int] = {}
         self.h: list[int] = []
         self.r: list[int] = []
         self.t: list[int] = []
 
-    def add(self, h: str, r: str, t: str) -> None:
-        ents = self.entities
-        self.h.append(ents.setdefault(h, len(ents)))
-        self.r.append(self.relations.setdefault(r, len(self.relations)))
-        self.t.append(ents.setdefault(t, len(ents)))
+    def add(self, h: str, r: str, t: str, line: int | None) -> None:
+        """Add one triple of names read at ``line``; raises :class:`KGFormatError`
+        for a name that breaks the name rules."""
+        self.h.append(self._id(self.entities, h, "entity", line))
+        self.r.append(self._id(self.relations, r, "relation", line))
+        self.t.append(self._id(self.entities, t, "entity", line))
+
+    def _id(self, index: dict[str, int], name: str, kind: str, line: int | None) -> int:
+        found = index.get(name)
+        if found is None:
+            problem = check_name(name, kind) if self.check else None
+            if problem:
+                raise KGFormatError(self.path, line, problem)
+            found = index[name] = len(index)
+        return found
 
     def build(self, name: str, entity_labels=None, relation_labels=None) -> KnowledgeGraph:
         return KnowledgeGraph(list(self.entities), list(self.relations),
@@ -91,8 +129,11 @@ class GraphReader(ABC):
 class DelimitedReader(GraphReader):
     """One triple a line, fields split by ``delimiter`` (``|`` for MetaQA, tab for PQ).
 
-    Blank lines are skipped. A line without exactly three non-empty fields, or a
-    relation starting with ``~``, is an error.
+    Blank lines are skipped. Whitespace around each field is removed
+    (``Kismet |directed_by| William Dieterle`` reads as ``Kismet``); a line without
+    exactly three fields that are non-empty after that, or a name that breaks
+    :func:`~kgdistill.graph.check_name` (a relation starting with ``~``, a name
+    with ``->`` ...), is an error naming the file and line.
     """
 
     def __init__(self, delimiter: str, example: str) -> None:
@@ -100,24 +141,23 @@ class DelimitedReader(GraphReader):
 
     def read(self, path: PathLike) -> KnowledgeGraph:
         lines = read_text_lines(path)
-        col = _TripleCollector()
-        delim = self.delimiter
+        col = _TripleCollector(path)
         for lineno, line in enumerate(lines, 1):
-            parts = line.split(delim)
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split(self.delimiter)]
             if len(parts) != 3 or not all(parts):
-                if not line.strip():
-                    continue
-                shown = repr(delim) if delim != "\t" else "a tab"
-                raise KGFormatError(path, lineno, f"expected 3 non-empty fields separated by {shown} "
-                                                  f"(e.g. {self.example!r}), found {len(parts)} field(s) "
-                                                  f"in {line[:120]!r}")
-            if parts[1].startswith("~"):
-                raise KGFormatError(path, lineno, f"relation {parts[1]!r} starts with '~', which "
-                                                  "kgdistill reserves for inverse relations")
-            col.add(*parts)
+                raise KGFormatError(path, lineno, self._field_error(line, parts))
+            col.add(*parts, lineno)
         if not col.h:
             raise KGFormatError(path, None, "no triples found")
         return col.build(Path(path).name)
+
+    def _field_error(self, line: str, parts: list[str]) -> str:
+        shown = repr(self.delimiter) if self.delimiter != "\t" else "a tab"
+        empty = f", field {parts.index('') + 1} is empty" if len(parts) == 3 else ""
+        return (f"expected 3 non-empty fields separated by {shown} (e.g. {self.example!r}), found "
+                f"{len(parts)} field(s){empty} in {line[:120]!r}")
 
 
 RDF_LABEL_PREDICATES = (
@@ -141,7 +181,8 @@ class RDFReader(GraphReader):
 
     IRIs are entity and relation keys; readable labels come from ``rdfs:label`` (or
     ``skos:prefLabel``), else the IRI's local name. Label triples are not edges. A
-    literal object becomes an entity named by its lexical form.
+    literal object becomes an entity named by its lexical form. See
+    :func:`graph_from_rdflib` for how labels are cleaned and checked.
     """
 
     def __init__(self, rdf_format: str | None = None) -> None:
@@ -150,18 +191,25 @@ class RDFReader(GraphReader):
     def read(self, path: PathLike) -> KnowledgeGraph:
         import rdflib
 
-        path = Path(path)
-        if not path.exists():
-            raise KGFormatError(path, None, "no such file")
+        path = check_file(path)
         fmt = self.rdf_format or RDF_EXTENSIONS.get(path.suffix.lower())
         g = rdflib.Graph()
         try:
             g.parse(str(path), format=fmt)
         except Exception as err:  # rdflib raises many parser-specific types
-            line = getattr(err, "lines", None) or getattr(err, "line", None)
-            raise KGFormatError(path, line if isinstance(line, int) else None,
+            raise KGFormatError(path, _rdf_error_line(err),
                                 f"cannot parse as RDF ({fmt or 'guessed format'}): {err}") from None
-        return graph_from_rdflib(g, name=path.name)
+        return graph_from_rdflib(g, name=path.name, source=path)
+
+
+def _rdf_error_line(err: Exception) -> int | None:
+    """The 1-based line of an rdflib parse error, where the error type tells it."""
+    lines = getattr(err, "lines", None)  # notation3/turtle BadSyntax: 0-based
+    if isinstance(lines, int):
+        return lines + 1
+    get_line = getattr(err, "getLineNumber", None)  # RDF/XML: SAXParseException
+    line = get_line() if callable(get_line) else getattr(err, "line", None)
+    return line if isinstance(line, int) and line > 0 else None
 
 
 def _term_key(term) -> str:
@@ -172,12 +220,32 @@ def _term_key(term) -> str:
     return str(term)
 
 
-def graph_from_rdflib(g, name: str = "rdf") -> KnowledgeGraph:
-    """Build a :class:`KnowledgeGraph` from an ``rdflib.Graph`` (see :class:`RDFReader`)."""
+def _one_line(label: str | None) -> str:
+    """``label`` with every run of whitespace (newlines included) made one space."""
+    return " ".join(label.split()) if label else ""
+
+
+def graph_from_rdflib(g, name: str = "rdf", source: PathLike | None = None) -> KnowledgeGraph:
+    """Build a :class:`KnowledgeGraph` from an ``rdflib.Graph`` (see :class:`RDFReader`).
+
+    Labels are made one line (runs of whitespace become one space; in relation labels,
+    one ``_``) and must then pass :func:`~kgdistill.graph.check_name`: a relation
+    labelled ``~born_in`` or an entity labelled ``a -> b`` is an error, never renamed.
+    Relation labels that two relations share get the relation's index appended.
+
+    Args:
+        g: the RDF graph.
+        name: the graph's name.
+        source: the file named in errors (default: ``name``).
+
+    Raises:
+        KGFormatError: no relation triples, or a label that breaks the name rules.
+    """
     import rdflib
 
+    source = name if source is None else source
     labels: dict[str, str] = {}
-    col = _TripleCollector()
+    col = _TripleCollector(source, check=False)
     # rdflib iterates in hash order, which changes between processes: sort so that
     # entity and relation ids (and everything trained on them) are reproducible.
     for s, p, o in sorted(g, key=lambda t: (_term_key(t[0]), str(t[1]), _term_key(t[2]), type(t[2]).__name__)):
@@ -188,21 +256,41 @@ def graph_from_rdflib(g, name: str = "rdf") -> KnowledgeGraph:
             continue
         if p_key in RDF_SKIPPED_PREDICATES:
             continue
-        col.add(_term_key(s), p_key, _term_key(o))
+        col.add(_term_key(s), p_key, _term_key(o), None)
     if not col.h:
-        raise KGFormatError(name, None, "the RDF graph has no relation triples")
-    ent_labels = [labels.get(k) or (iri_local_name(k) if "/" in k or "#" in k or k.startswith("urn:") else k)
-                  for k in col.entities]
-    rel_labels = [labels.get(k) or iri_local_name(k) for k in col.relations]
-    # Relation labels are used in paths: make them unique and free of spaces/'~'.
-    seen: dict[str, int] = {}
-    for i, label in enumerate(rel_labels):
-        label = label.strip().replace(" ", "_").lstrip("~") or f"relation_{i}"
-        if label in seen:
-            label = f"{label}_{i}"
-        seen[label] = i
-        rel_labels[i] = label
+        raise KGFormatError(source, None, "the RDF graph has no relation triples")
+    ent_labels = [_rdf_entity_label(k, labels.get(k), source) for k in col.entities]
+    rel_labels = _unique([_rdf_relation_label(k, labels.get(k), source) for k in col.relations])
     return col.build(name, entity_labels=ent_labels, relation_labels=rel_labels)
+
+
+def _rdf_entity_label(key: str, label: str | None, source: PathLike) -> str:
+    iri_like = "/" in key or "#" in key or key.startswith("urn:")
+    text = _one_line(label) or (_one_line(iri_local_name(key)) if iri_like else _one_line(key))
+    problem = check_name(text, "entity")
+    if problem:
+        raise KGFormatError(source, None, f"RDF node {key[:120]!r}: {problem}")
+    return text
+
+
+def _rdf_relation_label(key: str, label: str | None, source: PathLike) -> str:
+    text = (_one_line(label) or _one_line(iri_local_name(key))).replace(" ", "_")
+    problem = check_name(text, "relation")
+    if problem:
+        raise KGFormatError(source, None, f"RDF predicate {key[:120]!r}: {problem}")
+    return text
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Labels made unique by appending ``_<index>`` to the later ones of a repeated label."""
+    seen: set[str] = set()
+    out = []
+    for i, label in enumerate(labels):
+        while label in seen:
+            label = f"{label}_{i}"
+        seen.add(label)
+        out.append(label)
+    return out
 
 
 def graph_to_rdflib(kg: KnowledgeGraph, base: str = "http://kgdistill.local/"):
@@ -229,57 +317,201 @@ def graph_to_rdflib(kg: KnowledgeGraph, base: str = "http://kgdistill.local/"):
 
 
 def iter_rog_records(path: PathLike) -> Iterator[tuple[int, dict]]:
-    """``(line or row number, record)`` for a RoG-style JSONL, JSON list or parquet file."""
-    path = Path(path)
-    if not path.exists():
-        raise KGFormatError(path, None, "no such file")
+    """``(line, record)`` for every JSON object of a RoG-style file.
+
+    The file is JSONL (one object a line; blank lines skipped), one JSON list of
+    objects (the line is where the object starts) or parquet (the "line" is the row,
+    counted from 1).
+
+    Raises:
+        KGFormatError: unreadable file, invalid JSON, or a record that is not an object.
+    """
+    path = check_file(path)
     if path.suffix.lower() == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise KGFormatError(path, None, "reading parquet needs pyarrow: "
-                                            "pip install 'kgdistill[parquet]'") from None
-        table = pq.read_table(path)
-        for i, record in enumerate(table.to_pylist(), 1):
-            yield i, record
+        yield from _parquet_records(path)
         return
     lines = read_text_lines(path)
-    if lines and lines[0].lstrip().startswith("["):
-        try:
-            records = json.loads("\n".join(lines))
-        except json.JSONDecodeError as err:
-            raise KGFormatError(path, err.lineno, f"invalid JSON: {err.msg}") from None
-        for i, record in enumerate(records, 1):
-            yield i, record
-        return
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise KGFormatError(path, lineno, f"invalid JSON: {err.msg} (column {err.colno})") from None
+    first = next((line for line in lines if line.strip()), "")
+    if first.lstrip().startswith("["):
+        items = _json_list_items(path, "\n".join(lines))
+    else:
+        items = ((lineno, parse_json(line, path, lineno)) for lineno, line in enumerate(lines, 1)
+                 if line.strip())
+    for lineno, record in items:
         if not isinstance(record, dict):
-            raise KGFormatError(path, lineno, "expected a JSON object per line")
+            raise KGFormatError(path, lineno, f"expected a JSON object {{...}} as a record, found "
+                                              f"{json_type(record)}")
         yield lineno, record
 
 
+def parse_json(text: str, path: PathLike, line: int) -> object:
+    """``json.loads(text)``, with any failure a :class:`KGFormatError` at ``line``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise KGFormatError(path, line + err.lineno - 1, f"invalid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise KGFormatError(path, line, "invalid JSON: nested too deeply") from None
+    except ValueError as err:  # an integer with too many digits
+        raise KGFormatError(path, line, f"invalid JSON: {str(err)[:200]}") from None
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_list_items(path: Path, text: str) -> Iterator[tuple[int, object]]:
+    """``(line, item)`` for the items of the JSON list that is all of ``text``; the
+    line is where each item starts."""
+    decoder = json.JSONDecoder()
+    line, counted = 1, 0
+
+    def line_at(i: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, i)
+        counted = i
+        return line
+
+    def fail(i: int, message: str) -> KGFormatError:
+        return KGFormatError(path, line_at(i), f"invalid JSON: {message}")
+
+    pos = _JSON_SPACE.match(text, 0).end()
+    if not text.startswith("[", pos):
+        raise fail(pos, "expected a list '[' or one object a line")
+    pos = _JSON_SPACE.match(text, pos + 1).end()
+    closed = text.startswith("]", pos)
+    while not closed:
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise KGFormatError(path, err.lineno, f"invalid JSON: {err.msg} (column {err.colno})") from None
+        except (ValueError, RecursionError) as err:
+            raise fail(pos, f"{err}"[:200]) from None
+        yield line_at(pos), item
+        pos = _JSON_SPACE.match(text, end).end()
+        if not text.startswith((",", "]"), pos):
+            raise fail(pos, "expected ',' or ']' after a list item")
+        closed = text[pos] == "]"
+        if not closed:
+            pos = _JSON_SPACE.match(text, pos + 1).end()
+    rest = _JSON_SPACE.match(text, pos + 1).end()
+    if rest != len(text):
+        raise fail(rest, "extra data after the list")
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise KGFormatError(path, None, "reading parquet needs pyarrow: "
+                                        "pip install 'kgdistill[parquet]'") from None
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except Exception as err:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise KGFormatError(path, None, f"cannot read as parquet: {err}") from None
+    yield from enumerate(rows, 1)
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a value's type with a short preview: ``number 5``, ``null``."""
+    if value is None:
+        return "null"
+    kind = {bool: "boolean", int: "number", float: "number", str: "string", list: "list",
+            dict: "object"}.get(type(value), type(value).__name__)
+    text = json.dumps(value, ensure_ascii=False, default=str) if kind != "object" else "{...}"
+    return f"{kind} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+class JSONRecord:
+    """One JSON object read from ``path`` at ``line``, with field access that checks
+    types and reports a :class:`KGFormatError` naming the file, the line, the field
+    and what was expected.
+
+    A field that is absent or ``null`` counts as missing.
+    """
+
+    def __init__(self, path: PathLike, line: int, data: dict) -> None:
+        self.path, self.line, self.data = path, line, data
+
+    def error(self, message: str) -> KGFormatError:
+        return KGFormatError(self.path, self.line, message)
+
+    def _missing(self, key: str) -> str:
+        return f"field {key!r} is null" if key in self.data else f"record has no {key!r} field"
+
+    def text(self, key: str, required: bool = False) -> str | None:
+        """A string field with some non-blank text; ``None`` when missing and optional."""
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.error(f"{self._missing(key)} (expected a string)")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"field {key!r} must be a non-empty string, found {json_type(value)}")
+        if _SURROGATE.search(value):
+            raise self.error(f"field {key!r} holds an unpaired surrogate {_SURROGATE.search(value).group()!r}")
+        return value
+
+    def identifier(self, key: str = "id") -> str | None:
+        """An id field: a non-empty string or an integer (made a string)."""
+        value = self.data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.error(f"field {key!r} must be a non-empty string or an integer, found {json_type(value)}")
+        return self.text(key)
+
+    def names(self, key: str, kind: str, required: bool = False) -> list[str]:
+        """A name or a list of names, each passing :func:`~kgdistill.graph.check_name`.
+
+        Names are strings: a number, ``null``, a nested list or object in the list is
+        an error, never converted.
+        """
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.error(f"{self._missing(key)} (expected a list of {kind} names)")
+            return []
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.error(f"field {key!r} must be a string or a list of strings, found {json_type(value)}")
+        for i, item in enumerate(items, 1):
+            if not isinstance(item, str):
+                raise self.error(f"field {key!r}, item {i}: expected a string ({kind} name), found {json_type(item)}")
+            problem = check_name(item, kind)
+            if problem:
+                raise self.error(f"field {key!r}, item {i}: {problem}")
+        if required and not items:
+            raise self.error(f"field {key!r} is an empty list (expected at least one {kind} name)")
+        return list(items)
+
+    def triples(self, key: str = "graph") -> list[tuple[str, str, str]]:
+        """A list of ``[head, relation, tail]`` string triples (names checked later)."""
+        value = self.data.get(key)
+        if value is None:
+            raise self.error(f"{self._missing(key)} (expected a list of [head, relation, tail] triples)")
+        if not isinstance(value, list):
+            raise self.error(f"field {key!r} must be a list of [head, relation, tail] triples, "
+                             f"found {json_type(value)}")
+        for i, triple in enumerate(value, 1):
+            if not (isinstance(triple, list) and len(triple) == 3 and all(isinstance(x, str) for x in triple)):
+                raise self.error(f"{key} triple {i}: expected [head, relation, tail] as three "
+                                 f"strings, found {json_type(triple)}")
+        return value
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 class RoGGraphReader(GraphReader):
-    """Merges the ``graph`` field (a list of ``[h, r, t]``) of every question record."""
+    """Merges the ``graph`` field (a list of ``[h, r, t]`` strings) of every question
+    record; names must pass :func:`~kgdistill.graph.check_name` as they are (JSON
+    names are not stripped)."""
 
     def read(self, path: PathLike) -> KnowledgeGraph:
-        col = _TripleCollector()
+        col = _TripleCollector(path)
         for lineno, record in iter_rog_records(path):
-            triples = record.get("graph")
-            if triples is None:
-                raise KGFormatError(path, lineno, "record has no 'graph' field (a list of [h, r, t])")
-            for triple in triples:
-                triple = list(triple)
-                if len(triple) != 3 or not all(isinstance(x, str) and x for x in triple):
-                    raise KGFormatError(path, lineno, f"graph triple {triple!r} is not three non-empty strings")
-                if triple[1].startswith("~"):
-                    raise KGFormatError(path, lineno, f"relation {triple[1]!r} starts with '~'")
-                col.add(*triple)
+            for h, r, t in JSONRecord(path, lineno, record).triples("graph"):
+                col.add(h, r, t, lineno)
         if not col.h:
             raise KGFormatError(path, None, "no graph triples found")
         return col.build(Path(path).name)
@@ -294,32 +526,54 @@ GRAPH_FORMATS: dict[str, GraphReader] = {
 """Graph formats by name: the lookup table behind ``load_graph(format=...)``."""
 
 
+def first_text_line(path: PathLike) -> tuple[int, str] | None:
+    """``(line number, text)`` of the first non-blank line, reading no further; ``None``
+    for a blank file. Bytes that are not UTF-8 are replaced (this only guesses).
+
+    Raises:
+        KGFormatError: missing, unreadable or directory path.
+    """
+    path = check_file(path)
+    try:
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                line = raw.decode("utf-8", errors="replace").strip("\r\n")
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")
+                if line.strip():
+                    return lineno, line
+    except OSError as err:
+        raise KGFormatError(path, None, f"cannot read the file: {err.strerror or err}") from None
+    return None
+
+
 def detect_graph_format(path: PathLike) -> str:
-    """Guess the format from the extension, then from the first non-blank line."""
-    path = Path(path)
+    """Guess the format from the extension, then from the first non-blank line.
+
+    Raises:
+        KGFormatError: missing, unreadable, directory or empty file, or a first line
+            in no known format.
+    """
+    path = check_file(path)
     suffix = path.suffix.lower()
     if suffix in RDF_EXTENSIONS:
         return "rdf"
     if suffix in (".jsonl", ".json", ".parquet"):
         return "rog"
-    if not path.exists():
-        raise KGFormatError(path, None, "no such file")
-    with open(path, "rb") as fh:
-        for raw in fh:
-            line = raw.decode("utf-8", errors="replace").strip("\r\n")
-            if not line.strip():
-                continue
-            if line.count("\t") == 2:
-                return "tsv"
-            if line.count("|") == 2:
-                return "metaqa"
-            if line.lstrip().startswith(("@prefix", "@base", "<", "PREFIX")):
-                return "rdf"
-            if line.lstrip().startswith(("{", "[")):
-                return "rog"
-            raise KGFormatError(path, 1, "cannot tell the graph format: expected 's|r|o' (MetaQA), "
-                                         "tab-separated triples, RDF or RoG JSONL; name it with format=")
-    raise KGFormatError(path, None, "file is empty")
+    first = first_text_line(path)
+    if first is None:
+        raise KGFormatError(path, None, "file is empty")
+    lineno, line = first
+    if line.count("\t") == 2:
+        return "tsv"
+    if line.count("|") == 2:
+        return "metaqa"
+    if line.lstrip().startswith(("@prefix", "@base", "<", "PREFIX")):
+        return "rdf"
+    if line.lstrip().startswith(("{", "[")):
+        return "rog"
+    raise KGFormatError(path, lineno, "cannot tell the graph format: expected 's|r|o' (MetaQA), "
+                                      "tab-separated triples, RDF or RoG JSONL; name it with format=")
 
 
 def load_graph(path: PathLike, format: str | None = None) -> KnowledgeGraph:
@@ -335,7 +589,7 @@ def load_graph(path: PathLike, format: str | None = None) -> KnowledgeGraph:
     """
     fmt = format or detect_graph_format(path)
     if fmt not in GRAPH_FORMATS:
-        raise ValueError(f"unknown graph format {fmt!r}; choose from {sorted(GRAPH_FORMATS)}")
+        raise ConfigError(f"unknown graph format {fmt!r}; choose from {sorted(GRAPH_FORMATS)}")
     kg = GRAPH_FORMATS[fmt].read(path)
     logger.info("loaded %s", kg)
     return kg

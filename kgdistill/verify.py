@@ -5,11 +5,13 @@ hop and why: an unknown entity or relation (with close matches for misspelt name
 no such edge, or an edge that exists only in the other direction (with the relations
 that do join the two entities). :func:`verify_paths` does the same for many paths
 with vectorised edge look-ups, and :func:`verify_relation_path` checks whether a
-relation path can be instantiated from a topic entity.
+relation path can be instantiated from a topic entity. :func:`read_path_file` reads
+a file of paths to check (what ``kgdistill verify --file`` takes).
 """
 from __future__ import annotations
 
 import difflib
+import json
 from itertools import chain
 from operator import attrgetter
 import logging
@@ -19,9 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from kgdistill.graph import GraphBackend
-from kgdistill.paths import (GroundedPath, PathSyntaxError, Relation, RelationPath,
-                             UnknownNameError, execute_relation_path)
+from kgdistill.errors import KGFormatError, PathSyntaxError, UnknownNameError
+from kgdistill.graph import GraphBackend, check_name
+from kgdistill.paths import GroundedPath, Relation, RelationPath, execute_relation_path
+from kgdistill.readers import JSONRecord, PathLike, iter_lines, json_type, parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -306,6 +309,65 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
                                     groundings=[str(g) for g in run.groundings(limit=max_groundings)])
 
 
+# ---------------------------------------------------------------------- path files
+def read_path_file(path: PathLike) -> list[tuple[str | None, str, str]]:
+    """The paths of a file to verify, as ``(topic or None, path text, where)``.
+
+    One path a line (blank lines are skipped), in any of these forms:
+
+    * ``Joe Biden -> born_in -> Scranton``: a grounded path (topic ``None``);
+    * ``Joe Biden<TAB>born_in -> city_of``: a relation path from a topic entity;
+    * ``{"path": "born_in -> city_of", "topic": "Joe Biden"}``: JSON; without
+      ``topic`` (or with ``null``) the path is grounded.
+
+    Every path is parsed here, so that a bad one is reported with its line; ``where``
+    is ``file:line`` for messages about the path later on.
+
+    Raises:
+        KGFormatError: an unreadable file, invalid JSON, a JSON line that is not an
+            object, a field of the wrong type, a bad topic name or path text.
+    """
+    items = []
+    for lineno, line in iter_lines(path):
+        topic, text = _path_line(line, path, lineno)
+        try:
+            RelationPath.parse(text) if topic is not None else GroundedPath.parse(text)
+        except PathSyntaxError as err:
+            raise KGFormatError(path, lineno, f"bad {'relation' if topic is not None else 'grounded'} "
+                                              f"path: {err}") from None
+        items.append((topic, text, f"{path}:{lineno}"))
+    return items
+
+
+def _path_line(line: str, path: PathLike, lineno: int) -> tuple[str | None, str]:
+    """``(topic or None, path text)`` of one line of a path file."""
+    stripped = line.strip()
+    if stripped.startswith("{") or (stripped.startswith("[") and _is_json(stripped)):
+        data = parse_json(stripped, path, lineno)
+        if not isinstance(data, dict):
+            raise KGFormatError(path, lineno, f'expected a JSON object {{"path": ..., "topic": ...}}, '
+                                              f"found {json_type(data)}")
+        rec = JSONRecord(path, lineno, data)
+        text, topic = rec.text("path", required=True), rec.text("topic")
+    elif "\t" in line:
+        topic, _, text = (part.strip() for part in line.partition("\t"))
+    else:
+        topic, text = None, stripped
+    if topic is not None:
+        problem = check_name(topic, "entity")
+        if problem:
+            raise KGFormatError(path, lineno, f"topic: {problem}")
+    return topic, text
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 __all__ = ["Failure", "PathVerification", "BatchVerification", "RelationPathVerification",
            "verify_path", "verify_paths", "verify_id_paths", "verify_relation_path", "close_matches",
-           "PathSyntaxError", "UnknownNameError"]
+           "read_path_file", "PathSyntaxError", "UnknownNameError"]

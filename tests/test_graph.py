@@ -78,3 +78,38 @@ def test_statistics(tiny):
     assert s["triples"] == 9 and s["entity_pairs_with_several_relations"] == 1
     assert s["triples_per_relation"]["born_in"] == 3
     assert s["degree_max"] == 4
+
+
+@pytest.mark.parametrize("name, kind, problem", [
+    ("Joe Biden", "entity", None),
+    ("~Joe", "entity", None),
+    ("Bielsko-BiaÅ\x82a", "entity", None),  # mis-decoded Freebase names keep their C1 characters
+    ("people.person.place_of_birth", "relation", None),
+    ("directed by", "relation", None),
+    ("", "entity", "entity name '' is empty"),
+    ("   ", "relation", "relation name '   ' is only whitespace"),
+    (" a", "entity", "has leading or trailing whitespace"),
+    ("a\n", "entity", "has leading or trailing whitespace"),
+    ("a\nb", "entity", "contains the control character '\\n'"),
+    ("a->b", "entity", "contains '->'"),
+    ("~r", "relation", "starts with '~'"),
+    ("a,b", "relation", "contains ','"),
+    ("a<SEP>b", "relation", "contains '<SEP>'"),
+    (5, "entity", "entity name must be a string, found int 5"),
+    (None, "relation", "relation name must be a string, found NoneType None"),
+])
+def test_check_name(name, kind, problem):
+    from kgdistill.graph import check_name
+
+    found = check_name(name, kind)
+    assert found == problem if problem is None else problem in found
+
+
+@pytest.mark.parametrize("triple, words", [
+    (("a", "~r", "b"), "relation 0: relation name '~r' starts with '~'"),
+    (("a -> b", "r", "c"), "entity 0: entity name 'a -> b' contains '->'"),
+    (("a", "r", ""), "entity 1: entity name '' is empty"),
+])
+def test_graph_rejects_bad_names(triple, words):
+    with pytest.raises(ValueError, match=words):
+        KnowledgeGraph.from_triples([triple])

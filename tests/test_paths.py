@@ -90,3 +90,47 @@ def test_metaqa_enumeration(metaqa_kg):
     assert got.endpoints(RelationPath.parse("directed_by")) == ["William Dieterle"]
     two = set(got.endpoints(RelationPath.parse("directed_by -> ~directed_by")))
     assert "Kismet" in two and len(two) > 5
+
+
+@pytest.mark.parametrize("text, starts, kind", [
+    ("born_in -> city_of -> currency", None, GroundedPath),  # ambiguous without topics
+    ("born_in -> city_of -> currency", ["Joe Biden"], RelationPath),
+    ("Joe Biden -> born_in -> Scranton", ["Joe Biden"], GroundedPath),
+    ("Joe Biden -> born_in -> Scranton", [], RelationPath),
+    ("born_in -> city_of", ["Joe Biden"], RelationPath),
+    ("Joe Biden", ["Joe Biden"], RelationPath),
+])
+def test_parse_path_with_start_entities(text, starts, kind):
+    assert isinstance(parse_path(text, start_entities=starts), kind)
+
+
+@pytest.mark.parametrize("name, words", [
+    ("a -> b", "'->'"), ("a,b", "','"), ("r<SEP>", "'<SEP>'"), ("</PATH>", "'</PATH>'"),
+    ("a\tb", "control character"), ("", "empty"), ("~r", "starts with '~'"), (" r", "whitespace"),
+])
+def test_relation_names_that_break_the_notation(name, words):
+    with pytest.raises(PathSyntaxError, match=words):
+        Relation(name)
+
+
+def test_names_with_spaces_round_trip():
+    rel = Relation.parse(" ~ directed by ")
+    assert rel == Relation("directed by", inverse=True) and Relation.parse(str(rel)) == rel
+    rp = RelationPath.of("directed by", "~written by")
+    assert RelationPath.parse(str(rp)) == rp == RelationPath.parse(rp.to_rog())
+    g = GroundedPath(("Joe  Biden", "~x"), (Relation("born in"),))
+    assert GroundedPath.parse(str(g)) == g
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GroundedPath(("a -> b", "c"), ("r",)),
+    lambda: GroundedPath(("a", " c"), ("r",)),
+    lambda: GroundedPath(("a", 5), ("r",)),
+    lambda: GroundedPath.parse(5),
+    lambda: RelationPath.parse(None),
+    lambda: Relation.parse(["r"]),
+    lambda: parse_path(b"a -> r -> b"),
+])
+def test_bad_values_raise_path_syntax_errors(make):
+    with pytest.raises(PathSyntaxError):
+        make()

@@ -69,7 +69,7 @@ def test_rdf_formats_with_labels(tmp_path, fmt, ext):
 
 
 def test_rdf_syntax_error(tmp_path):
-    with pytest.raises(KGFormatError, match="cannot parse as RDF"):
+    with pytest.raises(KGFormatError, match=r"bad.ttl:2: cannot parse as RDF"):
         load_graph(write(tmp_path, "bad.ttl", "@prefix ex: <http://e/> .\nex:a ex:b .\n"))
 
 
@@ -112,3 +112,147 @@ def test_example_graph_loads():
     kg = load_graph(GRAPHS / "world.ttl")
     assert 300 <= kg.num_triples <= 1000
     assert kg.entity_id("Joe Biden") is not None and kg.relation_id("born_in") is not None
+
+
+# ------------------------------------------------------------------ bad input
+def test_fields_are_stripped(tmp_path):
+    kg = load_graph(write(tmp_path, "kb.txt", "Kismet |directed_by| William Dieterle\nKismet|starred_actors|Ronald Colman\n"))
+    assert sorted(kg.entity_keys) == ["Kismet", "Ronald Colman", "William Dieterle"]
+    kg = load_graph(write(tmp_path, "kb.tsv", "a \t r\t b\n"), format="tsv")
+    assert list(kg.triples()) == [("a", "r", "b")]
+
+
+@pytest.mark.parametrize("content, words", [
+    ("a|r|b\na->x|r|b\n", "contains '->'"),
+    ("a|r|b\na|r -> s|b\n", "contains '->'"),
+    ("a|r|b\na|r<SEP>|b\n", "'<SEP>'"),
+    ("a|r|b\na|<PATH> r|b\n", "'<PATH>'"),
+    ("a|r|b\na|r,s|b\n", "','"),
+    ("a|r|b\na|r|b\x0bc\n", "control character"),
+    ("a|r|b\na| ~r |b\n", "starts with '~'"),
+    ("a|r|b\na|  |b\n", "field 2 is empty"),
+])
+def test_bad_names_name_file_and_line(tmp_path, content, words):
+    p = write(tmp_path, "kb.txt", content)
+    with pytest.raises(KGFormatError) as err:
+        load_graph(p, format="metaqa")
+    assert err.value.line == 2 and words in str(err.value) and str(p) in str(err.value)
+
+
+def test_tsv_blank_relation(tmp_path):
+    with pytest.raises(KGFormatError, match=r"kb.tsv:1: .*field 2 is empty"):
+        load_graph(write(tmp_path, "kb.tsv", "a\t \tb\n"), format="tsv")
+
+
+@pytest.mark.parametrize("fmt", [None, "metaqa", "tsv", "rdf", "rog"])
+def test_directory_is_an_error(tmp_path, fmt):
+    with pytest.raises(KGFormatError, match="is a directory, expected a file"):
+        load_graph(tmp_path, format=fmt)
+    (tmp_path / "g.parquet").mkdir()
+    (tmp_path / "g.ttl").mkdir()
+    for name in ("g.parquet", "g.ttl"):
+        with pytest.raises(KGFormatError, match="is a directory"):
+            load_graph(tmp_path / name, format=fmt)
+    with pytest.raises(KGFormatError, match="is a directory"):
+        detect_graph_format(tmp_path)
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    import pathlib
+
+    p = write(tmp_path, "kb.txt", "a|r|b\n")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
+    with pytest.raises(KGFormatError, match=r"kb.txt: cannot read the file: Permission denied"):
+        load_graph(p, format="metaqa")
+
+
+def test_rdf_relation_label_with_tilde_is_an_error(tmp_path):
+    bad = TTL.replace('ex:born_in rdfs:label "born_in"', 'ex:born_in rdfs:label "~born_in"')
+    p = write(tmp_path, "g.ttl", bad)
+    with pytest.raises(KGFormatError, match=r"g.ttl: RDF predicate 'http://example.org/born_in': "
+                                            r"relation name '~born_in' starts with '~'"):
+        load_graph(p)
+    p = write(tmp_path, "g2.nt", "<http://example.org/a> <http://example.org/~r> <http://example.org/b> .\n")
+    with pytest.raises(KGFormatError, match="g2.nt: RDF predicate .*starts with '~'"):
+        load_graph(p)
+
+
+def test_rdf_labels_made_one_line_and_checked(tmp_path):
+    text = TTL.replace('rdfs:label "Joe Biden"', 'rdfs:label """Joe\n   Biden """')
+    kg = load_graph(write(tmp_path, "g.ttl", text))
+    assert kg.entity_id("Joe Biden") is not None
+    text = TTL.replace('rdfs:label "Joe Biden"', 'rdfs:label "Joe -> Biden"')
+    with pytest.raises(KGFormatError, match="RDF node 'http://example.org/Joe_Biden': entity name 'Joe -> Biden'"):
+        load_graph(write(tmp_path, "g2.ttl", text))
+
+
+@pytest.mark.parametrize("record, words", [
+    ({"graph": 5}, "field 'graph' must be a list of [head, relation, tail] triples, found number 5"),
+    ({"graph": ["abc"]}, "graph triple 1: expected [head, relation, tail] as three strings, found string"),
+    ({"graph": [["a", "r", 3]]}, "graph triple 1: expected"),
+    ({"graph": [["a", "r", None]]}, "graph triple 1: expected"),
+    ({"graph": [{"h": "a"}]}, "graph triple 1: expected"),
+    ({"graph": [["a", "r", ""]]}, "entity name '' is empty"),
+    ({"graph": [["a", "~r", "b"]]}, "starts with '~'"),
+    ({"graph": [["a", "r", " b"]]}, "leading or trailing whitespace"),
+    ({"graph": [["a", "r", "b\nc"]]}, "control character"),
+    ({"graph": [["a", "<PATH>", "b"]]}, "'<PATH>'"),
+    ({"question": "q"}, "record has no 'graph' field"),
+])
+def test_rog_graph_wrong_types(tmp_path, record, words):
+    p = write(tmp_path, "rog.jsonl", json.dumps(ROG[0]) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(KGFormatError) as err:
+        load_graph(p)
+    assert err.value.line == 2 and words in err.value.message, str(err.value)
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('[\n  {"graph": [["a", "r", "b"]]},\n  7\n]\n', 3, "expected a JSON object {...} as a record, found number 7"),
+    ('[\n  {"graph": [["a", "r", "b"]]},\n  ["x"]\n]\n', 3, "found list"),
+    ("[1, 2]\n", 1, "found number 1"),
+    ('[\n  {"graph": [["a", "r", "b"]]}\n]\n]\n', 4, "extra data after the list"),
+    ('[\n  {"graph": [["a", "r", "b"]]}\n  {"graph": []}\n]\n', 3, "expected ',' or ']'"),
+    ('[\n  {"graph": [["a", "r", "b"]]},\n  {"graph": [["a", "r"]]}\n]\n', 3, "graph triple 1"),
+])
+def test_rog_json_list_errors_name_the_line(tmp_path, text, line, words):
+    p = write(tmp_path, "rog.json", text)
+    with pytest.raises(KGFormatError) as err:
+        load_graph(p)
+    assert err.value.line == line and words in err.value.message, str(err.value)
+
+
+def test_rog_json_list_reads(tmp_path):
+    p = write(tmp_path, "rog.json", json.dumps(ROG, indent=2))
+    assert load_graph(p).num_triples == 3
+    assert load_graph(write(tmp_path, "one.json", json.dumps(ROG[:1]))).num_triples == 2
+
+
+def test_not_a_parquet_file(tmp_path):
+    pytest.importorskip("pyarrow")
+    with pytest.raises(KGFormatError, match="cannot read as parquet"):
+        load_graph(write(tmp_path, "g.parquet", "a|r|b\n"))
+
+
+def test_deep_or_huge_json_is_an_error(tmp_path):
+    with pytest.raises(KGFormatError, match="nested too deeply"):
+        load_graph(write(tmp_path, "deep.jsonl", '{"graph": ' + "[" * 100_000 + "\n"))
+    with pytest.raises(KGFormatError, match="invalid JSON"):
+        load_graph(write(tmp_path, "big.jsonl", '{"graph": ' + "1" * 5000 + "}\n"))
+
+
+def test_unknown_format_is_a_config_error(tmp_path):
+    from kgdistill.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown graph format"):
+        load_graph(write(tmp_path, "kb.txt", "a|r|b\n"), format="csv")
+
+
+def test_detect_names_the_first_non_blank_line(tmp_path):
+    with pytest.raises(KGFormatError) as err:
+        load_graph(write(tmp_path, "odd.txt", "\n\njust words\n"))
+    assert err.value.line == 3
+    assert detect_graph_format(write(tmp_path, "bom.txt", "\ufeff@prefix ex: <http://e/> .\n")) == "rdf"

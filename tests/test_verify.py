@@ -126,3 +126,53 @@ def test_pathquestion_gold_paths_verify_and_corruptions_fail(name, split):
                                  (verify_paths(kg, flipped), flip_where, {4})):
         assert batch.failing_hop.tolist() == want
         assert set(batch.codes.tolist()) <= reasons
+
+
+# ------------------------------------------------------------------ path files
+def test_read_path_file_forms(tmp_path):
+    from kgdistill.verify import read_path_file
+
+    p = tmp_path / "paths.txt"
+    p.write_text("Joe Biden -> born_in -> Scranton\n\n Joe Biden \tborn_in -> city_of\n"
+                 '{"path": "born_in", "topic": "Jill Biden"}\n{"path": "Joe Biden -> born_in -> Scranton", "topic": null}\n'
+                 "[Joe] -> r -> x\n", encoding="utf-8")
+    assert read_path_file(p) == [
+        (None, "Joe Biden -> born_in -> Scranton", f"{p}:1"),
+        ("Joe Biden", "born_in -> city_of", f"{p}:3"),
+        ("Jill Biden", "born_in", f"{p}:4"),
+        (None, "Joe Biden -> born_in -> Scranton", f"{p}:5"),
+        (None, "[Joe] -> r -> x", f"{p}:6"),
+    ]
+
+
+@pytest.mark.parametrize("line, words", [
+    ('{"path": null}', "field 'path' is null (expected a string)"),
+    ('{"topic": "x"}', "record has no 'path' field"),
+    ('{"path": 5}', "field 'path' must be a non-empty string, found number 5"),
+    ('{"path": "born_in", "topic": 5}', "field 'topic' must be a non-empty string, found number 5"),
+    ('{"path": "born_in", "topic": ["x"]}', "field 'topic' must be a non-empty string, found list"),
+    ('{"path": "born_in", "topic": "a -> b"}', "topic: entity name 'a -> b' contains '->'"),
+    ('["born_in"]', 'expected a JSON object {"path": ..., "topic": ...}, found list'),
+    ('{"path": "born_in"', "invalid JSON"),
+    ("Joe Biden -> born_in", "bad grounded path"),
+    ("Joe Biden\tborn_in -> -> x", "bad relation path"),
+    ("\tborn_in", "topic: entity name '' is empty"),
+    ("Joe\tborn_in\tcity_of", "control character"),
+])
+def test_read_path_file_errors(tmp_path, line, words):
+    from kgdistill.readers import KGFormatError
+    from kgdistill.verify import read_path_file
+
+    p = tmp_path / "paths.jsonl"
+    p.write_text('{"path": "Joe Biden"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(KGFormatError) as err:
+        read_path_file(p)
+    assert err.value.line == 2 and str(p) in str(err.value) and words in err.value.message, str(err.value)
+
+
+def test_read_path_file_directory(tmp_path):
+    from kgdistill.readers import KGFormatError
+    from kgdistill.verify import read_path_file
+
+    with pytest.raises(KGFormatError, match="is a directory, expected a file"):
+        read_path_file(tmp_path)
