@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 
 from kgdistill.commands import (CLIError, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
-from kgdistill.paths import PathSyntaxError, UnknownNameError
+from kgdistill.distill import STUDENT_TRAINING, DistillConfig
+from kgdistill.reasoner import MAX_HOPS
+from kgdistill.serializer import SerializerConfig
+from kgdistill.student import ADAPTATION_MODES, StudentConfig
+from kgdistill.teacher import TeacherConfig
+from kgdistill.teacher_training import TEACHER_TRAINING
+from kgdistill.training import DEVICES, PRECISIONS
 
 EPILOG = """\
 paths and notation:
@@ -43,6 +50,39 @@ examples:
 """
 
 
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: an integer in ``[low, high]``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected an integer {'>= ' + str(low) if high is None else f'from {low} to {high}'}, got {value}")
+        return value
+    return parse
+
+
+def _float_in(low: float, high: float | None = None, low_open: bool = False):
+    """An argparse type: a finite number ``> low`` (``low_open``) or ``>= low``, ``<= high``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) or (high is not None and value > high):
+            rng = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"expected a finite number {rng}, got {text}")
+        return value
+    return parse
+
+
+HOPS = _int_in(1, MAX_HOPS)
+POSITIVE = _int_in(1)
+NON_NEGATIVE = _int_in(0)
+MINUTES = _float_in(0.0)
+
+
 def _add_graph_args(p: argparse.ArgumentParser, required: bool = True, note: str = "") -> None:
     p.add_argument("-g", "--graph", required=required, help="knowledge-graph file" + note)
     p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
@@ -63,12 +103,18 @@ def _add_soft_rest(p: argparse.ArgumentParser) -> None:
 def _add_student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-model", help="local Hugging Face causal-LM checkpoint as the student "
                                         "(default: build a small one from a config)")
-    p.add_argument("--adaptation", default="full", choices=["full", "lora", "prompt_tuning", "prefix_tuning",
-                                                            "p_tuning"],
+    p.add_argument("--adaptation", default=StudentConfig.adaptation, choices=ADAPTATION_MODES,
                    help="how a --base-model is adapted (default: full fine-tuning)")
-    p.add_argument("--layers", type=int, default=2, help="layers of the built student")
-    p.add_argument("--dim", type=int, default=128, help="width of the built student")
-    p.add_argument("--heads", type=int, default=4, help="attention heads of the built student")
+    p.add_argument("--layers", type=_int_in(1, 96), default=StudentConfig.n_layer, help="layers of the built student")
+    p.add_argument("--dim", type=_int_in(1, 16384), default=StudentConfig.n_embd, help="width of the built student")
+    p.add_argument("--heads", type=_int_in(1, 256), default=StudentConfig.n_head,
+                   help="attention heads of the built student")
+
+
+def _add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train (auto: CUDA if available)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="bf16 autocasts matrix products (CPUs with AVX512-BF16, GPUs)")
 
 
 # ---------------------------------------------------------------------- parser
@@ -95,11 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "entities are bounded by the caps below, reported when hit.")
     _add_graph_args(p)
     p.add_argument("entity", help="start entity (key or label)")
-    p.add_argument("--max-hops", type=int, default=2, help="longest path (default 2)")
-    p.add_argument("--max-paths", type=int, default=10_000, help="stop after this many paths")
-    p.add_argument("--max-frontier-edges", type=int, default=500_000,
+    p.add_argument("--max-hops", type=HOPS, default=2, help="longest path (default 2)")
+    p.add_argument("--max-paths", type=POSITIVE, default=10_000, help="stop after this many paths")
+    p.add_argument("--max-frontier-edges", type=POSITIVE, default=500_000,
                    help="do not expand a frontier with more edges than this")
-    p.add_argument("--show-endpoints", type=int, default=3, help="endpoints shown per path")
+    p.add_argument("--show-endpoints", type=NON_NEGATIVE, default=3, help="endpoints shown per path")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_paths)
 
@@ -115,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="paths in arrow form")
     p.add_argument("--file", help="file of paths to check")
     p.add_argument("--topic", help="treat the PATHS arguments as relation paths from this entity")
-    p.add_argument("--groundings", type=int, default=5, help="groundings listed per relation path")
+    p.add_argument("--groundings", type=NON_NEGATIVE, default=5, help="groundings listed per relation path")
     p.add_argument("--json", action="store_true", help="one JSON verdict per line")
     p.set_defaults(func=cmd_verify)
 
@@ -126,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="question file")
     _add_question_format(p)
     _add_graph_args(p, required=False)
-    p.add_argument("--max-hops", type=int, default=3, help="hops for the coverage count")
-    p.add_argument("--show", type=int, default=3, help="questions printed")
+    p.add_argument("--max-hops", type=HOPS, default=3, help="hops for the coverage count")
+    p.add_argument("--show", type=NON_NEGATIVE, default=3, help="questions printed")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_questions)
 
@@ -144,18 +190,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--valid", help="validation questions (early stopping and metrics)")
     _add_question_format(t)
     t.add_argument("--out", required=True, help="directory to write the teacher to")
-    t.add_argument("--hops", type=int, default=2, help="reasoning steps = longest path (default 2)")
+    t.add_argument("--hops", type=HOPS, default=2, help=f"reasoning steps = longest path, 1 to {MAX_HOPS} (default 2)")
     t.add_argument("--exact-hops", action="store_true",
                    help="every answer is exactly --hops away (MetaQA k-hop, PQ-kH); default: learn the hop count")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=3e-3)
-    t.add_argument("--hidden-dim", type=int, default=128)
-    t.add_argument("--patience", type=int, default=2, help="epochs without improvement before stopping")
-    t.add_argument("--max-expand-degree", type=int, default=1000,
+    t.add_argument("--epochs", type=NON_NEGATIVE, default=TEACHER_TRAINING.epochs)
+    t.add_argument("--batch-size", type=POSITIVE, default=TEACHER_TRAINING.batch_size)
+    t.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True), default=TEACHER_TRAINING.lr)
+    t.add_argument("--hidden-dim", type=_int_in(1, 4096), default=TeacherConfig.hidden_dim)
+    t.add_argument("--patience", type=POSITIVE, default=TEACHER_TRAINING.patience,
+                   help="epochs without improvement before stopping")
+    t.add_argument("--max-expand-degree", type=POSITIVE, default=TeacherConfig.max_expand_degree,
                    help="subgraph hub cap: entities with more edges are not expanded")
-    t.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit for training (0: none)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-minutes", type=MINUTES, default=0.0, help="wall-time limit for training (0: none)")
+    t.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    _add_device_args(t)
     t.add_argument("--encoder", help="local sentence-encoder directory (default: packaged all-MiniLM-L6-v2)")
     t.set_defaults(func=cmd_teacher_train)
     t = tsub.add_parser("dump", help="write the teacher's path distribution per question (JSONL)",
@@ -166,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--questions", required=True, help="question file")
     _add_question_format(t)
     t.add_argument("--out", required=True, help="output JSONL")
-    t.add_argument("--top-k", type=int, default=10, help="paths per question")
+    t.add_argument("--top-k", type=_int_in(1, 1000), default=TeacherConfig.top_k_paths, help="paths per question")
     t.set_defaults(func=cmd_teacher_dump)
 
     p = sub.add_parser("serialize", help="write the student's training set from questions and a teacher dump",
@@ -178,11 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_question_format(p)
     p.add_argument("--teacher-dump", help="JSONL from 'kgdistill teacher dump' (omit: hard targets only)")
     p.add_argument("--out", required=True, help="output JSONL (a .serializer.json is written beside it)")
-    p.add_argument("--template", default="question: {question} path:", help="prompt with {question} and {topic}")
+    p.add_argument("--template", default=SerializerConfig.template, help="prompt with {question} and {topic}")
     p.add_argument("--keep-topic-name", action="store_true", help="do not replace the topic's name by X")
-    p.add_argument("--temperature", type=float, default=1.0, help="re-tempering of teacher probabilities")
-    p.add_argument("--top-k", type=int, default=5, help="teacher paths kept per question")
-    p.add_argument("--max-hops", type=int, default=3, help="hop limit of the best-F1 search")
+    p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature,
+                   help="re-tempering of teacher probabilities (use the same T for distill)")
+    p.add_argument("--top-k", type=_int_in(1, 1000), default=SerializerConfig.top_k, help="teacher paths kept per question")
+    p.add_argument("--max-hops", type=HOPS, default=3, help="hop limit of the best-F1 search")
     p.set_defaults(func=cmd_serialize)
 
     p = sub.add_parser("distill", help="train the student from a serialized training set",
@@ -194,16 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid", help="validation questions")
     _add_question_format(p)
     p.add_argument("--out", required=True, help="student directory (loads with AutoModelForCausalLM)")
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard loss (1 = plain fine-tuning)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--label-fraction", type=float, default=1.0, help="share of questions whose hard labels are used")
+    p.add_argument("--alpha", type=_float_in(0.0, 1.0), default=DistillConfig.alpha,
+                   help="weight of the hard loss (1 = plain fine-tuning)")
+    p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature)
+    p.add_argument("--epochs", type=NON_NEGATIVE, default=STUDENT_TRAINING.epochs)
+    p.add_argument("--batch-size", type=POSITIVE, default=STUDENT_TRAINING.batch_size)
+    p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True), default=STUDENT_TRAINING.lr)
+    p.add_argument("--label-fraction", type=_float_in(0.0, 1.0, low_open=True), default=1.0,
+                   help="share of questions whose hard labels are used")
     _add_soft_rest(p)
-    p.add_argument("--max-hops", type=int, default=3, help="longest decoded path")
-    p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit (0: none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-hops", type=HOPS, default=3, help="longest decoded path")
+    p.add_argument("--max-minutes", type=MINUTES, default=0.0, help="wall-time limit (0: none)")
+    p.add_argument("--grad-accumulation", type=POSITIVE, default=1, help="batches per optimizer step")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    _add_device_args(p)
     _add_student_args(p)
     p.set_defaults(func=cmd_distill)
 
@@ -217,10 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="question file (any supported format) for batch queries")
     _add_question_format(p)
     p.add_argument("--student", required=True, help="student directory")
-    p.add_argument("--beam", type=int, default=5, help="paths decoded per question")
-    p.add_argument("--max-hops", type=int, default=3)
+    p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
+    p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the student's)")
     p.add_argument("--unconstrained", action="store_true", help="do not constrain decoding by the graph")
-    p.add_argument("--show", type=int, default=5, help="answers shown per question")
+    p.add_argument("--show", type=NON_NEGATIVE, default=5, help="answers shown per question")
     p.add_argument("--json", action="store_true", help="one JSON result per line")
     p.set_defaults(func=cmd_query)
 
@@ -238,20 +291,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_question_format(p)
     p.add_argument("--out", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in RUN with its saved configuration")
-    p.add_argument("--hops", type=int, help="longest reasoning path (default: inferred from the questions)")
+    p.add_argument("--hops", type=HOPS, help=f"longest reasoning path, 1 to {MAX_HOPS} (default: inferred from the questions)")
     p.add_argument("--exact-hops", choices=["auto", "yes", "no"], default="auto",
                    help="every answer is exactly --hops away (auto: inferred with the hops; 'no' when "
                         "--hops is given)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same metrics "
-                                                       "(unless --max-minutes cuts training)")
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard loss; 1 = no distillation")
-    p.add_argument("--temperature", type=float, default=1.0, help="distillation temperature T")
-    p.add_argument("--top-k", type=int, default=5, help="teacher paths per question used as soft targets")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0, help="random seed; the same seed gives the same metrics "
+                                                               "(unless --max-minutes cuts training)")
+    p.add_argument("--alpha", type=_float_in(0.0, 1.0), default=DistillConfig.alpha,
+                   help="weight of the hard loss; 1 = no distillation")
+    p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature,
+                   help="distillation temperature T")
+    p.add_argument("--top-k", type=_int_in(1, 1000), default=SerializerConfig.top_k,
+                   help="teacher paths per question used as soft targets")
     _add_soft_rest(p)
-    p.add_argument("--teacher-epochs", type=int, default=10, help="most teacher epochs (early stopping)")
-    p.add_argument("--student-epochs", type=int, default=30, help="most student epochs (early stopping)")
-    p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time limit per model (0: none)")
+    p.add_argument("--teacher-epochs", type=NON_NEGATIVE, default=TEACHER_TRAINING.epochs,
+                   help="most teacher epochs (early stopping)")
+    p.add_argument("--student-epochs", type=NON_NEGATIVE, default=STUDENT_TRAINING.epochs,
+                   help="most student epochs (early stopping)")
+    p.add_argument("--max-minutes", type=MINUTES, default=0.0, help="wall-time limit per model (0: none)")
     _add_student_args(p)
+    _add_device_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -268,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", required=True, help="question file (any supported format)")
     _add_question_format(p)
     p.add_argument("--out", required=True, help="directory for metrics.json and predictions.jsonl")
-    p.add_argument("--beam", type=int, default=5, help="paths decoded per question")
-    p.add_argument("--max-hops", type=int, help="longest decoded path (default: the run's)")
+    p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
+    p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the run's)")
     p.add_argument("--no-teacher", action="store_true", help="do not score the run's teacher as well")
     p.add_argument("--unconstrained", action="store_true", help="decode without graph constraints")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -297,13 +356,15 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kgdistill.pipeline import RunError
-    from kgdistill.readers import KGFormatError
+    from kgdistill.errors import KGDistillError
 
     # transformers' own bars ("Loading weights") are noise here; kgdistill shows its own.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a bad option (argparse printed why)
+        return exit_.code if isinstance(exit_.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not getattr(args, "func", None):
@@ -311,10 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (CLIError, RunError, KGFormatError, UnknownNameError, PathSyntaxError, FileNotFoundError,
-            FileExistsError) as err:
+    except KGDistillError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was saved is kept (a run resumes with 'kgdistill train --resume RUN')",
+              file=sys.stderr)
+        return 130
     except ValueError as err:  # bad settings or mismatched inputs (e.g. a teacher and another graph)
         if args.verbose:
             raise

@@ -7,10 +7,11 @@ import logging
 import time
 from pathlib import Path
 
+from kgdistill.errors import KGDistillError
 from kgdistill.paths import PathSyntaxError, UnknownNameError
 from kgdistill.readers import write_jsonl
 
-class CLIError(Exception):
+class CLIError(KGDistillError):
     """A user-facing error: printed as ``error: ...`` with exit code 2."""
 
 
@@ -177,21 +178,38 @@ def _print_teacher_metrics(metrics: dict) -> None:
     print(f"{metrics['questions']:,} questions: {line}")
 
 
-def cmd_teacher_train(args) -> int:
-    from kgdistill.datasets import load_questions
-    from kgdistill.encoder import SentenceEncoder
-    from kgdistill.teacher import TeacherConfig
-    from kgdistill.teacher_training import train_teacher
+def _train_args(defaults, args, prefix: str = ""):
+    """``defaults`` (a TrainArgs) with the options given on the command line."""
+    import dataclasses
 
+    values = {}
+    for name in ("epochs", "batch_size", "lr", "patience", "max_minutes", "grad_accumulation", "device",
+                 "precision"):
+        given = getattr(args, prefix + name, None)
+        if given is not None:
+            values[name] = given
+    return dataclasses.replace(defaults, **values)
+
+
+def cmd_teacher_train(args) -> int:
+    from kgdistill.encoder import SentenceEncoder
+    from kgdistill.io import DirectoryLock
+    from kgdistill.runs import load_questions_checked
+    from kgdistill.teacher import TeacherConfig
+    from kgdistill.teacher_training import TEACHER_TRAINING, train_teacher
+
+    config = TeacherConfig(hidden_dim=args.hidden_dim, max_expand_degree=args.max_expand_degree)
+    train_args = _train_args(TEACHER_TRAINING, args)
     kg = _load_graph(args)
-    train = load_questions(args.train, args.question_format)
-    valid = load_questions(args.valid, args.question_format) if args.valid else []
-    config = TeacherConfig(num_steps=args.hops, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                           hidden_dim=args.hidden_dim, max_expand_degree=args.max_expand_degree,
-                           seed=args.seed, patience=args.patience, max_train_minutes=args.max_minutes,
-                           exact_hops=args.exact_hops)
-    teacher = train_teacher(kg, train, valid, config, SentenceEncoder(args.encoder))
-    out = teacher.save(args.out)
+    train = load_questions_checked(args.train, args.question_format, kg, "training questions")
+    valid = load_questions_checked(args.valid, args.question_format, kg, "validation questions") if args.valid else []
+    with DirectoryLock(args.out, "teacher training"):
+        teacher = train_teacher(kg, train, valid, config, args.hops, args.exact_hops, train_args, seed=args.seed,
+                                encoder=SentenceEncoder(args.encoder), checkpoint=Path(args.out) / "checkpoint")
+        out = teacher.save(args.out)
+        import shutil
+
+        shutil.rmtree(Path(args.out) / "checkpoint", ignore_errors=True)
     m = teacher.metrics
     print(f"teacher saved to {out} (trained {m['train_seconds']:.0f} s on {m['train_questions']:,} questions, "
           f"{len(m['curve'])} epochs)")
@@ -201,13 +219,15 @@ def cmd_teacher_train(args) -> int:
 
 def cmd_teacher_dump(args) -> int:
     from kgdistill.datasets import load_questions
+    from kgdistill.io import write_atomic
     from kgdistill.teacher_training import Teacher, score_predictions
 
     teacher = Teacher.load(args.teacher)
     kg = _load_graph(args)
+    teacher.bind(kg)
     questions = load_questions(args.questions, args.question_format)
     preds = teacher.predict(kg, questions, top_k=args.top_k, progress=True)
-    write_jsonl(preds, args.out)
+    write_atomic(args.out, lambda p: write_jsonl(preds, p))
     print(f"wrote {len(preds):,} soft-target records to {args.out}")
     if any(q.answers for q in questions):
         _print_teacher_metrics(score_predictions(preds))
@@ -215,20 +235,24 @@ def cmd_teacher_dump(args) -> int:
 
 
 # ---------------------------------------------------------------------- student
+SERIALIZE_SIDECAR = ".serializer.json"
+
+
 def cmd_serialize(args) -> int:
     from dataclasses import asdict
 
     from kgdistill.datasets import load_questions
+    from kgdistill.io import write_json_atomic
     from kgdistill.serializer import SerializerConfig, build_training_set, load_teacher_dump, save_records
 
+    config = SerializerConfig(template=args.template, top_k=args.top_k, mask_topic=not args.keep_topic_name)
     kg = _load_graph(args)
     questions = load_questions(args.questions, args.question_format)
     dump = load_teacher_dump(args.teacher_dump) if args.teacher_dump else None
-    config = SerializerConfig(template=args.template, temperature=args.temperature, top_k=args.top_k,
-                              max_hops=args.max_hops, mask_topic=not args.keep_topic_name)
-    records = build_training_set(kg, questions, dump, config, progress=True)
+    records = build_training_set(kg, questions, dump, config, args.max_hops, args.temperature, progress=True)
     save_records(records, args.out)
-    Path(args.out + ".serializer.json").write_text(json.dumps(asdict(config), indent=2))
+    write_json_atomic(args.out + SERIALIZE_SIDECAR, {**asdict(config), "temperature": args.temperature,
+                                                     "hops": args.max_hops})
     sources = {s: sum(r.hard_source == s for r in records) for s in ("gold", "best_f1", "none")}
     print(f"wrote {len(records):,} training records to {args.out} (hard targets: {sources['gold']:,} gold, "
           f"{sources['best_f1']:,} best-F1, {sources['none']:,} none; "
@@ -238,52 +262,58 @@ def cmd_serialize(args) -> int:
 
 def cmd_distill(args) -> int:
     from kgdistill.datasets import load_questions
-    from kgdistill.distill import DistillConfig, train_student
+    from kgdistill.distill import STUDENT_TRAINING, DistillConfig, train_student
+    from kgdistill.io import DirectoryLock, read_json
     from kgdistill.serializer import SerializerConfig, load_records
     from kgdistill.student import Student, StudentConfig, adapt
-    from kgdistill.teacher_training import seed_everything
+    from kgdistill.training import seed_everything
+    from kgdistill.vocabulary import RelationVocabulary
 
+    student_config = StudentConfig(base_model=args.base_model, adaptation=args.adaptation, n_layer=args.layers,
+                                   n_embd=args.dim, n_head=args.heads)
+    student_config.check_base_model()
+    config = DistillConfig(alpha=args.alpha, temperature=args.temperature, label_fraction=args.label_fraction,
+                           soft_rest=args.soft_rest)
+    train_args = _train_args(STUDENT_TRAINING, args)
+    side = Path(args.train_set + SERIALIZE_SIDECAR)
+    sidecar = read_json(side) if side.exists() else {}
+    fields = SerializerConfig.__dataclass_fields__
+    serializer = SerializerConfig(**{k: v for k, v in sidecar.items() if k in fields})
     kg = _load_graph(args)
     records = load_records(args.train_set)
-    side = Path(args.train_set + ".serializer.json")
-    serializer = SerializerConfig(**json.loads(side.read_text())) if side.exists() else SerializerConfig()
+    if not records:
+        raise CLIError(f"{args.train_set}: no training records")
     valid = load_questions(args.valid, args.question_format) if args.valid else []
     seed_everything(args.seed)  # the student's initial weights follow --seed
-    student = Student.create(kg.relation_labels_all(), [r.prompt for r in records],
-                             StudentConfig(base_model=args.base_model, n_layer=args.layers, n_embd=args.dim,
-                                           n_head=args.heads))
-    if args.adaptation != "full" and not args.base_model:
-        raise CLIError("--adaptation other than 'full' needs --base-model (a pretrained checkpoint)")
+    student = Student.create(RelationVocabulary.from_graph(kg), [r.prompt for r in records], student_config)
     adapt(student, args.adaptation)
-    config = DistillConfig(alpha=args.alpha, temperature=args.temperature, epochs=args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, seed=args.seed, label_fraction=args.label_fraction,
-                           max_hops=args.max_hops, max_train_minutes=args.max_minutes, soft_rest=args.soft_rest)
-    metrics = train_student(student, kg, records, valid, config, out_dir=args.out, serializer=serializer)
-    print(f"student saved to {args.out} ({metrics['train_seconds']:.0f} s, {len(metrics['curve'])} epochs, "
-          f"best validation Hits@1 {metrics['best_valid_hits@1']:.3f})")
+    with DirectoryLock(args.out, "student training"):
+        metrics = train_student(student, kg, records, valid, config, args.max_hops, train_args, seed=args.seed,
+                                out_dir=args.out, serializer=serializer)
+    best = metrics["best_valid_hits@1"]
+    print(f"student saved to {args.out} ({metrics['train_seconds']:.0f} s, {len(metrics['curve'])} epochs"
+          + (f", best validation Hits@1 {best:.3f})" if args.valid else ")"))
     return 0
 
 
 def cmd_query(args) -> int:
     from kgdistill.datasets import Question, load_questions
-    from kgdistill.query import answer_questions, score_answers
-    from kgdistill.student import Student
+    from kgdistill.reasoner import Reasoner, score_answers
 
-    student = Student.load(args.student)
+    if not args.file and not (args.question and args.topic):
+        raise CLIError("give a QUESTION with --topic, or --file with questions")
     kg = _load_graph(args)
+    reasoner = Reasoner.from_student(args.student, kg, beam_size=args.beam, max_hops=args.max_hops,
+                                     constrained=not args.unconstrained)
+    start = time.perf_counter()
     if args.file:
         questions = load_questions(args.file, args.question_format)
-    elif args.question and args.topic:
-        questions = [Question("query", args.question, list(args.topic), [])]
+        from kgdistill.reasoner import check_topics_fit
+
+        check_topics_fit(kg, questions, f"questions in {args.file}")
+        results = reasoner.answer(questions)
     else:
-        raise CLIError("give a QUESTION with --topic, or --file with questions")
-    for q in questions:
-        for t in q.topic_entities:
-            if kg.entity_id(t) is None and not args.file:
-                raise UnknownNameError(f"unknown topic entity {t!r}")
-    start = time.perf_counter()
-    results = answer_questions(student, kg, questions, beam_size=args.beam, max_hops=args.max_hops,
-                               constrained=not args.unconstrained)
+        results = [reasoner.ask(args.question, args.topic)]
     elapsed = time.perf_counter() - start
     for r in results:
         print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else r.explain(args.show) + "\n")
@@ -293,35 +323,48 @@ def cmd_query(args) -> int:
               f"Hits@1 {100 * m['hits@1']:.1f}, decoded paths that verify {100 * m['valid_path_share']:.1f}%")
     return 0
 
+
 # ---------------------------------------------------------------------- run
+def _run_config_from_args(args):
+    import dataclasses
+
+    from kgdistill.distill import STUDENT_TRAINING, DistillConfig
+    from kgdistill.runs import RunConfig
+    from kgdistill.serializer import SerializerConfig
+    from kgdistill.student import StudentConfig
+    from kgdistill.teacher_training import TEACHER_TRAINING
+
+    exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
+    device = {"device": args.device, "precision": args.precision}
+    teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=args.max_minutes,
+                                           device=args.device)
+    student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs,
+                                           max_minutes=args.max_minutes, **device)
+    return RunConfig(graph=args.graph, train=args.train, valid=args.valid, graph_format=args.format,
+                     question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
+                     teacher_training=teacher_training, serializer=SerializerConfig(top_k=args.top_k),
+                     student=StudentConfig(base_model=args.base_model, adaptation=args.adaptation,
+                                           n_layer=args.layers, n_embd=args.dim, n_head=args.heads),
+                     distill=DistillConfig(alpha=args.alpha, temperature=args.temperature,
+                                           soft_rest=args.soft_rest),
+                     student_training=student_training)
+
+
 def cmd_train(args) -> int:
-    from kgdistill.pipeline import RUN_CONFIG, RunConfig, summary_line, train_run
+    from kgdistill.runs import read_run_config, summary_line, train_run
 
     if args.resume:
-        cfg_file = Path(args.resume) / RUN_CONFIG
-        if not cfg_file.exists():
-            raise CLIError(f"{args.resume} has no {RUN_CONFIG}: nothing to resume")
         given = [f for f, v in (("-g", args.graph), ("--train", args.train), ("--valid", args.valid),
                                 ("--out", args.out)) if v]
         if given:
             raise CLIError(f"--resume continues RUN with its saved configuration; drop {', '.join(given)}")
-        config = RunConfig(**json.loads(cfg_file.read_text()))
+        config = read_run_config(args.resume)
         out = args.resume
     else:
         missing = [f for f, v in (("-g/--graph", args.graph), ("--train", args.train), ("--out", args.out)) if not v]
         if missing:
             raise CLIError(f"kgdistill train needs {', '.join(missing)} (or --resume RUN)")
-        exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
-        student = {"n_layer": args.layers, "n_embd": args.dim, "n_head": args.heads, "base_model": args.base_model}
-        config = RunConfig(graph=args.graph, train=args.train, valid=args.valid, graph_format=args.format,
-                           question_format=args.question_format, seed=args.seed, hops=args.hops,
-                           exact_hops=exact, adaptation=args.adaptation,
-                           teacher={"epochs": args.teacher_epochs, "max_train_minutes": args.max_minutes},
-                           serializer={"temperature": args.temperature, "top_k": args.top_k},
-                           student=student,
-                           distill={"alpha": args.alpha, "temperature": args.temperature,
-                                    "soft_rest": args.soft_rest,
-                                    "epochs": args.student_epochs, "max_train_minutes": args.max_minutes})
+        config = _run_config_from_args(args)
         out = args.out
     metrics = train_run(config, out, progress=not args.quiet, echo=print)
     print(f"run written to {out}/ (config.json, teacher/, soft_targets.jsonl, train_set.jsonl, student/, "
@@ -333,32 +376,36 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from kgdistill.datasets import load_questions
-    from kgdistill.pipeline import evaluate, load_run, summary_line
-    from kgdistill.student import Student
+    from kgdistill.io import write_atomic, write_json_atomic
+    from kgdistill.reasoner import Reasoner, check_topics_fit
+    from kgdistill.runs import read_run_config, summary_line
 
-    teacher, hops = None, None
+    kwargs = {"beam_size": args.beam, "constrained": not args.unconstrained}
+    if args.max_hops is not None:
+        kwargs["max_hops"] = args.max_hops
     if args.run:
-        cfg, student, teacher = load_run(args.run)
-        hops = cfg["hops"]
+        cfg = read_run_config(args.run)  # checked before the graph is loaded
         if args.graph is None:
-            args.graph, args.format = cfg["graph"], cfg.get("graph_format")
-        if args.no_teacher:
-            teacher = None
+            args.graph, args.format = cfg.graph, cfg.graph_format
+        kg = _load_graph(args)
+        reasoner = Reasoner.from_run(args.run, kg, **kwargs)
     else:
         if args.graph is None:  # checked before loading anything
             raise CLIError("--student needs the knowledge graph: give -g/--graph")
+        from kgdistill.student import Student
+
         student = Student.load(args.student)
-    hops = args.max_hops or hops or student.serializer.get("max_hops", 3)
-    kg = _load_graph(args)
+        kg = _load_graph(args)
+        reasoner = Reasoner(kg, student, **kwargs)
     questions = load_questions(args.questions, args.question_format)
-    metrics, rows = evaluate(student, kg, questions, max_hops=hops, beam_size=args.beam, teacher=teacher,
-                             constrained=not args.unconstrained, progress=True)
+    check_topics_fit(kg, questions, f"questions in {args.questions}")
+    metrics, rows = reasoner.evaluate(questions, with_teacher=not args.no_teacher, progress=True)
     metrics["questions_file"] = str(Path(args.questions).resolve())
     metrics["graph"] = str(Path(args.graph).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    write_jsonl(rows, out / "predictions.jsonl")
+    write_json_atomic(out / "metrics.json", metrics)
+    write_atomic(out / "predictions.jsonl", lambda p: write_jsonl(rows, p))
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

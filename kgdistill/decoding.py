@@ -21,18 +21,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kgdistill.graph import GraphBackend
-from kgdistill.paths import Relation, RelationPath
+from kgdistill.graph import GraphBackend, directed_relation
+from kgdistill.paths import RelationPath
+from kgdistill.vocabulary import GraphBinding
 
 
 @dataclass
 class DecodedPath:
-    """A decoded relation path with its (length-unnormalised) log-probability and its
-    probability renormalised over the returned beams."""
+    """A decoded relation path with its (length-unnormalised) log-probability, its
+    probability renormalised over the returned beams, and, when decoding was
+    constrained by a graph, the entity ids it reaches from the topic entities."""
 
     path: RelationPath
     logprob: float
     prob: float = 0.0
+    endpoints: np.ndarray | None = None
 
 
 @dataclass
@@ -45,8 +48,8 @@ class _Beam:
 
 @torch.no_grad()
 def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
-                 graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None
-                 ) -> list[list[DecodedPath]]:
+                 graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
+                 binding: GraphBinding | None = None) -> list[list[DecodedPath]]:
     """Top-``beam_size`` relation paths per prompt.
 
     Args:
@@ -56,14 +59,20 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         max_hops: longest path.
         graph: constrain decoding to paths that exist from ``topics`` in this graph.
         topics: per question, topic entity ids (needed with ``graph``).
+        binding: the student's vocabulary bound to ``graph`` (made here if not given).
 
     Returns:
         per question, up to ``beam_size`` paths, best first.
+
+    Raises:
+        VocabularyError: ``graph`` lacks relations the student knows.
     """
     model, tok = student.model, student.tokenizer
     model.eval()
-    path_ids = student.path_token_ids  # index 2r + inverse -> token id
-    token_to_drel = {int(t): i for i, t in enumerate(path_ids.tolist())}
+    path_ids = student.path_token_ids  # vocabulary row -> token id
+    row_of_token = {int(t): i for i, t in enumerate(path_ids.tolist())}
+    if graph is not None and binding is None:
+        binding = student.vocabulary.bind(graph)
     end = student.end_id
     allowed_unconstrained = torch.tensor(path_ids.tolist() + [end])
     prompt_ids = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -81,7 +90,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
             ids[i, : len(s)] = torch.tensor(s)
             att[i, : len(s)] = 1
         logits = student.logits(ids, att)
-        last = logits[torch.arange(len(seqs)), att.sum(1) - 1].float()
+        last = logits[torch.arange(len(seqs)), (att.sum(1) - 1).to(logits.device)].float().cpu()
         logp_all = torch.log_softmax(last, dim=-1)
         candidates: dict[int, list[tuple[float, _Beam, int]]] = {}
         for i, beam in enumerate(beams):
@@ -90,8 +99,10 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
                 if not beam.tokens:
                     allowed = allowed[allowed != end]
             else:
-                drels = np.unique(graph.edges(beam.frontier)[1]) if step < max_hops and beam.frontier.size else []
-                allowed_list = [int(path_ids[d]) for d in drels]
+                allowed_list = []
+                if step < max_hops and beam.frontier.size:
+                    rows = binding.rows(np.unique(graph.edges(beam.frontier)[1]))
+                    allowed_list = path_ids[torch.from_numpy(rows[rows >= 0])].tolist()
                 if beam.tokens:
                     allowed_list.append(end)
                 allowed = torch.tensor(allowed_list, dtype=torch.long)
@@ -100,34 +111,27 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
             scores = logp_all[i, allowed]
             k = min(beam_size, allowed.numel())
             top = torch.topk(scores, k)
-            for s, j in zip(top.values.tolist(), top.indices.tolist()):
-                candidates.setdefault(beam.question, []).append((beam.logprob + s, beam, int(allowed[j])))
+            for sc, j in zip(top.values.tolist(), top.indices.tolist()):
+                candidates.setdefault(beam.question, []).append((beam.logprob + sc, beam, int(allowed[j])))
         new_beams = []
         for q, cands in candidates.items():
             cands.sort(key=lambda c: -c[0])
-            kept = 0
-            for score, beam, token in cands:
-                if kept >= beam_size:
-                    break
+            for score, beam, token in cands[:beam_size]:
                 if token == end:
                     finished[q].append(_Beam(q, beam.tokens + [token], score, beam.frontier))
                 else:
                     frontier = None
                     if graph is not None:
-                        frontier = graph.neighbors(beam.frontier, token_to_drel[token])
+                        drel = int(binding.drel_of_row[row_of_token[token]])
+                        frontier = graph.neighbors(beam.frontier, drel)
                     new_beams.append(_Beam(q, beam.tokens + [token], score, frontier))
-                kept += 1
         beams = new_beams
     out = []
+    vocab = student.vocabulary
     for q in range(len(prompts)):
         done = sorted(finished[q], key=lambda b: -b.logprob)[:beam_size]
-        paths = []
-        for b in done:
-            rels = []
-            for t in b.tokens[:-1]:
-                d = token_to_drel[t]
-                rels.append(Relation(student.relations[d // 2], bool(d % 2)))
-            paths.append(DecodedPath(RelationPath(tuple(rels)), b.logprob))
+        paths = [DecodedPath(RelationPath(tuple(vocab.relation(row_of_token[t]) for t in b.tokens[:-1])),
+                             b.logprob, endpoints=b.frontier) for b in done]
         if paths:
             m = max(p.logprob for p in paths)
             z = sum(math.exp(p.logprob - m) for p in paths)
@@ -138,21 +142,28 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
 
 
 def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPath,
-                      exclude_topic: bool) -> tuple[np.ndarray, np.ndarray]:
+                      exclude_topic: bool, frontiers: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Endpoint distribution of a uniform random walk along ``path`` from ``topics``:
     at each hop an entity splits its mass equally among its neighbours along the hop's
     relation; with ``exclude_topic`` mass that returns to a topic is dropped.
+
+    Args:
+        frontiers: if a list, the entity ids reached after each hop (before the topic
+            is dropped) are appended to it, the start first, so that groundings can
+            be rebuilt without running the path again.
 
     Returns:
         ``(entities, mass)``: sorted entity ids and their mass (sums to at most 1).
     """
     ents = np.unique(np.asarray(topics, dtype=np.int64))
     mass = np.full(ents.size, 1.0 / max(ents.size, 1))
+    if frontiers is not None:
+        frontiers.append(ents)
     for rel in path.relations:
         rid = graph.relation_id(rel.name)
         if rid is None or ents.size == 0:
             return np.empty(0, np.int64), np.empty(0)
-        src, _, dst = graph.edges(ents, 2 * rid + rel.inverse)
+        src, _, dst = graph.edges(ents, directed_relation(rid, rel.inverse))
         if src.size == 0:
             return np.empty(0, np.int64), np.empty(0)
         pos = np.searchsorted(ents, src)
@@ -163,4 +174,6 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
         if exclude_topic:
             keep = ~np.isin(ents, topics)
             ents, mass = ents[keep], mass[keep]
+        if frontiers is not None:
+            frontiers.append(ents)
     return ents, mass

@@ -21,16 +21,20 @@ DEMO_QUESTIONS = [
 
 # Demo-sized training: small graph, few questions.
 DEMO_TEACHER = {"epochs": 12, "patience": 4}
-DEMO_DISTILL = {"epochs": 25, "patience": 6}
+DEMO_STUDENT = {"epochs": 25, "patience": 6}
 
 
 def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: bool = False) -> int:
+    import dataclasses
+
     from kgdistill.datasets import Question
+    from kgdistill.distill import STUDENT_TRAINING
     from kgdistill.paths import GroundedPath
-    from kgdistill.pipeline import RunConfig, summary_line, train_run
     from kgdistill.plots import plot_reasoning
-    from kgdistill.query import answer_questions
     from kgdistill.readers import load_graph
+    from kgdistill.reasoner import Reasoner
+    from kgdistill.runs import RunConfig, summary_line, train_run
+    from kgdistill.teacher_training import TEACHER_TRAINING
     from kgdistill.verify import verify_path
 
     out = Path(out)
@@ -48,8 +52,9 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
           f"(questions: {EXAMPLE_DIR / 'world_train.jsonl'}, validation: world_valid.jsonl)")
     start = time.perf_counter()
     config = RunConfig(graph=str(graph_path), train=str(EXAMPLE_DIR / "world_train.jsonl"),
-                       valid=str(EXAMPLE_DIR / "world_valid.jsonl"), teacher=dict(DEMO_TEACHER),
-                       distill=dict(DEMO_DISTILL))
+                       valid=str(EXAMPLE_DIR / "world_valid.jsonl"),
+                       teacher_training=dataclasses.replace(TEACHER_TRAINING, **DEMO_TEACHER),
+                       student_training=dataclasses.replace(STUDENT_TRAINING, **DEMO_STUDENT))
     metrics = train_run(config, out, progress=True, echo=lambda s: print("  " + s))
     print(f"  done in {time.perf_counter() - start:.0f} s")
     student_params = metrics["sizes"]["student_parameters"]
@@ -57,14 +62,11 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
           f"parameters:")
     print("  " + summary_line(metrics["valid"]).replace("\n", "\n  "))
 
-    from kgdistill.student import Student
-
-    student = Student.load(out / "student")
-    hops = metrics["valid"]["ceiling_hops"]
+    reasoner = Reasoner.from_run(out, kg)
     print("\n== Questions answered by the student, each answer with the path that proves it")
     questions = [Question(f"demo-{i}", q, [t], []) for i, (q, t) in enumerate(DEMO_QUESTIONS)
                  if kg.entity_id(t) is not None]
-    results = answer_questions(student, kg, questions, beam_size=5, max_hops=hops)
+    results = reasoner.answer(questions)
     for r in results:
         print(r.explain(3) + "\n")
 
@@ -73,7 +75,7 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
                  "Scranton -> born_in -> Joe Biden",
                  "Joe Biden -> born_in -> Scranton -> city_of -> Canada"):
         print(verify_path(kg, text).explain())
-    free = answer_questions(student, kg, questions[:2], beam_size=5, max_hops=hops, constrained=False)
+    free = Reasoner(kg, reasoner.student, max_hops=reasoner.max_hops, constrained=False).answer(questions[:2])
     bad = [(r, p) for r in free for p in r.paths if not p["valid"]]
     if bad:
         r, p = bad[0]

@@ -8,11 +8,8 @@ interrupted run resumes.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,32 +18,28 @@ import numpy as np
 import torch
 
 from kgdistill.datasets import Question
+from kgdistill.errors import ConfigError
 from kgdistill.graph import GraphBackend
 from kgdistill.losses import distillation_loss, hard_loss, soft_loss, soft_loss_with_rest
 from kgdistill.serializer import TrainingRecord
 from kgdistill.student import Student
+from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class DistillConfig:
-    """Distillation settings.
+    """What the student learns from (training settings are :class:`TrainArgs`).
 
     Attributes:
         alpha: weight of the hard loss, in [0, 1]; 1 = supervised fine-tuning only.
-        temperature: T of the soft loss (> 0); the soft term is scaled by T^2.
-        epochs: most epochs.
-        batch_size: questions per step.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        patience: epochs without validation improvement before stopping.
-        seed: random seed.
+        temperature: T (> 0): the teacher's path probabilities are re-tempered
+            ``q ∝ p ** (1/T)`` and the soft term is scaled by T^2. The one place the
+            distillation temperature is set.
         label_fraction: share of training questions whose hard targets are used (the
             data-efficiency ablation); soft targets are used for all.
         beam_size: beams for validation decoding.
-        max_hops: longest decoded path.
-        max_train_minutes: stop after this wall time (0 = no limit).
         soft_rest: the soft term also covers "any other sequence" (the teacher's mass
             outside its top k against the student's), see
             :func:`kgdistill.losses.soft_loss_with_rest`; off: KL over the k paths
@@ -56,27 +49,24 @@ class DistillConfig:
 
     alpha: float = 0.5
     temperature: float = 1.0
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    patience: int = 3
-    seed: int = 0
     label_fraction: float = 1.0
     beam_size: int = 3
-    max_hops: int = 3
-    max_train_minutes: float = 0.0
     soft_rest: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError("alpha must be in [0, 1]")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive")
-        if not 0.0 < self.label_fraction <= 1.0:
-            raise ValueError("label_fraction must be in (0, 1]")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs >= 0, batch_size >= 1 and lr > 0 required")
+        from kgdistill.training import check_float, check_int
+
+        check_float(self, "alpha", 0.0, 1.0)
+        check_float(self, "temperature", 0.0, 100.0, low_open=True)
+        check_float(self, "label_fraction", 0.0, 1.0, low_open=True)
+        check_int(self, "beam_size", 1, 100)
+        if not isinstance(self.soft_rest, bool):
+            raise ConfigError(f"soft_rest must be true or false, got {self.soft_rest!r}")
+
+
+STUDENT_TRAINING = TrainArgs(epochs=30, batch_size=32, lr=2e-3, weight_decay=0.01, optimizer="adamw", patience=3,
+                             max_grad_norm=1.0)
+"""The student's default training settings."""
 
 
 def batch_loss(student: Student, records: Sequence[TrainingRecord], config: DistillConfig,
@@ -91,8 +81,9 @@ def batch_loss(student: Student, records: Sequence[TrainingRecord], config: Dist
             for j, s in enumerate(rec.soft):
                 prompts.append(rec.prompt), paths.append(s["path"]), roles.append(("soft", i, j))
     if not prompts:
-        return torch.zeros((), requires_grad=True)
+        return torch.zeros((), requires_grad=True, device=student.device)
     logp, n_tok = student.sequence_log_probs(student.encode_pairs(prompts, paths))
+    logp, n_tok = logp.float().cpu(), n_tok.float().cpu()
     hard_idx = [k for k, r in enumerate(roles) if r[0] == "hard"]
     hard = None
     if hard_idx:
@@ -121,24 +112,48 @@ def batch_loss(student: Student, records: Sequence[TrainingRecord], config: Dist
     return distillation_loss(config.alpha, hard, soft)
 
 
+class _StudentTask(TrainTask):
+    """The distillation loss and validation Hits@1 for :func:`kgdistill.training.fit`."""
+
+    def __init__(self, student: Student, graph: GraphBackend, records: list[TrainingRecord],
+                 use_hard: list[bool], valid: Sequence[Question], config: DistillConfig, hops: int) -> None:
+        self.student, self.graph, self.records, self.use_hard = student, graph, records, use_hard
+        self.valid, self.config, self.hops = valid, config, hops
+        self.model = student.model
+
+    def num_examples(self) -> int:
+        return len(self.records)
+
+    def loss(self, indices: Sequence[int]) -> torch.Tensor:
+        return batch_loss(self.student, [self.records[i] for i in indices], self.config,
+                          [self.use_hard[i] for i in indices])
+
+    def validate(self) -> dict:
+        if not self.valid:
+            return {}
+        from kgdistill.reasoner import Reasoner
+
+        reasoner = Reasoner(self.graph, self.student, beam_size=self.config.beam_size, max_hops=self.hops)
+        return {"score": reasoner.evaluate(self.valid, with_ceiling=False)[0]["hits@1"]}
+
+
 def train_student(student: Student, graph: GraphBackend, train: Sequence[TrainingRecord],
-                  valid: Sequence[Question], config: DistillConfig, out_dir: str | Path | None = None,
-                  progress: bool = True, serializer=None) -> dict:
+                  valid: Sequence[Question], config: DistillConfig, hops: int, args: TrainArgs | None = None,
+                  seed: int = 0, out_dir: str | Path | None = None, progress: bool = True,
+                  serializer=None) -> dict:
     """Train ``student`` in place; returns metrics (curve, timings, best validation).
 
-    With ``out_dir``, a checkpoint (``checkpoint/``: model, optimizer, epoch, RNG
-    state) is written after each epoch and picked up again if present, and the best
-    student is saved to ``out_dir`` at the end.
+    With ``out_dir``, a checkpoint (``checkpoint/``: trainable weights, optimizer and
+    RNG state in safetensors + JSON) is written after each epoch and picked up again
+    if present, and the best student is saved to ``out_dir`` at the end.
     """
-    from tqdm.auto import tqdm
+    from kgdistill.io import write_json_atomic
 
-    from kgdistill.query import answer_questions, score_answers
-    from kgdistill.teacher_training import seed_everything
-
-    seed_everything(config.seed)
+    args = args or STUDENT_TRAINING
+    seed_everything(seed)
     if serializer is not None:
         student.serializer = asdict(serializer)
-    rng = random.Random(config.seed)
+    rng = random.Random(seed)
     records = [r for r in train if r.hard or r.soft]
     # Answers that are the topic itself (PathQuestion's "X's spouse's spouse") keep
     # topic mass at query time; MetaQA never has them.
@@ -146,77 +161,20 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     student.exclude_topic = with_topic < 0.01 * max(len(records), 1)
     labelled = set(rng.sample(range(len(records)), int(round(config.label_fraction * len(records)))))
     use_hard = [i in labelled for i in range(len(records))]
-    model = student.model
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                            weight_decay=config.weight_decay)
-    start_epoch, curve, best, best_state, bad = 0, [], -1.0, None, 0
     ckpt = Path(out_dir) / "checkpoint" if out_dir else None
-    if ckpt and (ckpt / "state.pt").exists():
-        state = torch.load(ckpt / "state.pt", weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
-        best_state = state["best_state"]
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        resumed_seconds, stopped = state.get("seconds", 0.0), state.get("stopped", False)
-        logger.info("resuming from epoch %d", start_epoch)
-    else:
-        resumed_seconds, stopped = 0.0, False
-    t0 = time.perf_counter() - resumed_seconds  # the clock (and max_train_minutes) carries over a resume
-    for epoch in range(start_epoch, 0 if stopped else config.epochs):
-        model.train()
-        order = list(range(len(records)))  # a fresh permutation per epoch: resumable from the RNG state
-        rng.shuffle(order)
-        losses = []
-        bar = tqdm(range(0, len(order), config.batch_size), desc=f"student epoch {epoch + 1}", unit="batch",
-                   disable=None if progress else True)
-        for s in bar:
-            idx = order[s:s + config.batch_size]
-            loss = batch_loss(student, [records[i] for i in idx], config, [use_hard[i] for i in idx])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        model.eval()
-        val = score_answers(answer_questions(student, graph, valid, beam_size=config.beam_size,
-                                             max_hops=config.max_hops)) if valid else {}
-        score = val.get("hits@1", -float(np.mean(losses)) if losses else 0.0)
-        curve.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None,
-                      "valid_hits@1": val.get("hits@1"), "seconds": time.perf_counter() - t0})
-        logger.info("student epoch %d: loss %.4f valid Hits@1 %s", epoch + 1, curve[-1]["train_loss"] or 0,
-                    val.get("hits@1"))
-        if score > best:
-            best, bad = score, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-        out_of_time = bool(config.max_train_minutes) and time.perf_counter() - t0 > 60 * config.max_train_minutes
-        stop = bad >= config.patience or out_of_time
-        if ckpt:
-            ckpt.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                        "curve": curve, "best": best, "bad": bad, "best_state": best_state, "stopped": stop,
-                        "seconds": time.perf_counter() - t0, "rng": rng.getstate(),
-                        "torch_rng": torch.get_rng_state()}, ckpt / "state.pt.tmp")
-            os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")  # never a half-written checkpoint
-        if out_of_time:
-            logger.warning("stopping: max_train_minutes=%s reached", config.max_train_minutes)
-        if stop:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    metrics = {"curve": curve, "train_seconds": time.perf_counter() - t0, "best_valid_hits@1": best,
-               "exclude_topic": student.exclude_topic,
-               "distill": asdict(config), "train_records": len(records), "labelled_records": len(labelled)}
+    task = _StudentTask(student, graph, records, use_hard, valid, config, hops)
+    result = fit(task, args, seed=seed, checkpoint=ckpt, progress=progress, name="student")
+    metrics = {"curve": result["curve"], "train_seconds": result["train_seconds"],
+               "best_valid_hits@1": result["best_score"], "stopped": result["stopped"],
+               "exclude_topic": student.exclude_topic, "distill": asdict(config), "training": asdict(args),
+               "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled)}
     if out_dir:  # metrics first: a student directory with kgdistill.json is complete
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        student.save(out_dir, extra={"distill": asdict(config)})
-        if ckpt and (ckpt / "state.pt").exists():
-            (ckpt / "state.pt").unlink()
-            ckpt.rmdir()
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "metrics.json", metrics)
+        student.save(out, extra={"distill": asdict(config), "hops": hops})
+        if ckpt and ckpt.exists():
+            import shutil
+
+            shutil.rmtree(ckpt)
     return metrics

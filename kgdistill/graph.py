@@ -103,9 +103,18 @@ IdArray = np.ndarray
 """A one-dimensional integer array of entity or relation ids."""
 
 
-def directed_relation(relation: int, inverse: bool) -> int:
-    """Encode relation id ``relation`` traversed forwards or backwards as one integer."""
-    return 2 * relation + int(inverse)
+def directed_relation(relation, inverse):
+    """Encode relation id ``relation`` traversed forwards or backwards as one integer,
+    ``2 * relation + inverse``: the one place this encoding is written down. Works on
+    ints and on numpy arrays alike."""
+    return 2 * relation + (inverse.astype(np.int64) if isinstance(inverse, np.ndarray) else int(inverse))
+
+
+def split_directed_relation(drel):
+    """Inverse of :func:`directed_relation`: ``(relation, inverse)`` (ints or arrays)."""
+    if isinstance(drel, np.ndarray):
+        return drel // 2, (drel % 2).astype(bool)
+    return int(drel) // 2, bool(drel % 2)
 
 
 def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kgdistill.datasets import Question
+from kgdistill.errors import ConfigError, KGFormatError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import EnumerationLimits, GroundedPath, Relation, RelationPath, enumerate_relation_paths
 
@@ -61,31 +62,33 @@ def parse_serialized(text: str) -> RelationPath:
 
 @dataclass
 class SerializerConfig:
-    """How prompts and targets are written.
+    """How prompts and targets are written (the hop limit is the run's ``hops``, the
+    re-tempering temperature the distillation's, :class:`kgdistill.distill.DistillConfig`).
 
     Attributes:
         template: prompt with ``{question}`` and ``{topic}`` fields.
         mask_topic: replace the topic's name by ``X`` in the question.
-        temperature: T for re-tempering the teacher's path probabilities (> 0).
         top_k: teacher paths kept per question.
         max_hard_targets: most best-F1 paths kept as hard targets.
-        max_hops: hop limit when hard targets are searched in the graph.
     """
 
     template: str = "question: {question} path:"
     mask_topic: bool = True
-    temperature: float = 1.0
     top_k: int = 5
     max_hard_targets: int = 3
-    max_hops: int = 3
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive")
-        if "{question}" not in self.template:
-            raise ValueError("the template needs a {question} field")
-        if self.top_k < 1 or self.max_hard_targets < 1 or self.max_hops < 1:
-            raise ValueError("top_k, max_hard_targets and max_hops must be positive")
+        from kgdistill.training import check_int
+
+        if not isinstance(self.template, str) or "{question}" not in self.template:
+            raise ConfigError("the prompt template needs a {question} field")
+        try:
+            self.template.format(question="q", topic="t")
+        except (KeyError, IndexError, ValueError) as err:
+            raise ConfigError(f"bad prompt template {self.template!r}: only {{question}} and {{topic}} "
+                              f"fields are allowed ({err})") from None
+        check_int(self, "top_k", 1, 1000)
+        check_int(self, "max_hard_targets", 1, 1000)
 
 
 def make_prompt(question: str, topics: Sequence[str], config: SerializerConfig) -> str:
@@ -156,12 +159,29 @@ class TrainingRecord:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+def check_unique_ids(ids: Sequence[str], what: str) -> None:
+    """Raise :class:`ConfigError` naming repeated ids (they would cross-wire targets)."""
+    seen: set[str] = set()
+    dup = [i for i in ids if i in seen or seen.add(i)]
+    if dup:
+        raise ConfigError(f"{len(dup)} repeated question id(s) in {what}, e.g. {dup[:3]}: soft targets are matched "
+                          "to questions by id, so ids must be unique")
+
+
 def build_training_set(graph: GraphBackend, questions: Sequence[Question], teacher_dump: Sequence[dict] | None,
-                       config: SerializerConfig, progress: bool = False) -> list[TrainingRecord]:
+                       config: SerializerConfig, hops: int, temperature: float = 1.0,
+                       progress: bool = False) -> list[TrainingRecord]:
     """Training records for ``questions``; ``teacher_dump`` holds the teacher's records
-    (``kgdistill teacher dump``), matched by question id."""
+    (``kgdistill teacher dump``), matched by question id; ``hops`` bounds the best-F1
+    search for hard targets; ``temperature`` re-tempers the teacher's probabilities.
+
+    Raises:
+        ConfigError: repeated question ids (in the questions or the dump).
+    """
     from tqdm.auto import tqdm
 
+    check_unique_ids([q.id for q in questions], "the questions")
+    check_unique_ids([d["id"] for d in teacher_dump or []], "the teacher dump")
     by_id = {d["id"]: d for d in teacher_dump or []}
     out = []
     for q in tqdm(questions, desc="serializing", unit="q", disable=None if progress else True):
@@ -170,42 +190,102 @@ def build_training_set(graph: GraphBackend, questions: Sequence[Question], teach
             rel = q.gold_path.relation_path if isinstance(q.gold_path, GroundedPath) else q.gold_path
             rec.hard = [serialize_path(rel)]
         else:
-            paths, _ = best_f1_paths(graph, q, config.max_hops, config.max_hard_targets)
+            paths, _ = best_f1_paths(graph, q, hops, config.max_hard_targets)
             rec.hard = [serialize_path(p) for p in paths]
             rec.hard_source = "best_f1" if paths else "none"
         dump = by_id.get(q.id)
         if dump and dump.get("paths"):
             top = dump["paths"][: config.top_k]
             raw = [p["prob"] for p in top]
-            probs = retemper(raw, config.temperature)
+            probs = retemper(raw, temperature)
             rec.soft = [{"path": serialize_path(RelationPath.parse(p["path"])), "prob": pr}
                         for p, pr in zip(top, probs)]
             rest = 1.0 - sum(raw)
             if rest > 1e-9:
-                rec.soft_rest = retemper(raw + [rest], config.temperature)[-1]
+                rec.soft_rest = retemper(raw + [rest], temperature)[-1]
         out.append(rec)
     return out
 
 
 def save_records(records: Sequence[TrainingRecord], path: str | Path) -> None:
+    from kgdistill.io import write_atomic
     from kgdistill.readers import write_jsonl
 
-    write_jsonl(records, path)
+    write_atomic(path, lambda p: write_jsonl(records, p))
+
+
+def _json_lines(path: str | Path):
+    from kgdistill.readers import iter_lines
+
+    for lineno, line in iter_lines(path):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise KGFormatError(path, lineno, f"invalid JSON: {err.msg} (truncated file?)") from None
+        if not isinstance(rec, dict):
+            raise KGFormatError(path, lineno, "expected a JSON object")
+        yield lineno, rec
+
+
+def _str_list(path, lineno, rec: dict, key: str) -> list[str]:
+    value = rec.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise KGFormatError(path, lineno, f"{key!r} must be a list of strings")
+    return value
 
 
 def load_records(path: str | Path) -> list[TrainingRecord]:
-    from kgdistill.readers import iter_lines
+    """Read a training set written by :func:`save_records` (``train_set.jsonl``).
 
-    return [TrainingRecord.from_dict(json.loads(line)) for _, line in iter_lines(path)]
+    Raises:
+        KGFormatError: a malformed line (file and line named).
+    """
+    out = []
+    for lineno, rec in _json_lines(path):
+        if not isinstance(rec.get("id"), str) or not isinstance(rec.get("prompt"), str):
+            raise KGFormatError(path, lineno, "a training record needs string 'id' and 'prompt'")
+        for key in ("topic_entities", "answers", "hard"):
+            _str_list(path, lineno, rec, key)
+        soft = rec.get("soft", [])
+        if not isinstance(soft, list) or not all(isinstance(s, dict) and isinstance(s.get("path"), str)
+                                                 and _is_prob(s.get("prob")) for s in soft):
+            raise KGFormatError(path, lineno, "'soft' must be a list of {\"path\": text, \"prob\": number in [0, 1]}")
+        if not _is_prob(rec.get("soft_rest", 0.0)):
+            raise KGFormatError(path, lineno, "'soft_rest' must be a number in [0, 1]")
+        out.append(TrainingRecord.from_dict(rec))
+    return out
+
+
+def _is_prob(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0
 
 
 def load_teacher_dump(path: str | Path) -> list[dict]:
-    from kgdistill.readers import KGFormatError, iter_lines
+    """Read a teacher dump (``kgdistill teacher dump``): per line ``id`` and ``paths``, a
+    list of ``{"path": relation path text, "prob": number in [0, 1]}`` (best first).
 
-    out = []
-    for lineno, line in iter_lines(path):
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise KGFormatError(path, lineno, f"invalid JSON: {err.msg}") from None
+    Raises:
+        KGFormatError: a malformed line or a repeated id (file and line named).
+    """
+    from kgdistill.errors import PathSyntaxError
+
+    out, first = [], {}
+    for lineno, rec in _json_lines(path):
+        if not isinstance(rec.get("id"), str):
+            raise KGFormatError(path, lineno, "record needs a string 'id'")
+        if rec["id"] in first:
+            raise KGFormatError(path, lineno, f"question id {rec['id']!r} repeats line {first[rec['id']]}")
+        first[rec["id"]] = lineno
+        paths = rec.get("paths", [])
+        if not isinstance(paths, list):
+            raise KGFormatError(path, lineno, "'paths' must be a list")
+        for p in paths:
+            if not isinstance(p, dict) or not isinstance(p.get("path"), str) or not _is_prob(p.get("prob")):
+                raise KGFormatError(path, lineno, "each entry of 'paths' needs 'path' (text) and 'prob' "
+                                                  f"(a number in [0, 1]); got {str(p)[:80]}")
+            try:
+                RelationPath.parse(p["path"])
+            except PathSyntaxError as err:
+                raise KGFormatError(path, lineno, f"bad path: {err}") from None
+        out.append(rec)
     return out

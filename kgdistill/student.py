@@ -17,26 +17,35 @@ from typing import Sequence
 
 import torch
 
-from kgdistill.serializer import END_OF_PATH, RELATION_TOKEN
+from kgdistill.errors import CheckpointError
+from kgdistill.serializer import END_OF_PATH, relation_token
+from kgdistill.vocabulary import RelationVocabulary
 
 logger = logging.getLogger(__name__)
 
 STUDENT_META = "kgdistill.json"
 
 
+ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
+"""How a pretrained student is adapted: all weights, or one of peft's methods."""
+
+
 @dataclass
 class StudentConfig:
-    """The default student's size and tokenizer.
+    """Which student: a small model built from this config, or a pretrained checkpoint.
 
     Attributes:
-        base_model: local Hugging Face checkpoint directory, or ``None`` to build a
-            small model from this config.
+        base_model: local Hugging Face causal-LM checkpoint directory, or ``None`` to
+            build a small GPT-2-style model from this config.
+        adaptation: how ``base_model`` is trained: ``full`` fine-tuning, ``lora``,
+            ``prompt_tuning``, ``prefix_tuning`` or ``p_tuning`` (peft).
         n_layer, n_embd, n_head: transformer size of the built model.
         max_length: longest prompt + path, in tokens.
         vocab_size: BPE vocabulary trained on the prompts (before relation tokens).
     """
 
     base_model: str | None = None
+    adaptation: str = "full"
     n_layer: int = 2
     n_embd: int = 128
     n_head: int = 4
@@ -44,10 +53,39 @@ class StudentConfig:
     vocab_size: int = 2000
 
     def __post_init__(self) -> None:
+        from kgdistill.errors import ConfigError
+        from kgdistill.training import check_choice, check_int
+
+        check_choice(self, "adaptation", ADAPTATION_MODES)
+        check_int(self, "n_layer", 1, 96)
+        check_int(self, "n_embd", 1, 16384)
+        check_int(self, "n_head", 1, 256)
+        check_int(self, "max_length", 8, 1 << 16)
+        check_int(self, "vocab_size", 260, 1 << 20)
         if self.n_embd % self.n_head:
-            raise ValueError("n_embd must be a multiple of n_head")
-        if min(self.n_layer, self.n_embd, self.max_length, self.vocab_size) < 1:
-            raise ValueError("sizes must be positive")
+            raise ConfigError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if self.base_model is not None and not isinstance(self.base_model, str):
+            raise ConfigError(f"base_model must be a directory path, got {self.base_model!r}")
+        if self.adaptation != "full" and not self.base_model:
+            raise ConfigError(f"adaptation {self.adaptation!r} needs a pretrained student (--base-model)")
+
+    def check_base_model(self) -> None:
+        """Check that ``base_model`` is a loadable checkpoint directory, before any
+        training starts.
+
+        Raises:
+            ConfigError: the directory or its ``config.json`` is missing.
+        """
+        from kgdistill.errors import ConfigError
+
+        if not self.base_model:
+            return
+        d = Path(self.base_model)
+        if not d.is_dir():
+            raise ConfigError(f"--base-model {self.base_model}: no such directory (a local Hugging Face "
+                              "checkpoint directory with config.json is expected)")
+        if not (d / "config.json").is_file():
+            raise ConfigError(f"--base-model {self.base_model}: no config.json in it: not a Hugging Face checkpoint")
 
 
 def train_tokenizer(prompts: Sequence[str], path_tokens: Sequence[str], vocab_size: int):
@@ -75,10 +113,6 @@ def add_path_tokens(tokenizer, path_tokens: Sequence[str]) -> int:
         return 0
     return tokenizer.add_special_tokens({"additional_special_tokens": list(missing)},
                                         replace_extra_special_tokens=False)
-
-
-ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
-"""How a pretrained student is adapted: all weights, or one of peft's methods."""
 
 
 def init_path_token_embeddings(model, tokenizer, path_tokens: Sequence[str]) -> None:
@@ -133,31 +167,43 @@ class Student:
     Args:
         model: a ``transformers`` causal LM (possibly wrapped by peft).
         tokenizer: its tokenizer, holding every path token.
-        relations: relation names of the graph, in the order of the path tokens.
+        vocabulary: the relations of the path tokens; path token ``i`` is row ``i`` of
+            the vocabulary (bound to a graph by name at query time).
         config: :class:`StudentConfig`.
     """
 
-    def __init__(self, model, tokenizer, relations: list[str], config: StudentConfig) -> None:
-        self.model, self.tokenizer, self.relations, self.config = model, tokenizer, relations, config
+    def __init__(self, model, tokenizer, vocabulary: RelationVocabulary, config: StudentConfig) -> None:
+        self.model, self.tokenizer, self.vocabulary, self.config = model, tokenizer, vocabulary, config
         self.serializer: dict = {}
         """The :class:`kgdistill.serializer.SerializerConfig` fields prompts were made with."""
         self.exclude_topic = True
         """Drop answer mass that returns to the topic (set from the training data)."""
         self.adaptation = "full"
-        self.path_tokens = [RELATION_TOKEN.format(("~" if inv else "") + r) for r in relations for inv in (False, True)]
-        self.path_token_ids = torch.tensor(tokenizer.convert_tokens_to_ids(self.path_tokens))
-        self.end_id = int(tokenizer.convert_tokens_to_ids(END_OF_PATH))
+        self.hops: int | None = None
+        """The longest path the student was trained for (decoding default)."""
+        self.path_tokens = [relation_token(r) for r in vocabulary.relations()]
+        ids = tokenizer.convert_tokens_to_ids(self.path_tokens + [END_OF_PATH])
+        lacking = [t for t, i in zip(self.path_tokens + [END_OF_PATH], ids) if i is None or i == tokenizer.unk_token_id]
+        if lacking:
+            raise CheckpointError(f"the tokenizer lacks {len(lacking)} path token(s), e.g. {lacking[:3]}: it is not "
+                                  "the tokenizer this student was trained with")
+        self.path_token_ids = torch.tensor(ids[:-1])
+        self.end_id = int(ids[-1])
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
 
+    @property
+    def relations(self) -> list[str]:
+        """Relation names of the path tokens (the vocabulary's names)."""
+        return self.vocabulary.names
+
     @classmethod
-    def create(cls, relations: Sequence[str], prompts: Sequence[str], config: StudentConfig) -> "Student":
-        """Build the default student (or adapt ``config.base_model``) for ``relations``."""
+    def create(cls, vocabulary: RelationVocabulary, prompts: Sequence[str], config: StudentConfig) -> "Student":
+        """Build the default student (or adapt ``config.base_model``) for the relations
+        of ``vocabulary``."""
         from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-        relations = list(relations)
-        tokens = [RELATION_TOKEN.format(("~" if inv else "") + r) for r in relations for inv in (False, True)]
-        tokens.append(END_OF_PATH)
+        tokens = [relation_token(r) for r in vocabulary.relations()] + [END_OF_PATH]
         if config.base_model:
             tokenizer = AutoTokenizer.from_pretrained(config.base_model, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(config.base_model, local_files_only=True)
@@ -170,7 +216,7 @@ class Student:
                              n_layer=config.n_layer, n_head=config.n_head, bos_token_id=tokenizer.bos_token_id,
                              eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
             model = GPT2LMHeadModel(gpt)
-        return cls(model, tokenizer, relations, config)
+        return cls(model, tokenizer, vocabulary, config)
 
     # ------------------------------------------------------------------ encoding
     def encode_pairs(self, prompts: Sequence[str], paths: Sequence[str]) -> dict:
@@ -199,10 +245,16 @@ class Student:
             labels[i, : len(s)] = torch.tensor(m)
         return {"input_ids": input_ids, "attention_mask": attention, "labels_mask": labels}
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(n, L, vocab) next-token logits aligned with ``input_ids`` (the virtual tokens
-        that prompt tuning and P-tuning put in front are cut off)."""
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        that prompt tuning and P-tuning put in front are cut off). Inputs are moved to
+        the model's device."""
+        dev = self.device
+        logits = self.model(input_ids=input_ids.to(dev), attention_mask=attention_mask.to(dev)).logits
         return logits[:, -input_ids.shape[1]:] if logits.shape[1] > input_ids.shape[1] else logits
 
     def sequence_log_probs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,8 +264,8 @@ class Student:
             ``(logp, n_tokens)``: (n,) summed log-probabilities and (n,) token counts.
         """
         logits = self.logits(batch["input_ids"], batch["attention_mask"])[:, :-1].float()
-        target = batch["input_ids"][:, 1:]
-        mask = batch["labels_mask"][:, 1:].float()
+        target = batch["input_ids"][:, 1:].to(logits.device)
+        mask = batch["labels_mask"][:, 1:].float().to(logits.device)
         logp = torch.log_softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
         return (logp * mask).sum(1), mask.sum(1)
 
@@ -235,7 +287,7 @@ class Student:
             model = model.get_base_model()
         model.save_pretrained(str(d))
         self.tokenizer.save_pretrained(str(d))
-        meta = {"kgdistill_version": __version__, "relations": self.relations, "student": asdict(self.config),
+        meta = {"kgdistill_version": __version__, "relations": self.vocabulary.to_list(), "student": asdict(self.config),
                 "serializer": self.serializer, "exclude_topic": self.exclude_topic,
                 "adaptation": self.adaptation, **(extra or {})}
         (d / STUDENT_META).write_text(json.dumps(meta, indent=2))
@@ -243,22 +295,61 @@ class Student:
 
     @classmethod
     def load(cls, directory: str | Path) -> "Student":
+        """Load a student saved by :meth:`save`.
+
+        Raises:
+            CheckpointError: the directory is not a saved student, or a file of it is
+                missing, truncated or corrupt (the file is named).
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from kgdistill.io import read_json
+
         d = Path(directory)
-        if not (d / STUDENT_META).exists():
-            raise FileNotFoundError(f"{d} has no {STUDENT_META}: not a saved kgdistill student")
-        meta = json.loads((d / STUDENT_META).read_text())
-        known = set(StudentConfig.__dataclass_fields__)
-        config = StudentConfig(**{k: v for k, v in meta["student"].items() if k in known})
-        tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(d), local_files_only=True)
+        if not d.is_dir() or not (d / STUDENT_META).exists():
+            raise CheckpointError(f"{d} has no {STUDENT_META}: not a saved kgdistill student")
+        meta = read_json(d / STUDENT_META, CheckpointError)
+        for key, kind in (("relations", list), ("student", dict)):
+            if not isinstance(meta.get(key), kind):
+                raise CheckpointError(f"{d / STUDENT_META}: field {key!r} missing or not a {kind.__name__}")
+        config = StudentConfig(**_known_fields(StudentConfig, meta["student"], d / STUDENT_META))
+        for name in ("config.json", "model.safetensors"):
+            if not (d / name).is_file():
+                raise CheckpointError(f"{d / name} is missing: the student directory is incomplete "
+                                      "(interrupted save?); train it again")
+        if not any((d / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
+            raise CheckpointError(f"{d} has no tokenizer files (tokenizer.json): copy the whole student directory")
+        read_json(d / "config.json", CheckpointError)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+        except Exception as err:  # transformers raises many types for a broken tokenizer
+            raise CheckpointError(f"{d}: cannot load the tokenizer: {err}") from None
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(d), local_files_only=True)
+        except Exception as err:  # a truncated or corrupt safetensors file, a broken config
+            raise CheckpointError(f"{d / 'model.safetensors'}: cannot load the model weights "
+                                  f"(truncated or corrupt file?): {err}") from None
         if (d / "adapter").exists():
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(d / "adapter"))
-        student = cls(model.eval(), tokenizer, meta["relations"], config)
+            try:
+                model = PeftModel.from_pretrained(model, str(d / "adapter"))
+            except Exception as err:
+                raise CheckpointError(f"{d / 'adapter'}: cannot load the adapter: {err}") from None
+        student = cls(model.eval(), tokenizer, RelationVocabulary(meta["relations"]), config)
         student.adaptation = "full" if not (d / "adapter").exists() else meta.get("adaptation", "prompt_tuning")
         student.serializer = meta.get("serializer", {})
         student.exclude_topic = meta.get("exclude_topic", True)
+        hops = meta.get("hops", student.serializer.get("max_hops"))
+        student.hops = hops if isinstance(hops, int) and hops >= 1 else None
         return student
+
+
+def _known_fields(cls, values: dict, source) -> dict:
+    """The entries of ``values`` that are fields of dataclass ``cls``; unknown keys (from
+    a newer version) are ignored with a warning naming ``source``."""
+    known = set(cls.__dataclass_fields__)
+    extra = sorted(set(values) - known)
+    if extra:
+        logger.warning("%s: ignoring unknown %s keys %s", source, cls.__name__, extra)
+    return {k: v for k, v in values.items() if k in known}

@@ -41,59 +41,39 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TeacherConfig:
-    """Architecture and training settings of the teacher.
+    """Architecture of the teacher (the number of hops is the run's ``hops``, training
+    settings are :class:`kgdistill.training.TrainArgs`).
 
     Attributes:
-        num_steps: T, the most hops a reasoning path may have.
         hidden_dim: width of instructions and relation keys.
         dropout: dropout on the question representation.
         topic_policy: what happens to mass that returns to a topic entity: ``"learned"``
             (a question-conditioned gate per step decides how much of it stays; MetaQA
             learns to drop it, PathQuestion's "X's spouse's spouse" keeps it),
             ``"exclude"`` (always dropped) or ``"keep"``.
-        exact_hops: every path has exactly ``num_steps`` hops (datasets such as MetaQA's
-            k-hop files and PQ-kH fix k); otherwise the hop count is learned.
         learn_relation_embeddings: add a learned residual to each seen relation's key.
         max_expand_degree: subgraph hub cap (see :class:`kgdistill.subgraph.SubgraphConfig`).
         max_nodes: subgraph node cap.
-        lr: Adam learning rate.
-        weight_decay: Adam weight decay.
-        epochs: most training epochs.
-        batch_size: questions per step.
-        patience: epochs without validation improvement before stopping.
-        seed: random seed.
         top_k_paths: paths kept per question in dumps.
-        max_train_minutes: stop training after this wall time (0 = no limit).
     """
 
-    num_steps: int = 2
     hidden_dim: int = 128
     dropout: float = 0.1
     topic_policy: str = "learned"
-    exact_hops: bool = False
     learn_relation_embeddings: bool = True
     max_expand_degree: int = 1000
     max_nodes: int = 50_000
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    epochs: int = 10
-    batch_size: int = 64
-    patience: int = 2
-    seed: int = 0
     top_k_paths: int = 10
-    max_train_minutes: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.num_steps < 1:
-            raise ValueError("num_steps must be at least 1")
-        if self.hidden_dim < 1 or self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("hidden_dim, batch_size must be positive and epochs non-negative")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
-        if self.lr <= 0:
-            raise ValueError("lr must be positive")
-        if self.topic_policy not in ("learned", "exclude", "keep"):
-            raise ValueError("topic_policy must be 'learned', 'exclude' or 'keep'")
+        from kgdistill.training import check_choice, check_float, check_int
+
+        check_int(self, "hidden_dim", 1, 4096)
+        check_float(self, "dropout", 0.0, 1.0, high_open=True)
+        check_choice(self, "topic_policy", ("learned", "exclude", "keep"))
+        check_int(self, "max_expand_degree", 1)
+        check_int(self, "max_nodes", 1)
+        check_int(self, "top_k_paths", 1)
 
 
 class RelationalWalk(MessagePassing):
@@ -126,26 +106,30 @@ class PathTeacher(nn.Module):
 
     Args:
         config: :class:`TeacherConfig`.
+        num_steps: T, the most hops a reasoning path may have.
+        exact_hops: every path has exactly ``num_steps`` hops (datasets such as
+            MetaQA's k-hop files and PQ-kH fix k); otherwise the hop count is learned.
         question_dim: size of question embeddings.
         relation_text: (num_directed_relations, text_dim) embeddings of relation names,
-            row ``2 * r + inverse``.
+            one row per row of the teacher's :class:`~kgdistill.vocabulary.RelationVocabulary`.
     """
 
-    def __init__(self, config: TeacherConfig, question_dim: int, relation_text: Tensor) -> None:
+    def __init__(self, config: TeacherConfig, num_steps: int, exact_hops: bool, question_dim: int,
+                 relation_text: Tensor) -> None:
         super().__init__()
-        self.config = config
+        self.config, self.num_steps, self.exact_hops = config, num_steps, exact_hops
         h = config.hidden_dim
         self.register_buffer("relation_text", relation_text.clone().float())
         self.num_directed = int(relation_text.shape[0])
         self.q_proj = nn.Linear(question_dim, h)
-        self.steps = nn.ModuleList(nn.Linear(2 * h, h) for _ in range(config.num_steps))
+        self.steps = nn.ModuleList(nn.Linear(2 * h, h) for _ in range(num_steps))
         self.tok_proj = nn.Linear(question_dim, h)
-        self.step_out = nn.ModuleList(nn.Linear(2 * h, h) for _ in range(config.num_steps))
+        self.step_out = nn.ModuleList(nn.Linear(2 * h, h) for _ in range(num_steps))
         self.rel_proj = nn.Linear(relation_text.shape[1], h)
         self.direction = nn.Embedding(2, h)
         self.rel_residual = nn.Embedding(self.num_directed, h)
-        self.hop_head = nn.Linear(h, config.num_steps)
-        self.topic_gate = nn.Linear(h, config.num_steps)
+        self.hop_head = nn.Linear(h, num_steps)
+        self.topic_gate = nn.Linear(h, num_steps)
         self.dropout = nn.Dropout(config.dropout)
         self.walk = RelationalWalk()
         self.reset_parameters()
@@ -196,7 +180,7 @@ class PathTeacher(nn.Module):
             logits.append(instr @ keys.T * scale * 4.0)
         alpha = torch.softmax(torch.stack(logits, dim=1), dim=-1)
         beta = torch.softmax(self.hop_head(q), dim=-1)
-        if self.config.exact_hops:
+        if self.exact_hops:
             beta = torch.zeros_like(beta)
             beta[:, -1] = 1.0
         return alpha, beta
@@ -204,9 +188,9 @@ class PathTeacher(nn.Module):
     def topic_keep(self, question: Tensor) -> Tensor:
         """(batch, T) share of the mass returning to a topic entity that is kept."""
         if self.config.topic_policy == "exclude":
-            return torch.zeros(question.shape[0], self.config.num_steps, device=question.device)
+            return torch.zeros(question.shape[0], self.num_steps, device=question.device)
         if self.config.topic_policy == "keep":
-            return torch.ones(question.shape[0], self.config.num_steps, device=question.device)
+            return torch.ones(question.shape[0], self.num_steps, device=question.device)
         return torch.sigmoid(self.topic_gate(torch.tanh(self.q_proj(question))))
 
     def forward(self, question: Tensor, tokens: Tensor, token_mask: Tensor, edge_index: Tensor,
@@ -235,7 +219,7 @@ class PathTeacher(nn.Module):
         keep = self.topic_keep(question)
         topic = topic_mask.float().unsqueeze(-1)
         scores = torch.zeros_like(x)
-        for t in range(self.config.num_steps):
+        for t in range(self.num_steps):
             weight = alpha[src_graph, t, edge_type] * norm
             x = self.walk(x, edge_index, weight)
             x = x * (1.0 - topic * (1.0 - keep[batch, t].unsqueeze(-1)))

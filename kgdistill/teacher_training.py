@@ -20,21 +20,21 @@ import torch
 
 from kgdistill.datasets import Question, answer_coverage
 from kgdistill.encoder import SentenceEncoder, relation_text
+from kgdistill.errors import CheckpointError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
 from kgdistill.subgraph import SubgraphConfig, extract_subgraph
 from kgdistill.teacher import PathTeacher, TeacherConfig, normalise_log_probs, path_log_probs
+from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
+from kgdistill.vocabulary import GraphBinding, RelationVocabulary
 
 logger = logging.getLogger(__name__)
 
-TEACHER_FORMAT_VERSION = 1
+TEACHER_FORMAT_VERSION = 2
+"""2: relations bound by name, hops and exact_hops beside the architecture config."""
 
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+TEACHER_TRAINING = TrainArgs(epochs=10, batch_size=64, lr=3e-3, optimizer="adam", patience=2)
+"""The teacher's default training settings."""
 
 
 def mask_topic(text: str, topics: Sequence[str]) -> str:
@@ -94,14 +94,18 @@ def resolve_examples(graph: GraphBackend, questions: Sequence[Question]) -> tupl
 
 
 def collate(graph: GraphBackend, examples: Sequence[Example], encoding: QuestionEncoding,
-            sub_config: SubgraphConfig) -> dict:
-    """Batch subgraphs of ``examples`` into one disjoint graph (PyG-style ``batch``)."""
+            sub_config: SubgraphConfig, binding: GraphBinding) -> dict:
+    """Batch subgraphs of ``examples`` into one disjoint graph (PyG-style ``batch``).
+    Edge types are the teacher's rows (``binding``); edges along relations the teacher
+    does not know are left out."""
     edge_index, edge_type, batch, topic_mask, node_ids, answer_mask = [], [], [], [], [], []
     offset = 0
     for b, ex in enumerate(examples):
         sub = extract_subgraph(graph, ex.topics, sub_config)
-        edge_index.append(torch.from_numpy(sub.edge_index + offset))
-        edge_type.append(torch.from_numpy(sub.edge_type))
+        rows = binding.rows(sub.edge_type)
+        known = rows >= 0
+        edge_index.append(torch.from_numpy(sub.edge_index[:, known] + offset))
+        edge_type.append(torch.from_numpy(rows[known]))
         batch.append(torch.full((sub.num_nodes,), b, dtype=torch.long))
         tm = torch.zeros(sub.num_nodes, dtype=torch.bool)
         tm[: sub.num_topics] = True
@@ -128,9 +132,10 @@ def answer_loss(scores: torch.Tensor, answer_mask: torch.Tensor, batch: torch.Te
     which the first term alone cannot see at the last step. Questions whose answers
     are outside their subgraph are skipped.
     """
-    mass = torch.zeros(size).index_add_(0, batch, scores * answer_mask.float())
-    total = torch.zeros(size).index_add_(0, batch, scores)
-    has = torch.zeros(size).index_add_(0, batch, answer_mask.float()) > 0
+    zeros = torch.zeros(size, device=scores.device, dtype=scores.dtype)
+    mass = zeros.index_add(0, batch, scores * answer_mask.to(scores.dtype))
+    total = zeros.index_add(0, batch, scores)
+    has = zeros.index_add(0, batch, answer_mask.to(scores.dtype)) > 0
     if not has.any():
         return scores.sum() * 0.0
     m, z = mass[has] + 1e-9, total[has] + 1e-9
@@ -161,37 +166,58 @@ class QuestionPaths:
 
 
 class Teacher:
-    """A trained teacher bound to a graph's relation vocabulary.
+    """A trained teacher: the network, its relation vocabulary (bound to a graph by
+    name when used) and its question encoder.
 
     Args:
         model: the network.
-        relations: relation labels in id order (the rows ``2r`` / ``2r+1`` of the
-            network's relation table).
+        vocabulary: the relations of the network's relation rows.
         encoder: encodes questions.
+        metrics: training metrics.
     """
 
-    def __init__(self, model: PathTeacher, relations: list[str], encoder: SentenceEncoder,
+    def __init__(self, model: PathTeacher, vocabulary: RelationVocabulary, encoder: SentenceEncoder,
                  metrics: dict | None = None) -> None:
-        self.model, self.relations, self.encoder = model, relations, encoder
+        self.model, self.vocabulary, self.encoder = model, vocabulary, encoder
         self.config = model.config
         self.metrics = metrics or {}
+        self._binding: tuple[int, GraphBinding] | None = None
+
+    @property
+    def hops(self) -> int:
+        return self.model.num_steps
+
+    @property
+    def relations(self) -> list[str]:
+        return self.vocabulary.names
 
     @property
     def sub_config(self) -> SubgraphConfig:
         c = self.config
-        return SubgraphConfig(num_hops=c.num_steps, max_expand_degree=c.max_expand_degree, max_nodes=c.max_nodes)
+        return SubgraphConfig(num_hops=self.hops, max_expand_degree=c.max_expand_degree, max_nodes=c.max_nodes)
 
     @classmethod
-    def create(cls, graph: GraphBackend, config: TeacherConfig, encoder: SentenceEncoder) -> "Teacher":
-        relations = list(graph.relation_labels_all())
-        texts = [relation_text(r, inv) for r in relations for inv in (False, True)]
+    def create(cls, graph: GraphBackend, config: TeacherConfig, hops: int, exact_hops: bool,
+               encoder: SentenceEncoder) -> "Teacher":
+        """A new teacher over all of ``graph``'s relations."""
+        vocabulary = RelationVocabulary.from_graph(graph)
+        texts = [relation_text(r.name, r.inverse) for r in vocabulary.relations()]
         rel_emb = torch.from_numpy(encoder.encode(texts))
-        return cls(PathTeacher(config, encoder.dim, rel_emb), relations, encoder)
+        return cls(PathTeacher(config, hops, exact_hops, encoder.dim, rel_emb), vocabulary, encoder)
 
-    def check_graph(self, graph: GraphBackend) -> None:
-        if list(graph.relation_labels_all()) != self.relations:
-            raise ValueError("this teacher was trained on a graph with other relations "
-                             f"({len(self.relations)} relations); use the same knowledge graph")
+    def bind(self, graph: GraphBackend) -> GraphBinding:
+        """The teacher's vocabulary bound to ``graph`` by name (cached per graph).
+
+        Raises:
+            VocabularyError: the graph lacks relations the teacher was trained with.
+        """
+        if self._binding is None or self._binding[0] != id(graph):
+            self._binding = (id(graph), self.vocabulary.bind(graph))
+        return self._binding[1]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     def embed_questions(self, questions: Sequence[Question], progress: bool = False) -> QuestionEncoding:
         texts = [mask_topic(q.text, q.topic_entities) for q in questions]
@@ -214,13 +240,13 @@ class Teacher:
         """Path distributions and answer rankings for ``questions``."""
         from tqdm.auto import tqdm
 
-        self.check_graph(graph)
+        binding = self.bind(graph)
         self.model.eval()
         top_k = top_k or self.config.top_k_paths
         emb = self.embed_questions(questions, progress)
         examples, _ = resolve_examples(graph, questions)
         by_index = {ex.index: ex for ex in examples}
-        limits = EnumerationLimits(max_hops=self.config.num_steps)
+        limits = EnumerationLimits(max_hops=self.hops)
         out: list[QuestionPaths] = []
         for start in tqdm(range(0, len(questions), batch_size), desc="teacher", unit="batch",
                           disable=None if progress else True):
@@ -228,14 +254,15 @@ class Teacher:
             exs = [by_index[i] for i in chunk if i in by_index]
             scores_by_q, alpha, beta = {}, None, None
             if exs:
-                b = collate(graph, exs, emb, self.sub_config)
+                b = _to(collate(graph, exs, emb, self.sub_config, binding), self.device)
                 scores, alpha, beta = self.model(b["question"], b["tokens"], b["token_mask"], b["edge_index"],
                                                  b["edge_type"], b["batch"], b["topic_mask"])
                 keep = self.model.topic_keep(b["question"])
                 for j, ex in enumerate(exs):
                     sel = b["batch"] == j
-                    scores_by_q[ex.index] = (b["node_ids"][sel].numpy(), scores[sel].numpy(),
-                                                 alpha[j].numpy(), beta[j].numpy(), bool(keep[j, -1] >= 0.5))
+                    scores_by_q[ex.index] = (b["node_ids"][sel].cpu().numpy(), scores[sel].float().cpu().numpy(),
+                                             alpha[j].float().cpu().numpy(), beta[j].float().cpu().numpy(),
+                                             bool(keep[j, -1] >= 0.5))
             for i in chunk:
                 q = questions[i]
                 if i not in scores_by_q:
@@ -262,8 +289,11 @@ class Teacher:
                     end = end[~np.isin(end, ex.topics)]
                 if end.size == 0:
                     continue
+                rows = [self.vocabulary.row(r) for r in path.relations]
+                if None in rows:  # a relation the teacher does not know: no probability
+                    continue
                 cands.append(path)
-                drels.append([2 * graph.relation_id(r.name) + r.inverse for r in path.relations])
+                drels.append(rows)
                 ends.append(end)
         probs = normalise_log_probs(path_log_probs(alpha, beta, drels)) if cands else np.zeros(0)
         order = np.argsort(-probs, kind="stable")[:top_k]
@@ -287,41 +317,69 @@ class Teacher:
         from safetensors.torch import save_file
 
         from kgdistill import __version__
+        from kgdistill.io import write_json_atomic
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         meta = {"format_version": TEACHER_FORMAT_VERSION, "kgdistill_version": __version__,
-                "teacher": asdict(self.config), "relations": self.relations,
+                "teacher": asdict(self.config), "hops": self.hops, "exact_hops": self.model.exact_hops,
+                "relations": self.vocabulary.to_list(),
                 "encoder_path": str(self.encoder.model_path), "encoder_id": self.encoder.model_id,
                 "question_dim": self.encoder.dim}
-        (d / "config.json").write_text(json.dumps(meta, indent=2))
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(d / "model.safetensors"))
-        (d / "metrics.json").write_text(json.dumps(self.metrics, indent=2))
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()},
+                  str(d / "model.safetensors"))
+        write_json_atomic(d / "metrics.json", self.metrics)
+        write_json_atomic(d / "config.json", meta)  # last: a teacher with config.json is complete
         return d
 
     @classmethod
     def load(cls, directory: str | Path, encoder: SentenceEncoder | None = None) -> "Teacher":
-        """Load a teacher saved by :meth:`save`. Unknown config keys from newer
-        versions are ignored with a warning."""
+        """Load a teacher saved by :meth:`save` (also the first format). Unknown config
+        keys from newer versions are ignored with a warning.
+
+        Raises:
+            CheckpointError: a file is missing, truncated or corrupt (named).
+        """
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        from kgdistill.io import read_json
+        from kgdistill.student import _known_fields
+
         d = Path(directory)
-        if not (d / "config.json").exists():
-            raise FileNotFoundError(f"{d} has no config.json: not a saved teacher")
-        meta = json.loads((d / "config.json").read_text())
-        known = set(TeacherConfig.__dataclass_fields__)
-        extra = set(meta["teacher"]) - known
-        if extra:
-            logger.warning("ignoring unknown teacher config keys %s", sorted(extra))
-        config = TeacherConfig(**{k: v for k, v in meta["teacher"].items() if k in known})
+        if not (d / "config.json").is_file():
+            raise CheckpointError(f"{d} has no config.json: not a saved teacher")
+        meta = read_json(d / "config.json", CheckpointError)
+        if not isinstance(meta, dict) or not isinstance(meta.get("teacher"), dict) \
+                or not isinstance(meta.get("relations"), list):
+            raise CheckpointError(f"{d / 'config.json'}: not a teacher config (needs 'teacher' and 'relations')")
+        old = meta["teacher"]
+        hops = meta.get("hops", old.get("num_steps"))
+        exact = meta.get("exact_hops", old.get("exact_hops", False))
+        if not isinstance(hops, int) or hops < 1:
+            raise CheckpointError(f"{d / 'config.json'}: 'hops' missing or not a positive integer")
+        version1 = {"num_steps", "exact_hops", "lr", "weight_decay", "epochs", "batch_size", "patience", "seed",
+                    "max_train_minutes"}  # training settings the first format kept here
+        config = TeacherConfig(**_known_fields(TeacherConfig, {k: v for k, v in old.items() if k not in version1},
+                                               d / "config.json"))
         if encoder is None:
-            path = Path(meta["encoder_path"])
-            encoder = SentenceEncoder(path if path.exists() else None)
-        state = load_file(str(d / "model.safetensors"))
-        model = PathTeacher(config, meta["question_dim"], state["relation_text"])
-        model.load_state_dict(state)
-        metrics = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() else {}
-        return cls(model.eval(), meta["relations"], encoder, metrics)
+            path = Path(meta.get("encoder_path", ""))
+            encoder = SentenceEncoder(path if meta.get("encoder_path") and path.exists() else None)
+        try:
+            state = load_file(str(d / "model.safetensors"))
+            model = PathTeacher(config, hops, bool(exact), meta.get("question_dim", encoder.dim),
+                                state["relation_text"])
+            model.load_state_dict(state)
+        except (SafetensorError, OSError, KeyError, RuntimeError) as err:
+            raise CheckpointError(f"{d / 'model.safetensors'}: cannot load the teacher's weights (missing, "
+                                  f"truncated or from another model): {err}") from None
+        metrics = read_json(d / "metrics.json", CheckpointError) if (d / "metrics.json").exists() else {}
+        return cls(model.eval(), RelationVocabulary(meta["relations"]), encoder, metrics)
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    """A collated batch with its tensors on ``device``."""
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 # ---------------------------------------------------------------------- metrics
@@ -368,20 +426,54 @@ def score_predictions(preds: Sequence[QuestionPaths]) -> dict:
 
 
 # ---------------------------------------------------------------------- training
+class _TeacherTask(TrainTask):
+    """The teacher's loss (:func:`answer_loss`) and validation Hits@1 for :func:`fit`."""
+
+    def __init__(self, teacher: Teacher, graph: GraphBackend, examples: list[Example], encoding: QuestionEncoding,
+                 valid: Sequence[Question]) -> None:
+        self.teacher, self.graph, self.examples, self.encoding, self.valid = teacher, graph, examples, encoding, valid
+        self.model = teacher.model
+        self.binding = teacher.bind(graph)
+
+    def num_examples(self) -> int:
+        return len(self.examples)
+
+    def loss(self, indices: Sequence[int]) -> torch.Tensor:
+        b = _to(collate(self.graph, [self.examples[i] for i in indices], self.encoding, self.teacher.sub_config,
+                        self.binding), self.teacher.device)
+        scores, _, _ = self.model(b["question"], b["tokens"], b["token_mask"], b["edge_index"], b["edge_type"],
+                                  b["batch"], b["topic_mask"])
+        return answer_loss(scores.float(), b["answer_mask"], b["batch"], b["size"])
+
+    def validate(self) -> dict:
+        if not self.valid:
+            return {}
+        return {"score": score_predictions(self.teacher.predict(self.graph, self.valid))["hits@1"]}
+
+
 def train_teacher(graph: GraphBackend, train: Sequence[Question], valid: Sequence[Question],
-                  config: TeacherConfig, encoder: SentenceEncoder | None = None,
-                  progress: bool = True) -> Teacher:
+                  config: TeacherConfig, hops: int, exact_hops: bool = False, args: TrainArgs | None = None,
+                  seed: int = 0, encoder: SentenceEncoder | None = None, progress: bool = True,
+                  checkpoint: str | Path | None = None) -> Teacher:
     """Train a teacher from answers; early stopping on validation Hits@1.
+
+    Args:
+        graph, train, valid: the graph and question lists.
+        config: the architecture.
+        hops: the most hops of a path; ``exact_hops``: every path has exactly ``hops``.
+        args: training settings (default :data:`TEACHER_TRAINING`).
+        seed: seeds the initial weights and the example order.
+        encoder: the question encoder (default: packaged all-MiniLM-L6-v2).
+        checkpoint: directory for a per-epoch checkpoint (resumed if present).
 
     Returns the teacher with the best validation Hits@1; its ``metrics`` hold the
     training curve, timings and final validation scores (with the reachability
     ceiling of the validation file).
     """
-    from tqdm.auto import tqdm
-
-    seed_everything(config.seed)
+    args = args or TEACHER_TRAINING
+    seed_everything(seed)
     encoder = encoder or SentenceEncoder()
-    teacher = Teacher.create(graph, config, encoder)
+    teacher = Teacher.create(graph, config, hops, exact_hops, encoder)
     t_embed = time.perf_counter()
     train_emb = teacher.embed_questions(train, progress)
     teacher.embed_questions(valid, progress)  # warm the cache before timing training
@@ -389,51 +481,13 @@ def train_teacher(graph: GraphBackend, train: Sequence[Question], valid: Sequenc
     examples, skipped = resolve_examples(graph, train)
     examples = [ex for ex in examples if ex.answers.size]
     logger.info("training on %d questions (%d without topic in graph)", len(examples), skipped)
-    model = teacher.model
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    rng = random.Random(config.seed)
-    best, best_state, bad_epochs, curve = -1.0, None, 0, []
-    start = time.perf_counter()
-    for epoch in range(config.epochs):
-        model.train()
-        rng.shuffle(examples)
-        losses = []
-        bar = tqdm(range(0, len(examples), config.batch_size), desc=f"teacher epoch {epoch + 1}",
-                   unit="batch", disable=None if progress else True)
-        for s in bar:
-            b = collate(graph, examples[s:s + config.batch_size], train_emb, teacher.sub_config)
-            scores, _, _ = model(b["question"], b["tokens"], b["token_mask"], b["edge_index"], b["edge_type"],
-                                 b["batch"], b["topic_mask"])
-            loss = answer_loss(scores, b["answer_mask"], b["batch"], b["size"])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        val = score_predictions(teacher.predict(graph, valid)) if valid else {}
-        elapsed = time.perf_counter() - start
-        curve.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
-                      "valid_hits@1": val.get("hits@1"), "seconds": elapsed})
-        logger.info("epoch %d: loss %.4f, valid Hits@1 %s", epoch + 1, curve[-1]["train_loss"], val.get("hits@1"))
-        score = val.get("hits@1", -float(np.mean(losses)) if losses else 0.0)
-        if score > best:
-            best, bad_epochs = score, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= config.patience:
-                break
-        if config.max_train_minutes and elapsed > 60 * config.max_train_minutes:
-            logger.warning("stopping: max_train_minutes=%s reached", config.max_train_minutes)
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    train_seconds = time.perf_counter() - start
+    result = fit(_TeacherTask(teacher, graph, examples, train_emb, valid), args, seed=seed, checkpoint=checkpoint,
+                 progress=progress, name="teacher")
     final = score_predictions(teacher.predict(graph, valid)) if valid else {}
     if valid:
-        final["reachable_ceiling"] = answer_coverage(graph, valid, config.num_steps).reachable_share
-    teacher.metrics = {"curve": curve, "train_seconds": train_seconds, "embed_seconds": t_embed,
+        final["reachable_ceiling"] = answer_coverage(graph, valid, hops).reachable_share
+    teacher.metrics = {"curve": result["curve"], "train_seconds": result["train_seconds"],
+                       "stopped": result["stopped"], "embed_seconds": t_embed,
                        "train_questions": len(examples), "train_skipped_no_topic": skipped,
-                       "valid": final}
+                       "training": asdict(args), "seed": seed, "valid": final}
     return teacher

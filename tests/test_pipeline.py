@@ -69,7 +69,7 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
                                               "student", "metrics.json", "valid_predictions.jsonl", "curves.png"}
     config = json.loads((a / "config.json").read_text())
     assert config["hops"] == 3 and config["exact_hops"] is False and config["distill"]["alpha"] == 0.5
-    assert config["teacher"]["epochs"] == 2 and config["inferred"]["hops"] == 3
+    assert config["teacher_training"]["epochs"] == 2 and config["inferred"]["hops"] == 3
     first = json.loads((a / "metrics.json").read_text())
     assert first["valid"]["questions"] == 67 and first["valid"]["valid_path_share"] == 1.0
     assert len(first["student_curve"]) == 3 and len(first["teacher_curve"]) == 2
@@ -91,7 +91,8 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     assert main(["train", *SMALL, "--alpha", "0.2", "--out", str(a)]) == 2
     assert "another configuration" in capsys.readouterr().err
     assert main(["train", *SMALL, "--alpha", "1.5", "--out", str(tmp_path / "c")]) == 2
-    assert "alpha must be in [0, 1]" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    assert "--alpha: expected a finite number >= 0.0 and <= 1.0, got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
     assert main(["train", "--resume", str(a), "--alpha", "0.2", "--train", TRAIN]) == 2
     assert "drop --train" in capsys.readouterr().err
     # Evaluate the run on a question file.
@@ -104,7 +105,7 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     rows = [json.loads(x) for x in (ev / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 67 and sum(r["hit"] for r in rows) == round(m["hits@1"] * 67)
     top = rows[0]["answers"][0]
-    assert set(top) == {"entity", "score", "path", "path_prob", "verified"} and top["verified"]
+    assert set(top) == {"entity", "key", "score", "path", "path_prob", "verified"} and top["verified"]
     assert rows[0]["gold_answers"] and rows[0]["gold_path"] and "path_correct" in rows[0]
 
 

@@ -1,8 +1,13 @@
-"""Run configuration: hop inference and resolution (kgdistill.pipeline)."""
+"""Run configuration: hop inference, resolution, JSON round trip (kgdistill.runs)."""
 import pytest
 
 from kgdistill.datasets import Question, load_questions
-from kgdistill.pipeline import RunConfig, RunError, infer_hops
+import dataclasses
+
+from kgdistill.distill import DistillConfig
+from kgdistill.errors import ConfigError
+from kgdistill.runs import RunConfig, RunError, infer_hops
+from kgdistill.student import StudentConfig
 from kgdistill.readers import load_graph
 from tests.conftest import DATA, GRAPHS, need
 
@@ -22,14 +27,44 @@ def test_infer_hops_from_answers_and_gold_paths(metaqa_kg):
     assert (hops, exact, counts) == (3, True, {3: 200})
 
 
-def test_resolve_fills_every_default_and_rejects_bad_settings(tiny):
+def test_resolve_and_typed_sections(tiny):
     qs = [Question("1", "where was X born", ["Joe Biden"], ["Scranton"])]
-    c = RunConfig(graph="kb.txt", train="t.jsonl", distill={"alpha": 1.0}).resolve(tiny, qs)
-    assert c.hops == 1 and c.exact_hops is True and c.teacher["num_steps"] == 1
-    assert c.distill["alpha"] == 1.0 and c.distill["max_hops"] == 1 and c.student["n_layer"] == 2
-    with pytest.raises(ValueError, match="alpha"):
-        RunConfig(graph="kb", train="t", hops=2, distill={"alpha": 2.0}).resolve(tiny, qs)
-    with pytest.raises(RunError, match="pretrained"):
-        RunConfig(graph="kb", train="t", hops=2, adaptation="lora").resolve(tiny, qs)
+    c = RunConfig(graph="kb.txt", train="t.jsonl", distill=DistillConfig(alpha=1.0)).resolve(tiny, qs)
+    assert c.hops == 1 and c.exact_hops is True and c.distill.alpha == 1.0 and c.student.n_layer == 2
+    # hops and the temperature each live in one place
+    d = c.to_dict()
+    assert "num_steps" not in d["teacher"] and "max_hops" not in d["serializer"] and "max_hops" not in d["distill"]
+    assert "temperature" not in d["serializer"] and d["distill"]["temperature"] == 1.0
+    assert RunConfig.from_dict(d) == c
+    with pytest.raises(ConfigError, match="alpha"):
+        DistillConfig(alpha=2.0)
+    with pytest.raises(ConfigError, match="pretrained"):
+        StudentConfig(adaptation="lora")
+    with pytest.raises(ConfigError, match="hops"):
+        RunConfig(graph="kb", train="t", hops=50)
     with pytest.raises(RunError, match="--hops"):
         RunConfig(graph="kb", train="t").resolve(tiny, [Question("1", "q", ["Joe Biden"], ["Nowhere"])])
+
+
+def test_config_loads_tolerantly(caplog):
+    d = RunConfig(graph="kb", train="t").to_dict()
+    d["from_the_future"] = 1
+    d["distill"]["new_knob"] = 2
+    with caplog.at_level("WARNING"):
+        c = RunConfig.from_dict(d, "run/config.json")
+    assert c.distill == DistillConfig() and "from_the_future" in caplog.text and "new_knob" in caplog.text
+    d["distill"]["alpha"] = "high"
+    with pytest.raises(ConfigError, match="run/config.json: alpha"):
+        RunConfig.from_dict(d, "run/config.json")
+
+
+def test_first_config_format_is_converted():
+    old = {"graph": "kb", "train": "t", "seed": 0, "hops": 2, "exact_hops": True, "adaptation": "full",
+           "teacher": {"num_steps": 2, "hidden_dim": 64, "epochs": 7, "lr": 0.01, "max_train_minutes": 3.0},
+           "serializer": {"template": "q: {question} p:", "temperature": 2.0, "max_hops": 2, "top_k": 4},
+           "student": {"n_layer": 3}, "distill": {"alpha": 0.7, "temperature": 2.0, "epochs": 5, "max_hops": 2},
+           "inferred": {}}
+    c = RunConfig.from_dict(old)
+    assert c.teacher.hidden_dim == 64 and c.teacher_training.epochs == 7 and c.teacher_training.max_minutes == 3.0
+    assert c.serializer.top_k == 4 and c.distill.temperature == 2.0 and c.student_training.epochs == 5
+    assert c.student.n_layer == 3 and c.hops == 2 and c.version == 2

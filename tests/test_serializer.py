@@ -1,5 +1,7 @@
 import pytest
 
+from kgdistill.distill import DistillConfig
+
 from kgdistill.datasets import Question
 from kgdistill.paths import GroundedPath, RelationPath
 from kgdistill.serializer import (SerializerConfig, best_f1_paths, build_training_set, make_prompt,
@@ -19,7 +21,9 @@ def test_retemper():
     assert retemper([0.8, 0.2], 2.0) == pytest.approx([2 / 3, 1 / 3])
     assert retemper([0.8, 0.2], 0.5) == pytest.approx([16 / 17, 1 / 17])
     with pytest.raises(ValueError):
-        SerializerConfig(temperature=0)
+        DistillConfig(temperature=0)
+    with pytest.raises(ValueError, match="temperature"):  # `train --temperature inf` trained on NaN losses
+        DistillConfig(temperature=float("inf"))
 
 
 def test_prompt_masks_topic():
@@ -32,7 +36,7 @@ def test_hard_targets(tiny):
     assert [str(p) for p in paths] == ["born_in -> city_of", "lived_in -> city_of"] and f1 == 1.0
     gold = Question("2", "q", ["Joe Biden"], ["USA"], GroundedPath.parse("Joe Biden -> born_in -> Scranton -> city_of -> USA"))
     dump = [{"id": "2", "paths": [{"path": "born_in -> city_of", "prob": 0.9}, {"path": "lived_in -> city_of", "prob": 0.1}]}]
-    recs = build_training_set(tiny, [q, gold], dump, SerializerConfig(max_hops=2, temperature=2.0))
+    recs = build_training_set(tiny, [q, gold], dump, SerializerConfig(), hops=2, temperature=2.0)
     assert recs[0].hard_source == "best_f1" and len(recs[0].hard) == 2 and recs[0].soft == []
     assert recs[1].hard == ["<r:born_in><r:city_of><eop>"] and recs[1].hard_source == "gold"
     assert [s["prob"] for s in recs[1].soft] == pytest.approx([0.75, 0.25])

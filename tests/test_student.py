@@ -7,7 +7,9 @@ from kgdistill.distill import DistillConfig, batch_loss
 from kgdistill.graph import KnowledgeGraph
 from kgdistill.serializer import TrainingRecord
 from kgdistill.student import ADAPTATION_MODES, Student, StudentConfig, adapt, train_tokenizer
+from kgdistill.training import TrainArgs
 from kgdistill.verify import verify_relation_path
+from kgdistill.vocabulary import RelationVocabulary
 
 RECORD = TrainingRecord("1", "question: who directed X path:", ["a"], ["b"], hard=["<r:directed_by><eop>"],
                         soft=[{"path": "<r:directed_by><eop>", "prob": 0.8},
@@ -16,7 +18,7 @@ RECORD = TrainingRecord("1", "question: who directed X path:", ["a"], ["b"], har
 
 def tiny_student(relations=("directed_by", "starred_actors"), **kw):
     torch.manual_seed(0)
-    return Student.create(list(relations), ["question: who directed X path:", "what did X star in"],
+    return Student.create(RelationVocabulary(relations), ["question: who directed X path:", "what did X star in"],
                           StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=300, **kw))
 
 
@@ -54,7 +56,7 @@ def base_checkpoint(tmp_path_factory):
 @pytest.mark.parametrize("mode", ADAPTATION_MODES)
 def test_adaptation_modes_train_save_reload(base_checkpoint, tmp_path, mode):
     torch.manual_seed(0)
-    st = Student.create(["directed_by", "starred_actors"], [], StudentConfig(base_model=str(base_checkpoint), max_length=64))
+    st = Student.create(RelationVocabulary(["directed_by", "starred_actors"]), [], StudentConfig(base_model=str(base_checkpoint), max_length=64))
     st.model.eval()
     adapt(st, mode)
     params = [p for p in st.model.parameters() if p.requires_grad]
@@ -88,7 +90,7 @@ def test_constrained_decoding_only_emits_valid_paths():
         rels = [f"r{i}" for i in range(4)]
         triples = [(f"e{rng.randrange(12)}", rng.choice(rels), f"e{rng.randrange(12)}") for _ in range(18)]
         kg = KnowledgeGraph.from_triples(triples)
-        st = Student.create(list(kg.relation_labels_all()), ["question: what X path:"],
+        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
                             StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
         torch.manual_seed(trial)
         for p in st.model.parameters():
@@ -112,8 +114,10 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
 
     records = [RECORD, TrainingRecord("2", "question: what did X star in path:", ["a"], ["c"],
                                       hard=["<r:~starred_actors><eop>"])] * 3
-    config = DistillConfig(epochs=3, batch_size=2, patience=10)
-    full = train_student(tiny_student(), tiny, records, [], config, out_dir=tmp_path / "full", progress=False)
+    config = DistillConfig()
+    args = TrainArgs(epochs=3, batch_size=2, patience=10, optimizer="adamw", lr=2e-3, max_grad_norm=1.0)
+    full = train_student(tiny_student(), tiny, records, [], config, 2, args, out_dir=tmp_path / "full",
+                         progress=False)
     original, calls = distill.batch_loss, []
 
     def interrupted(*args, **kw):
@@ -124,9 +128,11 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
 
     monkeypatch.setattr(distill, "batch_loss", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_student(tiny_student(), tiny, records, [], config, out_dir=tmp_path / "cut", progress=False)
-    assert (tmp_path / "cut" / "checkpoint" / "state.pt").exists()
+        train_student(tiny_student(), tiny, records, [], config, 2, args, out_dir=tmp_path / "cut", progress=False)
+    # the checkpoint holds tensors in safetensors and the rest in JSON: nothing to unpickle
+    assert {f.name for f in (tmp_path / "cut" / "checkpoint").iterdir()} == {"tensors.safetensors", "state.json"}
     monkeypatch.setattr(distill, "batch_loss", original)
-    resumed = train_student(tiny_student(), tiny, records, [], config, out_dir=tmp_path / "cut", progress=False)
+    resumed = train_student(tiny_student(), tiny, records, [], config, 2, args, out_dir=tmp_path / "cut",
+                            progress=False)
     assert [c["train_loss"] for c in resumed["curve"]] == pytest.approx([c["train_loss"] for c in full["curve"]])
     assert not (tmp_path / "cut" / "checkpoint").exists()

@@ -7,6 +7,7 @@ import torch
 
 from kgdistill.datasets import load_questions
 from kgdistill.readers import load_graph
+from kgdistill.training import TrainArgs
 from kgdistill.teacher import (RelationalWalk, TeacherConfig, normalise_log_probs,
                                path_log_probs, relation_degree_norm)
 from kgdistill.teacher_training import (Teacher, expected_calibration_error, mask_topic, score_predictions,
@@ -58,8 +59,8 @@ def world_teacher(tmp_path_factory):
     kg = load_graph(GRAPHS / "world.ttl")
     qs = load_questions(GRAPHS / "world_questions.jsonl")
     random.Random(0).shuffle(qs)
-    config = TeacherConfig(num_steps=3, epochs=25, patience=4, batch_size=32, seed=0)
-    teacher = train_teacher(kg, qs[:380], qs[380:], config, progress=False)
+    args = TrainArgs(epochs=25, patience=4, batch_size=32, lr=3e-3)
+    teacher = train_teacher(kg, qs[:380], qs[380:], TeacherConfig(), 3, args=args, seed=0, progress=False)
     return kg, qs[380:], teacher
 
 

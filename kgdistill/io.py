@@ -1,0 +1,151 @@
+"""Small file helpers shared by every stage: JSON read with the file named in errors,
+atomic writes (a reader never sees a half-written file), a directory lock, and
+safetensors + JSON checkpoints (never pickle).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from kgdistill.errors import CheckpointError, KGDistillError, KGFormatError, RunError
+
+
+def read_json(path: str | os.PathLike, error: type[KGDistillError] = KGFormatError) -> Any:
+    """Parse a JSON file; a missing, unreadable or malformed file raises ``error``
+    with the file (and line) named."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _error(error, path, None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise _error(error, path, None, f"cannot read: {err}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _error(error, path, err.lineno, f"invalid JSON ({err.msg}, column {err.colno}); "
+                                              "the file is truncated or was edited by hand") from None
+
+
+def _error(error: type[KGDistillError], path: Path, line: int | None, message: str) -> KGDistillError:
+    if issubclass(error, KGFormatError):
+        return error(path, line, message)
+    where = f"{path}:{line}" if line else str(path)
+    return error(f"{where}: {message}")
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary name beside ``path`` and then rename it into
+    place, so that ``path`` is either the old or the complete new file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    return write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+class DirectoryLock:
+    """An exclusive lock on a directory (``.lock`` inside it, ``flock``), so that two
+    processes never write the same run at once. Released on exit, also when the
+    process dies.
+
+    Raises:
+        RunError: another process holds the lock.
+    """
+
+    def __init__(self, directory: str | os.PathLike, what: str = "run") -> None:
+        self.directory, self.what, self._fh = Path(directory), what, None
+
+    def __enter__(self) -> "DirectoryLock":
+        import fcntl
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fh = open(self.directory / ".lock", "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise RunError(f"{self.directory} is in use by {holder}: another kgdistill {self.what} is writing "
+                           "it; wait for it to finish or choose another directory") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            import fcntl
+
+            try:  # removed while still held, so that a finished directory holds only its outputs
+                (self.directory / ".lock").unlink()
+            except FileNotFoundError:
+                pass
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+# ---------------------------------------------------------------------- checkpoints
+def save_checkpoint(directory: str | os.PathLike, tensors: dict, state: dict) -> Path:
+    """Write ``tensors.safetensors`` and ``state.json`` into ``directory`` atomically
+    (the directory is renamed into place whole). ``tensors`` maps names to tensors;
+    ``state`` must be JSON-able. Nothing is pickled, so loading a checkpoint can never
+    run code."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / "tensors.safetensors"))
+    (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    old = directory.with_name(directory.name + ".old")
+    if directory.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        directory.rename(old)
+    tmp.rename(directory)
+    if old.exists():
+        shutil.rmtree(old)
+    return directory
+
+
+def load_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
+    """``(tensors, state)`` written by :func:`save_checkpoint`.
+
+    Raises:
+        CheckpointError: a file is missing or corrupt (named).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    state = read_json(directory / "state.json", CheckpointError)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{directory / 'state.json'}: expected a JSON object")
+    try:
+        tensors = load_file(str(directory / "tensors.safetensors"))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{directory / 'tensors.safetensors'}: cannot read the checkpoint "
+                              f"(missing, truncated or corrupt): {err}") from None
+    return tensors, state

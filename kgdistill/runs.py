@@ -1,0 +1,447 @@
+"""One-command training and evaluation runs: teacher -> soft targets -> student in one
+run directory, with a typed, versioned configuration.
+
+A run directory holds::
+
+    config.json           the resolved RunConfig (every default written out, versioned)
+    teacher/              the GNN teacher (Teacher.save)
+    soft_targets.jsonl    the teacher's top-k paths for each training question
+    train_set.jsonl       the student's training set (serializer output)
+    student/              the student (loads with AutoModelForCausalLM) + its metrics
+    metrics.json          validation metrics of teacher and student, timings
+    valid_predictions.jsonl  one line per validation question
+    curves.png            training curves of both models
+
+Each stage is skipped when its output exists and both models resume from their
+per-epoch checkpoints (safetensors + JSON, never pickle), so re-running an interrupted
+``kgdistill train`` continues where it stopped. Every file is written atomically and
+the directory is locked while a run writes it. The same seed gives the same metrics
+(timings aside).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from kgdistill.datasets import Question
+from kgdistill.distill import STUDENT_TRAINING, DistillConfig
+from kgdistill.errors import ConfigError, KGDistillError, RunError
+from kgdistill.graph import GraphBackend
+from kgdistill.reasoner import MAX_HOPS
+from kgdistill.serializer import SerializerConfig
+from kgdistill.student import StudentConfig
+from kgdistill.teacher import TeacherConfig
+from kgdistill.teacher_training import TEACHER_TRAINING
+from kgdistill.training import TrainArgs
+
+logger = logging.getLogger(__name__)
+
+RUN_CONFIG = "config.json"
+RUN_CONFIG_VERSION = 2
+"""2: nested typed sections; hops and temperature in one place each."""
+
+
+# ---------------------------------------------------------------------- hops
+def infer_hops(graph: GraphBackend, questions: Sequence[Question], max_hops: int = 3, sample: int = 200,
+               seed: int = 0) -> tuple[int, bool, dict[int, int]]:
+    """How many hops the questions need, from a sample of them.
+
+    Per sampled question the length of its gold path, or else of the shortest relation
+    path whose endpoints best match the answers (the serializer's best-F1 search).
+    Returns ``(hops, exact, counts)``: the longest length held by at least 10% of the
+    sample, whether at least 90% have exactly that length (then the teacher is told
+    so: MetaQA's k-hop files), and the length counts.
+    """
+    from kgdistill.paths import GroundedPath
+    from kgdistill.serializer import best_f1_paths
+
+    rng = random.Random(seed)
+    chosen = rng.sample(list(questions), min(sample, len(questions)))
+    counts: Counter[int] = Counter()
+    for q in chosen:
+        if q.gold_path is not None:
+            rel = q.gold_path.relation_path if isinstance(q.gold_path, GroundedPath) else q.gold_path
+            counts[len(rel)] += 1
+        elif q.answers:
+            paths, _ = best_f1_paths(graph, q, max_hops, 1)
+            if paths:
+                counts[len(paths[0])] += 1
+    if not counts:
+        raise RunError("cannot infer the number of hops: no sampled question has a gold path or an answer "
+                       f"within {max_hops} hops of its topic entity; pass --hops")
+    total = sum(counts.values())
+    hops = max(k for k, c in counts.items() if c >= 0.1 * total)
+    exact = counts[hops] >= 0.9 * total
+    return hops, exact, dict(sorted(counts.items()))
+
+
+# ---------------------------------------------------------------------- config
+_SECTIONS = {"teacher": TeacherConfig, "teacher_training": TrainArgs, "serializer": SerializerConfig,
+             "student": StudentConfig, "distill": DistillConfig, "student_training": TrainArgs}
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; written resolved to ``config.json``.
+
+    Attributes:
+        graph: the knowledge-graph file.
+        train: the training question file.
+        valid: the validation question file (early stopping, metrics).
+        graph_format, question_format: file formats (``None``: detected).
+        seed: seeds both models' weights and data order.
+        hops: the longest reasoning path, in [1, 6]; ``None``: inferred from the
+            training questions (:func:`infer_hops`). The one place hops are set.
+        exact_hops: every answer is exactly ``hops`` away; ``None``: inferred.
+        teacher: the teacher's architecture.
+        teacher_training: how the teacher is trained.
+        serializer: prompts and targets of the student.
+        student: which student (size, or a pretrained base model and adaptation).
+        distill: the distillation loss (alpha, temperature, ...).
+        student_training: how the student is trained.
+        version: the config format version.
+        inferred: what was inferred from the data (written by :meth:`resolve`).
+    """
+
+    graph: str
+    train: str
+    valid: str | None = None
+    graph_format: str | None = None
+    question_format: str | None = None
+    seed: int = 0
+    hops: int | None = None
+    exact_hops: bool | None = None
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    teacher_training: TrainArgs = field(default_factory=lambda: dataclasses.replace(TEACHER_TRAINING))
+    serializer: SerializerConfig = field(default_factory=SerializerConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    student_training: TrainArgs = field(default_factory=lambda: dataclasses.replace(STUDENT_TRAINING))
+    version: int = RUN_CONFIG_VERSION
+    inferred: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from kgdistill.training import check_int
+
+        for name in ("graph", "train"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError(f"{name} must be a file path")
+        check_int(self, "seed", 0)
+        if self.hops is not None:
+            check_int(self, "hops", 1, MAX_HOPS)
+        if self.exact_hops is not None and not isinstance(self.exact_hops, bool):
+            raise ConfigError(f"exact_hops must be true, false or null, got {self.exact_hops!r}")
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"{name} must be a {cls.__name__}")
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "RunConfig":
+        """Build from JSON; tolerant: unknown keys (a newer version) are warned about
+        and ignored, and the first format (flat dict sections) is converted.
+
+        Raises:
+            ConfigError: a value of the wrong type or out of range (``source`` named).
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object")
+        data = dict(data)
+        if data.get("version", 1) == 1:
+            data = _from_version_1(data)
+        top = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - top)
+        if unknown:
+            logger.warning("%s: ignoring unknown setting(s) %s", source, unknown)
+        kwargs = {k: v for k, v in data.items() if k in top and k not in _SECTIONS}
+        try:
+            for name, section in _SECTIONS.items():
+                values = data.get(name, {})
+                if not isinstance(values, dict):
+                    raise ConfigError(f"section {name!r} must be a JSON object")
+                known = {f.name for f in dataclasses.fields(section)}
+                extra = sorted(set(values) - known)
+                if extra:
+                    logger.warning("%s: ignoring unknown %s setting(s) %s", source, name, extra)
+                kwargs[name] = section(**{k: v for k, v in values.items() if k in known})
+            return cls(**kwargs)
+        except (ConfigError, TypeError) as err:
+            raise ConfigError(f"{source}: {err}") from None
+
+    # ------------------------------------------------------------------ checks
+    def check(self) -> None:
+        """Check what can be checked before loading any data: the files exist and a
+        pretrained base model is a checkpoint directory (so that a typo fails before
+        the teacher trains)."""
+        for name in ("graph", "train", "valid"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).exists():
+                raise ConfigError(f"{name} file {path}: no such file")
+        self.student.check_base_model()
+
+    def resolve(self, graph: GraphBackend, train: Sequence[Question]) -> "RunConfig":
+        """A copy with absolute paths and hops decided (inferred from the training
+        questions where not given)."""
+        c = dataclasses.replace(self, inferred=dict(self.inferred))
+        c.graph, c.train = str(Path(c.graph).resolve()), str(Path(c.train).resolve())
+        c.valid = str(Path(c.valid).resolve()) if c.valid else None
+        if c.student.base_model:
+            c.student = dataclasses.replace(c.student, base_model=str(Path(c.student.base_model).resolve()))
+        if c.hops is None:
+            hops, exact, counts = infer_hops(graph, train, seed=c.seed)
+            c.hops = hops
+            c.exact_hops = exact if c.exact_hops is None else c.exact_hops
+            c.inferred = {"hops": hops, "exact_hops": exact, "path_lengths_in_sample": counts}
+        if c.exact_hops is None:
+            c.exact_hops = False
+        return c
+
+
+def _from_version_1(d: dict) -> dict:
+    """The first config format: sections were plain dicts with training settings,
+    ``hops`` copied into them, and ``adaptation`` at the top."""
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
+    teacher, distill = d.get("teacher", {}), d.get("distill", {})
+    serializer, student = d.get("serializer", {}), d.get("student", {})
+    moves = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
+             "patience": "patience", "max_train_minutes": "max_minutes"}
+    if isinstance(teacher, dict):
+        d["teacher_training"] = {new: teacher.pop(old) for old, new in moves.items() if old in teacher}
+        for k in ("num_steps", "exact_hops", "seed"):
+            teacher.pop(k, None)
+    if isinstance(distill, dict):
+        d["student_training"] = {new: distill.pop(old) for old, new in moves.items() if old in distill}
+        for k in ("max_hops", "seed"):
+            distill.pop(k, None)
+    if isinstance(serializer, dict):
+        for k in ("max_hops", "temperature"):
+            serializer.pop(k, None)
+    if isinstance(student, dict) and "adaptation" in d:
+        student["adaptation"] = d.pop("adaptation")
+    d["version"] = RUN_CONFIG_VERSION
+    return d
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        if k == "inferred":
+            continue
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} in the run, {vb!r} now")
+    return out
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The saved configuration of a run directory.
+
+    Raises:
+        RunError: no run there, or its ``config.json`` is malformed (named).
+    """
+    from kgdistill.io import read_json
+
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a kgdistill run directory (no {RUN_CONFIG}); "
+                       "train one with 'kgdistill train'")
+    try:
+        return RunConfig.from_dict(read_json(path, RunError), str(path))
+    except ConfigError as err:
+        raise RunError(str(err)) from None
+
+
+def _write_dir_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a directory under ``path.tmp`` first, then rename it into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    write(tmp)
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.replace(path)
+
+
+def load_questions_checked(path: str, fmt: str | None, graph: GraphBackend, what: str) -> list[Question]:
+    """Read a question file, refusing repeated ids and a graph that does not hold the
+    questions' topics."""
+    from kgdistill.datasets import load_questions
+    from kgdistill.reasoner import check_topics_fit
+    from kgdistill.serializer import check_unique_ids
+
+    questions = load_questions(path, fmt)
+    if not questions:
+        raise RunError(f"{path}: no questions")
+    check_unique_ids([q.id for q in questions], str(path))
+    check_topics_fit(graph, questions, f"{what} in {path}")
+    return questions
+
+
+# ---------------------------------------------------------------------- training
+def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
+              echo: Callable[[str], None] | None = None) -> dict:
+    """Train teacher and student into ``run_dir`` (resuming what is there); returns
+    the run's metrics (also written to ``metrics.json``). Stage messages go to
+    ``echo`` (the command line passes ``print``), by default to the log.
+
+    Raises:
+        RunError: the directory holds another run or is in use; bad data.
+        ConfigError: a bad setting.
+    """
+    from kgdistill.io import DirectoryLock
+
+    echo = echo or logger.info
+    config.check()
+    with DirectoryLock(run_dir):
+        return _train_locked(config, Path(run_dir), progress, echo)
+
+
+def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[str], None]) -> dict:
+    from kgdistill.distill import train_student
+    from kgdistill.encoder import SentenceEncoder
+    from kgdistill.io import read_json, write_atomic, write_json_atomic
+    from kgdistill.readers import load_graph, write_jsonl
+    from kgdistill.serializer import build_training_set, load_records, load_teacher_dump, save_records
+    from kgdistill.student import Student, adapt
+    from kgdistill.teacher_training import Teacher, train_teacher
+    from kgdistill.training import seed_everything
+    from kgdistill.vocabulary import RelationVocabulary
+
+    t_start = time.perf_counter()
+    graph = load_graph(config.graph, config.graph_format)
+    train = load_questions_checked(config.train, config.question_format, graph, "training questions")
+    valid = (load_questions_checked(config.valid, config.question_format, graph, "validation questions")
+             if config.valid else [])
+    cfg = config.resolve(graph, train)
+    started = any((run / p).exists() for p in ("teacher", "teacher.ckpt", "soft_targets.jsonl", "student"))
+    if (run / RUN_CONFIG).exists() and started:
+        old = read_run_config(run)
+        diff = _differences(old.to_dict(), cfg.to_dict())
+        if diff:
+            raise RunError(f"{run} holds a run with another configuration ({'; '.join(diff[:5])}); "
+                           "resume it with the same settings or choose a new --out")
+        echo(f"resuming the run in {run}")
+    write_json_atomic(run / RUN_CONFIG, cfg.to_dict())
+    if cfg.inferred:
+        echo(f"hops: {cfg.hops} ({'exactly' if cfg.exact_hops else 'at most'}; inferred from path lengths "
+             f"{cfg.inferred['path_lengths_in_sample']} of a sample of training questions)")
+    timings: dict[str, float] = {}
+
+    # 1. teacher
+    if (run / "teacher" / "config.json").exists():
+        teacher = Teacher.load(run / "teacher")
+        echo("teacher: trained already, loaded")
+    else:
+        echo(f"teacher: training on {len(train):,} questions ({cfg.hops} hops)")
+        t0 = time.perf_counter()
+        teacher = train_teacher(graph, train, valid, cfg.teacher, cfg.hops, cfg.exact_hops, cfg.teacher_training,
+                                seed=cfg.seed, encoder=SentenceEncoder(), progress=progress,
+                                checkpoint=run / "teacher.ckpt")
+        timings["teacher_seconds"] = time.perf_counter() - t0
+        _write_dir_atomic(run / "teacher", teacher.save)
+        shutil.rmtree(run / "teacher.ckpt", ignore_errors=True)
+    # 2. soft targets and the student's training set
+    if not (run / "soft_targets.jsonl").exists():
+        t0 = time.perf_counter()
+        preds = teacher.predict(graph, train, top_k=cfg.serializer.top_k, progress=progress)
+        write_atomic(run / "soft_targets.jsonl", lambda p: write_jsonl(preds, p))
+        timings["soft_target_seconds"] = time.perf_counter() - t0
+    if (run / "train_set.jsonl").exists():
+        records = load_records(run / "train_set.jsonl")
+    else:
+        t0 = time.perf_counter()
+        dump = load_teacher_dump(run / "soft_targets.jsonl")
+        records = build_training_set(graph, train, dump, cfg.serializer, cfg.hops, cfg.distill.temperature,
+                                     progress=progress)
+        save_records(records, run / "train_set.jsonl")
+        timings["serialize_seconds"] = time.perf_counter() - t0
+    # 3. student
+    student_dir = run / "student"
+    if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
+        student = Student.load(student_dir)
+        echo("student: trained already, loaded")
+    else:
+        seed_everything(cfg.seed)
+        echo(f"student: distilling on {len(records):,} records (alpha {cfg.distill.alpha})")
+        student = Student.create(RelationVocabulary.from_graph(graph), [r.prompt for r in records], cfg.student)
+        adapt(student, cfg.student.adaptation)
+        t0 = time.perf_counter()
+        train_student(student, graph, records, valid, cfg.distill, cfg.hops, cfg.student_training, seed=cfg.seed,
+                      out_dir=student_dir, progress=progress, serializer=cfg.serializer)
+        timings["student_seconds"] = time.perf_counter() - t0
+    # 4. validation metrics, predictions and pictures
+    metrics = read_json(run / "metrics.json", RunError) if (run / "metrics.json").exists() else {}
+    metrics.setdefault("timings", {}).update(timings)
+    metrics["teacher_curve"] = teacher.metrics.get("curve", [])
+    metrics["student_curve"] = read_json(student_dir / "metrics.json", RunError).get("curve", [])
+    if valid:
+        from kgdistill.reasoner import Reasoner
+
+        reasoner = Reasoner(graph, student, teacher, beam_size=max(5, cfg.distill.beam_size), max_hops=cfg.hops)
+        m, rows = reasoner.evaluate(valid, progress=progress)
+        metrics["valid"] = m
+        write_atomic(run / "valid_predictions.jsonl", lambda p: write_jsonl(rows, p))
+    metrics["sizes"] = {"teacher_parameters": sum(p.numel() for p in teacher.model.parameters()),
+                        "student_parameters": sum(p.numel() for p in student.model.parameters())}
+    metrics["timings"]["total_seconds_this_call"] = time.perf_counter() - t_start
+    write_json_atomic(run / "metrics.json", metrics)
+    try:
+        from kgdistill.plots import plot_curves
+
+        plot_curves(metrics["teacher_curve"], metrics["student_curve"], run / "curves.png")
+    except ImportError as err:  # matplotlib is a dependency; keep training usable without it
+        logger.warning("no training-curve picture: %s", err)
+    return metrics
+
+
+def summary_line(metrics: dict, name: str = "student") -> str:
+    """``student: Hits@1 95.1 (ceiling 97.7 within 2 hops)  F1 ...``."""
+    line = f"{name}: Hits@1 {100 * metrics['hits@1']:.1f}"
+    if "reachable_ceiling" in metrics:
+        line += f" (ceiling {100 * metrics['reachable_ceiling']:.1f} within {metrics['ceiling_hops']} hops)"
+    line += f"  F1 {100 * metrics['f1']:.1f}  paths verified {100 * metrics['valid_path_share']:.1f}%"
+    if metrics.get("relation_path_accuracy") is not None:
+        line += f"  relation-path accuracy {100 * metrics['relation_path_accuracy']:.1f}"
+    line += f"  {metrics['ms_per_question']:.1f} ms/question"
+    if metrics.get("topic_not_in_graph"):
+        line += f"\n  ({metrics['topic_not_in_graph']:,} questions have no topic entity in the graph)"
+    if "teacher" in metrics:
+        t = metrics["teacher"]
+        line += (f"\nteacher: Hits@1 {100 * t['hits@1']:.1f}  F1 {100 * t['f1']:.1f}  "
+                 f"{t['ms_per_question']:.1f} ms/question")
+    return line
+
+
+def load_run(run_dir: str | Path):
+    """``(RunConfig, student, teacher or None)`` of a trained run directory.
+
+    Raises:
+        RunError: not a run, or its student is not trained yet.
+        CheckpointError: a saved model is incomplete or corrupt.
+    """
+    from kgdistill.student import Student
+    from kgdistill.teacher_training import Teacher
+
+    run = Path(run_dir)
+    cfg = read_run_config(run)
+    if not (run / "student" / "kgdistill.json").exists():
+        raise RunError(f"{run} has no trained student yet; finish it with 'kgdistill train --resume {run}'")
+    teacher = Teacher.load(run / "teacher") if (run / "teacher" / "config.json").exists() else None
+    return cfg, Student.load(run / "student"), teacher
+
+
+__all__ = ["RunConfig", "RunError", "KGDistillError", "infer_hops", "load_run", "read_run_config", "summary_line",
+           "train_run"]

@@ -1,0 +1,304 @@
+"""One training loop for the teacher and the student.
+
+:func:`fit` runs epochs over a :class:`TrainTask` (the model, a loss over a batch of
+example indices, and a validation score) with early stopping on the validation
+score, the best state kept, a wall-time limit, gradient accumulation, ``device`` and
+``precision`` settings, and a resumable checkpoint after every epoch. Checkpoints hold
+only the *trainable* weights, the optimizer's tensors and the RNG state in
+safetensors, and everything else in JSON (:func:`kgdistill.io.save_checkpoint`):
+nothing is unpickled on resume.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from abc import ABC, abstractmethod
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from kgdistill.errors import ConfigError, TrainingError
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("cpu", "cuda", "auto")
+PRECISIONS = ("fp32", "bf16")
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+"""Optimizers by name."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA): every entry point calls this."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (CUDA when available) as a ``torch.device``.
+
+    Raises:
+        ConfigError: ``cuda`` asked for on a machine without a usable GPU.
+    """
+    if name not in DEVICES:
+        raise ConfigError(f"device must be one of {DEVICES}, got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' asked for, but torch sees no CUDA GPU here (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context for ``precision`` (bf16 on CPU or GPU; fp32: none)."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@dataclass
+class TrainArgs:
+    """How a model is trained (shared by teacher and student).
+
+    Attributes:
+        epochs: most epochs (early stopping may end sooner).
+        batch_size: examples per forward pass.
+        lr: learning rate.
+        weight_decay: weight decay.
+        optimizer: ``adam`` or ``adamw``.
+        patience: epochs without a better validation score before stopping.
+        max_minutes: wall-time limit in minutes, also checked between batches; 0 = none.
+        grad_accumulation: batches whose gradients are summed before one optimizer step.
+        max_grad_norm: gradient-norm clip; 0 = none.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        precision: ``fp32`` or ``bf16`` (autocast).
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: int = 2
+    max_minutes: float = 0.0
+    grad_accumulation: int = 1
+    max_grad_norm: float = 0.0
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        check_int(self, "epochs", 0)
+        check_int(self, "batch_size", 1)
+        check_int(self, "patience", 1)
+        check_int(self, "grad_accumulation", 1)
+        check_float(self, "lr", low=0.0, low_open=True)
+        check_float(self, "weight_decay", low=0.0)
+        check_float(self, "max_minutes", low=0.0)
+        check_float(self, "max_grad_norm", low=0.0)
+        check_choice(self, "optimizer", tuple(OPTIMIZERS))
+        check_choice(self, "device", DEVICES)
+        check_choice(self, "precision", PRECISIONS)
+
+
+# ---------------------------------------------------------------------- validation helpers
+def check_int(obj, name: str, low: int | None = None, high: int | None = None) -> None:
+    """``obj.name`` must be an int (not a bool) in ``[low, high]``."""
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]" if low is not None else f"<= {high}"
+        raise ConfigError(f"{name} must be {bounds}, got {value}")
+
+
+def check_float(obj, name: str, low: float | None = None, high: float | None = None, low_open: bool = False,
+                high_open: bool = False) -> None:
+    """``obj.name`` must be a finite number within the bounds (ints are accepted)."""
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ConfigError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    setattr(obj, name, float(value))
+
+
+def check_choice(obj, name: str, choices: Sequence) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+# ---------------------------------------------------------------------- the loop
+class TrainTask(ABC):
+    """What :func:`fit` trains: a model, a loss over a batch, a validation score."""
+
+    model: torch.nn.Module
+
+    @abstractmethod
+    def num_examples(self) -> int:
+        """Training examples per epoch."""
+
+    @abstractmethod
+    def loss(self, indices: Sequence[int]) -> torch.Tensor:
+        """Mean loss of the examples at ``indices`` (a scalar with grad)."""
+
+    def validate(self) -> dict:
+        """Validation metrics; ``"score"`` (higher is better) drives early stopping.
+        Return ``{}`` when there is nothing to validate on (the training loss decides)."""
+        return {}
+
+
+def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Split an optimizer's state into tensors (for safetensors) and JSON."""
+    sd = opt.state_dict()
+    tensors, state = {}, {}
+    for idx, entry in sd["state"].items():
+        state[str(idx)] = {}
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{idx}.{key}"] = value
+                state[str(idx)][key] = "tensor"
+            else:
+                state[str(idx)][key] = value
+    return tensors, {"state": state, "param_groups": sd["param_groups"]}
+
+
+def _optimizer_state(tensors: dict, meta: dict) -> dict:
+    state = {}
+    for idx, entry in meta["state"].items():
+        state[int(idx)] = {k: tensors[f"optim.{idx}.{k}"] if v == "tensor" else v for k, v in entry.items()}
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path | None = None,
+        progress: bool = True, name: str = "model") -> dict:
+    """Train ``task.model`` in place and leave it at its best validation state.
+
+    Args:
+        task: the model, loss and validation.
+        args: :class:`TrainArgs`.
+        seed: seeds the per-epoch example order (from a ``random.Random``).
+        checkpoint: directory for the per-epoch checkpoint; if it holds one, training
+            resumes from it (the same result as an uninterrupted run).
+        progress: show a progress bar per epoch.
+        name: what is trained, for messages.
+
+    Returns:
+        ``{"curve": [{"epoch", "train_loss", "valid_hits@1", "seconds"}, ...], "best_score",
+        "train_seconds", "stopped": why, "epochs"}``.
+
+    Raises:
+        TrainingError: the loss became NaN or infinite.
+    """
+    from tqdm.auto import tqdm
+
+    from kgdistill.io import load_checkpoint, save_checkpoint
+
+    device = resolve_device(args.device)
+    model = task.model
+    model.to(device)
+    params = _trainable(model)
+    opt = OPTIMIZERS[args.optimizer](list(params.values()), lr=args.lr, weight_decay=args.weight_decay)
+    rng = random.Random(seed)
+    start_epoch, curve, best, bad, best_state, elapsed, stopped = 0, [], -math.inf, 0, None, 0.0, None
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt is not None and (ckpt / "state.json").exists():
+        tensors, state = load_checkpoint(ckpt)
+        missing = [n for n in params if f"model.{n}" not in tensors]
+        if missing:
+            from kgdistill.errors import CheckpointError
+
+            raise CheckpointError(f"{ckpt}: the checkpoint lacks weights {missing[:3]}: it belongs to another "
+                                  "model; delete it to start over")
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(tensors[f"model.{n}"])
+        opt.load_state_dict(_optimizer_state(tensors, state["optimizer"]))
+        if state.get("has_best"):
+            best_state = {n: tensors[f"best.{n}"] for n in params}
+        start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
+        elapsed, stopped = state["seconds"], state.get("stopped")
+        v, internal, gauss = state["rng"]
+        rng.setstate((v, tuple(internal), gauss))
+        torch.set_rng_state(tensors["torch_rng"])
+        logger.info("%s: resuming from epoch %d", name, start_epoch)
+    t0 = time.perf_counter() - elapsed
+    limit = 60 * args.max_minutes if args.max_minutes else math.inf
+    n = task.num_examples()
+    for epoch in range(start_epoch, args.epochs):
+        if stopped:
+            break
+        model.train()
+        order = list(range(n))
+        rng.shuffle(order)
+        losses = []
+        starts = range(0, n, args.batch_size)
+        bar = tqdm(starts, desc=f"{name} epoch {epoch + 1}", unit="batch", disable=None if progress else True)
+        opt.zero_grad()
+        for k, s in enumerate(bar):
+            with autocast(device, args.precision):
+                loss = task.loss(order[s:s + args.batch_size])
+            if not torch.isfinite(loss):
+                raise TrainingError(f"{name}: the loss became {float(loss)} in epoch {epoch + 1} (batch {k + 1}); "
+                                    "lower the learning rate, or check temperature and alpha")
+            (loss / args.grad_accumulation).backward()
+            if (k + 1) % args.grad_accumulation == 0 or k + 1 == len(starts):
+                if args.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(list(params.values()), args.max_grad_norm)
+                opt.step()
+                opt.zero_grad()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if time.perf_counter() - t0 > limit:
+                stopped = f"max_minutes={args.max_minutes} reached in epoch {epoch + 1}"
+                break
+        model.eval()
+        with torch.no_grad():
+            val = task.validate()
+        train_loss = float(np.mean(losses)) if losses else None
+        score = val.get("score", -train_loss if train_loss is not None else 0.0)
+        curve.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_hits@1": val.get("score"),
+                      "seconds": time.perf_counter() - t0})
+        logger.info("%s epoch %d: loss %s, validation %s", name, epoch + 1, train_loss, val.get("score"))
+        if score > best:
+            best, bad = score, 0
+            best_state = {k: v.detach().clone() for k, v in params.items()}
+        else:
+            bad += 1
+            if bad >= args.patience:
+                stopped = f"no better validation score for {args.patience} epochs"
+        if stopped is None and time.perf_counter() - t0 > limit:
+            stopped = f"max_minutes={args.max_minutes} reached"
+        if ckpt is not None:
+            tensors, opt_meta = _optimizer_tensors(opt)
+            tensors.update({f"model.{k}": v for k, v in params.items()})
+            if best_state is not None:
+                tensors.update({f"best.{k}": v for k, v in best_state.items()})
+            tensors["torch_rng"] = torch.get_rng_state()
+            v, internal, gauss = rng.getstate()
+            save_checkpoint(ckpt, tensors, {
+                "epoch": epoch + 1, "curve": curve, "best": best, "bad": bad, "stopped": stopped,
+                "seconds": time.perf_counter() - t0, "has_best": best_state is not None,
+                "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args)})
+    if stopped and "max_minutes" in stopped:
+        logger.warning("%s: stopping, %s", name, stopped)
+    if best_state is not None:
+        with torch.no_grad():
+            for k, p in params.items():
+                p.copy_(best_state[k])
+    model.eval()
+    return {"curve": curve, "best_score": best if best > -math.inf else None,
+            "train_seconds": time.perf_counter() - t0, "stopped": stopped or "epochs done",
+            "epochs": len(curve)}
