@@ -46,32 +46,86 @@ def relation_text(name: str, inverse: bool = False) -> str:
 
 
 class EmbeddingCache:
-    """An SQLite table ``key -> float32 vector``."""
+    """An SQLite table ``key -> vector bytes``, shared by processes.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(str(path))
-        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+    A cache that another process holds locked is waited for (``timeout`` seconds),
+    then skipped for that call with a warning (the embeddings are computed, not
+    stored). A corrupt cache file is moved aside to ``*.corrupt`` and rebuilt, with a
+    warning. The cache never makes a run fail.
+    """
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path, self.timeout = Path(path), timeout
+        self._db: sqlite3.Connection | None = None
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=self.timeout)
+            self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+            self._db.commit()
+        except sqlite3.DatabaseError as err:
+            self._recover(err)
+        except OSError as err:
+            logger.warning("embedding cache %s cannot be used (%s); computing without it", self.path, err)
+            self._db = None
+
+    def _recover(self, err: Exception) -> None:
+        """Called on a database error: wait-and-skip for locks, rebuild for corruption."""
+        if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+            logger.warning("embedding cache %s is locked by another process (waited %.0f s); "
+                           "computing these embeddings without it", self.path, self.timeout)
+            return
+        if self._db is not None:
+            self._db.close()
+        aside = self.path.with_name(self.path.name + ".corrupt")
+        logger.warning("embedding cache %s is unreadable (%s): moved to %s and rebuilt", self.path, err, aside)
+        try:
+            os.replace(self.path, aside)
+            self._db = sqlite3.connect(str(self.path), timeout=self.timeout)
+            self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+            self._db.commit()
+        except (OSError, sqlite3.DatabaseError) as again:
+            logger.warning("embedding cache %s cannot be rebuilt (%s); computing without it", self.path, again)
+            self._db = None
 
     def get_many(self, keys: Sequence[str], dtype=np.float32) -> dict[str, np.ndarray]:
         """Stored arrays (flat, of ``dtype``) for the keys that are present."""
         out: dict[str, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i:i + 500])
-            rows = self._db.execute(f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            for key, blob in rows:
-                out[key] = np.frombuffer(blob, dtype=dtype)
+        if self._db is None:
+            return out
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i:i + 500])
+                rows = self._db.execute(f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})",
+                                        chunk)
+                for key, blob in rows:
+                    if isinstance(blob, bytes) and blob and len(blob) % np.dtype(dtype).itemsize == 0:
+                        out[key] = np.frombuffer(blob, dtype=dtype)
+        except sqlite3.DatabaseError as err:
+            self._recover(err)
+            return {}
         return out
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
         """Store arrays as raw bytes (read them back with the same dtype)."""
-        self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
-                             [(k, np.ascontiguousarray(v).tobytes()) for k, v in items.items()])
-        self._db.commit()
+        if self._db is None:
+            return
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                                 [(k, np.ascontiguousarray(v).tobytes()) for k, v in items.items()])
+            self._db.commit()
+        except sqlite3.DatabaseError as err:
+            self._recover(err)
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM emb").fetchone()[0]
+        if self._db is None:
+            return 0
+        try:
+            return self._db.execute("SELECT COUNT(*) FROM emb").fetchone()[0]
+        except sqlite3.DatabaseError:
+            return 0
 
 
 class SentenceEncoder:
@@ -157,8 +211,9 @@ class SentenceEncoder:
         if self.cache is None:
             return self._run_tokens(texts, progress)
         keys = ["tok|" + self._key(t) for t in texts]
-        found = {k: v.reshape(-1, self.dim)
-                 for k, v in self.cache.get_many(list(dict.fromkeys(keys)), dtype=np.float16).items()}
+        found = {k: v.reshape(-1, self.dim)  # a damaged entry of another size counts as missing
+                 for k, v in self.cache.get_many(list(dict.fromkeys(keys)), dtype=np.float16).items()
+                 if v.size % self.dim == 0}
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if missing:
             vecs = self._run_tokens(missing, progress)
@@ -175,7 +230,7 @@ class SentenceEncoder:
         if self.cache is None:
             return self._run(texts, progress)
         keys = [self._key(t) for t in texts]
-        found = self.cache.get_many(list(dict.fromkeys(keys)))
+        found = {k: v for k, v in self.cache.get_many(list(dict.fromkeys(keys))).items() if v.size == self.dim}
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if missing:
             logger.info("encoding %d texts (%d cached)", len(missing), len(found))

@@ -22,3 +22,33 @@ def test_embeddings_are_cached_on_disk(tmp_path):
     assert second.encoded_count == 0 and second._model is None  # nothing recomputed, model never loaded
     # Similar questions are closer than unrelated ones.
     assert vecs[0] @ vecs[1] < 0.99 and vecs[0] @ vecs[2] > 0.999
+
+
+def test_a_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path, caplog):
+    """A damaged embeddings.sqlite used to end in an sqlite3 traceback."""
+    (tmp_path / "embeddings.sqlite").write_bytes(b"this is not an sqlite database" * 100)
+    with caplog.at_level("WARNING"):
+        enc = SentenceEncoder(cache_dir=tmp_path)
+        vecs = enc.encode(["who directed X"])
+    assert vecs.shape == (1, enc.dim) and "unreadable" in caplog.text
+    assert (tmp_path / "embeddings.sqlite.corrupt").exists()
+    assert np.array_equal(SentenceEncoder(cache_dir=tmp_path).encode(["who directed X"]), vecs)  # rebuilt
+
+
+def test_a_locked_cache_is_waited_for_then_skipped(tmp_path, caplog):
+    import sqlite3
+
+    from kgdistill.encoder import EmbeddingCache
+
+    SentenceEncoder(cache_dir=tmp_path).encode(["warm"])
+    enc = SentenceEncoder(cache_dir=tmp_path, use_cache=False)
+    enc.cache = EmbeddingCache(tmp_path / "embeddings.sqlite", timeout=0.2)
+    holder = sqlite3.connect(str(tmp_path / "embeddings.sqlite"))
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing
+    try:
+        with caplog.at_level("WARNING"):
+            vecs = enc.encode(["who directed X", "warm"])
+        assert vecs.shape == (2, enc.dim) and "locked" in caplog.text
+    finally:
+        holder.rollback()
+        holder.close()
