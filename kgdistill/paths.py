@@ -262,6 +262,12 @@ class PathExecution:
         """Up to ``limit`` grounded paths that realise the relation path (ending at
         ``endpoint`` if given, else spread over endpoints in id order)."""
         g = self.graph
+        return [GroundedPath(tuple(g.entity_label(e) for e in ids), self.path.relations)
+                for ids in self.id_groundings(endpoint, limit)]
+
+    def id_groundings(self, endpoint: str | int | None = None, limit: int = 100) -> list[list[int]]:
+        """Like :meth:`groundings`, as lists of entity ids (labels may repeat; ids do not)."""
+        g = self.graph
         if endpoint is None:
             targets = self.frontiers[-1]
         else:
@@ -269,15 +275,14 @@ class PathExecution:
             if eid is None or not np.isin(eid, self.frontiers[-1]):
                 return []
             targets = np.array([eid], dtype=np.int64)
-        out: list[GroundedPath] = []
+        out: list[list[int]] = []
         for target in targets.tolist():
             # Depth-first from the end, only through entities on the frontiers.
             stack: list[tuple[int, list[int]]] = [(len(self.drels), [target])]
             while stack and len(out) < limit:
                 level, suffix = stack.pop()
                 if level == 0:
-                    ents = [g.entity_label(e) for e in suffix]
-                    out.append(GroundedPath(tuple(ents), self.path.relations))
+                    out.append(suffix)
                     continue
                 back = self.drels[level - 1] ^ 1  # the same relation, other direction
                 preds = g.neighbors(np.array([suffix[0]]), back)

@@ -38,7 +38,7 @@ from kgdistill.errors import ConfigError, RunError, UnknownNameError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, resolve_relation
 from kgdistill.serializer import SerializerConfig, make_prompt
-from kgdistill.verify import Failure, verify_paths
+from kgdistill.verify import Failure, verify_id_paths
 
 logger = logging.getLogger(__name__)
 
@@ -246,21 +246,34 @@ class Reasoner:
                 scores[e] = scores.get(e, 0.0) + d.prob * m
                 if e not in best_path:  # beams come most probable first
                     best_path[e] = (rank, -m)
-        # path first, then the walk's mass on that path (ties: entity id, i.e. arbitrary but stable)
-        ranked = sorted(scores.items(), key=lambda kv: (*best_path[kv[0]], kv[0]))[:self.max_answers]
-        groundings: list[GroundedPath | None] = []
+        # path first, then the walk's mass on that path; ties by label then key (never by
+        # id, so that the graph's file order cannot change the ranking)
+        keys = getattr(graph, "entity_keys", None)
+
+        def order(kv):
+            e = kv[0]
+            return (best_path[e][0], round(best_path[e][1], 12), graph.entity_label(e), keys[e] if keys else "")
+
+        ranked = sorted(scores.items(), key=order)[:self.max_answers]
+        # The proving grounded path of each answer, in ids, verified in one batch by
+        # the verifier's id-level core (labels may be shared by several entities).
+        groundings: list[list[int] | None] = []
         for e, _ in ranked:
             run = runs[best_path[e][0]]
-            found = run.groundings(endpoint=int(e), limit=1) if run is not None else []
+            found = run.id_groundings(endpoint=int(e), limit=1) if run is not None else []
             groundings.append(found[0] if found else None)
-        checked = [g for g in groundings if g is not None]
-        verdicts = iter(verify_paths(graph, checked).valid.tolist() if checked else [])
-        keys = getattr(graph, "entity_keys", None)
+        checked = [(g, runs[best_path[e][0]].drels) for (e, _), g in zip(ranked, groundings) if g is not None]
+        verdicts = iter([])
+        if checked:
+            ents = np.array([x for g, _ in checked for x in g], dtype=np.int64)
+            drels = np.array([d for _, ds in checked for d in ds], dtype=np.int64)
+            failing, _ = verify_id_paths(graph, ents, drels, np.array([len(ds) for _, ds in checked]))
+            verdicts = iter((failing < 0).tolist())
         for (e, sc), g in zip(ranked, groundings):
             rank = best_path[e][0]
             ok = bool(next(verdicts)) if g is not None else False
-            res.answers.append(RankedAnswer(graph.entity_label(int(e)), float(sc), str(g) if g else "",
-                                            float(decoded[rank].prob), ok,
+            text = str(GroundedPath(tuple(graph.entity_label(x) for x in g), decoded[rank].path.relations)) if g else ""
+            res.answers.append(RankedAnswer(graph.entity_label(int(e)), float(sc), text, float(decoded[rank].prob), ok,
                                             keys[int(e)] if keys is not None else graph.entity_label(int(e))))
         return res
 

@@ -296,18 +296,22 @@ class Teacher:
                 drels.append(rows)
                 ends.append(end)
         probs = normalise_log_probs(path_log_probs(alpha, beta, drels)) if cands else np.zeros(0)
-        order = np.argsort(-probs, kind="stable")[:top_k]
-        paths = [{"path": str(cands[j]), "prob": float(probs[j]), "num_endpoints": int(ends[j].size),
-                  "endpoints": [graph.entity_label(int(e)) for e in ends[j][:50]]} for j in order]
+        # Ties (and float noise from another summation order) are broken by name, not
+        # by id, so that the same graph in another file order gives the same output.
+        texts = [str(c) for c in cands]
+        order = sorted(range(len(cands)), key=lambda j: (-round(float(probs[j]), 12), texts[j]))[:top_k]
+        paths = [{"path": texts[j], "prob": float(probs[j]), "num_endpoints": int(ends[j].size),
+                  "endpoints": sorted(graph.entity_label(int(e)) for e in ends[j])[:50]} for j in order]
         top_f1 = None
         if ex.answers.size:
             top_f1 = 0.0
-            if order.size:
+            if order:
                 inter = int(np.isin(ends[order[0]], ex.answers).sum())
                 top_f1 = 2 * inter / (ends[order[0]].size + np.unique(ex.answers).size)
-        rank = np.argsort(-scores, kind="stable")
-        ranked = [{"entity": graph.entity_label(int(nodes[r])), "score": float(scores[r])}
-                  for r in rank[:20] if scores[r] > 0 and int(nodes[r]) not in topic_set]
+        live = [r for r in np.flatnonzero(scores > 0).tolist() if int(nodes[r]) not in topic_set]
+        labels = {r: graph.entity_label(int(nodes[r])) for r in live}
+        rank = sorted(live, key=lambda r: (-round(float(scores[r]), 12), labels[r]))[:20]
+        ranked = [{"entity": labels[r], "score": float(scores[r])} for r in rank]
         return QuestionPaths(q.id, q.text, q.topic_entities, q.answers, paths, ranked, len(cands), capped[:3],
                              top_f1)
 

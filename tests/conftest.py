@@ -46,3 +46,21 @@ def _embedding_cache(tmp_path_factory):
     import os
 
     os.environ.setdefault("KGDISTILL_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+WORLD_TRAIN = GRAPHS / "world_train.jsonl"
+WORLD_VALID = GRAPHS / "world_valid.jsonl"
+
+
+@pytest.fixture(scope="session")
+def world_run(tmp_path_factory):
+    """A run trained once per test session on the example graph (about a minute):
+    tests that need a trained teacher and student share it and copy it before they
+    damage anything."""
+    from kgdistill.cli import main
+
+    out = tmp_path_factory.mktemp("world") / "run"
+    assert main(["train", "-g", str(GRAPHS / "world.ttl"), "--train", str(WORLD_TRAIN), "--valid",
+                 str(WORLD_VALID), "--teacher-epochs", "12", "--student-epochs", "25", "--quiet",
+                 "--out", str(out)]) == 0
+    return out
