@@ -174,16 +174,27 @@ def _pq_path(field_text: str, path: PathLike, line: int) -> GroundedPath:
 
 
 class _UniqueIds:
-    """Remembers the line of every question id of one file; a repeat is an error."""
+    """Question ids of one file: a repeated id is an error naming both lines.
+
+    A record without an id gets ``<file stem>:<line>``; where several records of a
+    JSON list start on one line, the later ones get ``<file stem>:<line>+<n>``.
+    """
 
     def __init__(self, path: PathLike) -> None:
-        self.path, self.first_line = path, {}
+        self.path, self.stem, self.first_line = path, Path(path).stem, {}
 
-    def check(self, qid: str, line: int) -> str:
-        first = self.first_line.setdefault(qid, line)
-        if first != line:
-            raise KGFormatError(self.path, line, f"duplicate question id {qid!r}: line {first} has it "
-                                                 "already (ids must be unique within a file)")
+    def take(self, qid: str | None, line: int) -> str:
+        """``qid`` (or a made-up id when ``None``), remembered as seen at ``line``."""
+        if qid is None:
+            qid, n = f"{self.stem}:{line}", 1
+            while qid in self.first_line:
+                n += 1
+                qid = f"{self.stem}:{line}+{n}"
+        elif qid in self.first_line:
+            raise KGFormatError(self.path, line, f"duplicate question id {qid!r}: line "
+                                                 f"{self.first_line[qid]} has it already (ids must be "
+                                                 "unique within a file)")
+        self.first_line[qid] = line
         return qid
 
 
@@ -205,7 +216,7 @@ class RoGReader(QuestionReader):
             text = rec.text("question", required=True)
             topics = rec.names("q_entity", "entity", required=True)
             a_entity, answer = rec.names("a_entity", "entity"), rec.names("answer", "entity")
-            qid = ids.check(rec.identifier("id") or f"{Path(path).stem}:{lineno}", lineno)
+            qid = ids.take(rec.identifier("id"), lineno)
             out.append(Question(qid, text, topics, a_entity or answer))
         return out
 
@@ -222,7 +233,7 @@ class JSONLReader(QuestionReader):
             topics = rec.names(key, "entity", required=True)
             answers = rec.names("answers", "entity")
             gold = _gold_path(rec, topics)
-            qid = ids.check(rec.identifier("id") or f"{Path(path).stem}:{lineno}", lineno)
+            qid = ids.take(rec.identifier("id"), lineno)
             out.append(Question(qid, text, topics, answers, gold))
         return out
 
@@ -285,12 +296,16 @@ def load_questions(path: PathLike, format: str | None = None) -> list[Question]:
         format: one of :data:`QUESTION_FORMATS`, or ``None`` to detect it.
 
     Raises:
-        KGFormatError: naming file and line of the first problem.
+        KGFormatError: naming file and line of the first problem, or a file with no
+            questions in it.
+        ConfigError: an unknown format.
     """
     fmt = format or detect_question_format(path)
     if fmt not in QUESTION_FORMATS:
         raise ConfigError(f"unknown question format {fmt!r}; choose from {sorted(QUESTION_FORMATS)}")
     questions = QUESTION_FORMATS[fmt].read(path)
+    if not questions:
+        raise KGFormatError(path, None, f"no questions found (read as {fmt})")
     logger.info("read %d %s questions from %s", len(questions), fmt, path)
     return questions
 

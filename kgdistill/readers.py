@@ -47,8 +47,8 @@ def check_file(path: PathLike) -> Path:
             raise KGFormatError(path, None, "is a directory, expected a file")
         if not path.exists():
             raise KGFormatError(path, None, "no such file")
-    except OSError as err:  # a name too long, a loop of links, ...
-        raise KGFormatError(path, None, f"cannot open the file: {err.strerror or err}") from None
+    except (OSError, ValueError) as err:  # a name too long, a loop of links, a NUL byte ...
+        raise KGFormatError(path, None, f"cannot open the file: {getattr(err, 'strerror', None) or err}") from None
     return path
 
 
@@ -113,10 +113,15 @@ class _TripleCollector:
         return found
 
     def build(self, name: str, entity_labels=None, relation_labels=None) -> KnowledgeGraph:
-        return KnowledgeGraph(list(self.entities), list(self.relations),
-                              np.array(self.h, dtype=np.int64), np.array(self.r, dtype=np.int64),
-                              np.array(self.t, dtype=np.int64), entity_labels=entity_labels,
-                              relation_labels=relation_labels, name=name)
+        """The graph; a structural problem :class:`KnowledgeGraph` finds (such as a
+        graph too large for its triple keys) becomes a :class:`KGFormatError`."""
+        try:
+            return KnowledgeGraph(list(self.entities), list(self.relations),
+                                  np.array(self.h, dtype=np.int64), np.array(self.r, dtype=np.int64),
+                                  np.array(self.t, dtype=np.int64), entity_labels=entity_labels,
+                                  relation_labels=relation_labels, name=name)
+        except ValueError as err:
+            raise KGFormatError(self.path, None, str(err)) from None
 
 
 class GraphReader(ABC):

@@ -279,3 +279,17 @@ def test_detect_rog_json_list(tmp_path):
     p.write_text(json.dumps([ROG_Q], indent=2), encoding="utf-8")
     assert detect_question_format(p) == "rog"
     assert [q.id for q in load_questions(p)] == ["q"]
+
+
+def test_made_up_ids_are_unique_in_one_line_json_lists(tmp_path):
+    p = tmp_path / "q.json"
+    p.write_text(json.dumps([Q, Q, dict(Q, id="x")]), encoding="utf-8")
+    assert [q.id for q in load_questions(p, format="jsonl")] == ["q:1", "q:1+2", "x"]
+
+
+def test_a_file_without_questions_is_an_error(tmp_path):
+    for text in ("", "\n\n", "[]"):
+        p = tmp_path / "q.jsonl"
+        p.write_text(text, encoding="utf-8")
+        with pytest.raises(KGFormatError, match="no questions found"):
+            load_questions(p, format="jsonl")

@@ -256,3 +256,10 @@ def test_detect_names_the_first_non_blank_line(tmp_path):
         load_graph(write(tmp_path, "odd.txt", "\n\njust words\n"))
     assert err.value.line == 3
     assert detect_graph_format(write(tmp_path, "bom.txt", "\ufeff@prefix ex: <http://e/> .\n")) == "rdf"
+
+
+def test_paths_the_system_rejects(tmp_path):
+    with pytest.raises(KGFormatError, match="cannot open the file"):
+        load_graph(str(tmp_path / "a\x00b.txt"))
+    with pytest.raises(KGFormatError, match="cannot open the file"):
+        load_graph(tmp_path / ("x" * 5000 + ".txt"))
