@@ -10,7 +10,7 @@ import math
 import os
 import sys
 
-from kgdistill.commands import (CLIError, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
+from kgdistill.commands import (cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from kgdistill.errors import KGDistillError
-from kgdistill.paths import PathSyntaxError, UnknownNameError
+from kgdistill.paths import PathSyntaxError
 from kgdistill.readers import write_jsonl
 
 class CLIError(KGDistillError):
@@ -74,29 +74,6 @@ def cmd_paths(args) -> int:
 
 
 # ---------------------------------------------------------------------- verify
-def _read_path_file(path: str) -> list[tuple[str | None, str, str]]:
-    """``(topic or None, path text, where)`` from a text or JSONL file."""
-    from kgdistill.readers import KGFormatError, iter_lines
-
-    items = []
-    for lineno, line in iter_lines(path):
-        where = f"{path}:{lineno}"
-        if line.lstrip().startswith("{"):
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise KGFormatError(path, lineno, f"invalid JSON: {err.msg}") from None
-            if "path" not in rec:
-                raise KGFormatError(path, lineno, "JSON record has no 'path' field")
-            items.append((rec.get("topic"), rec["path"], where))
-        elif "\t" in line:
-            topic, _, text = line.partition("\t")
-            items.append((topic, text, where))
-        else:
-            items.append((None, line, where))
-    return items
-
-
 def cmd_verify(args) -> int:
     from kgdistill.paths import GroundedPath
     from kgdistill.verify import verify_paths, verify_relation_path
@@ -105,7 +82,9 @@ def cmd_verify(args) -> int:
         raise CLIError("give a path to check, or --file with one path per line")
     items = [(args.topic, p, f"argument {i + 1}") for i, p in enumerate(args.paths)]
     if args.file:
-        items += _read_path_file(args.file)
+        from kgdistill.verify import read_path_file
+
+        items += read_path_file(args.file)
     kg = _load_graph(args)
     grounded, relational = [], []
     for topic, text, where in items:
@@ -297,7 +276,7 @@ def cmd_distill(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from kgdistill.datasets import Question, load_questions
+    from kgdistill.datasets import load_questions
     from kgdistill.reasoner import Reasoner, score_answers
 
     if not args.file and not (args.question and args.topic):

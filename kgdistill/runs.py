@@ -21,7 +21,6 @@ the directory is locked while a run writes it. The same seed gives the same metr
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 import shutil

@@ -244,6 +244,9 @@ def load_records(path: str | Path) -> list[TrainingRecord]:
     for lineno, rec in _json_lines(path):
         if not isinstance(rec.get("id"), str) or not isinstance(rec.get("prompt"), str):
             raise KGFormatError(path, lineno, "a training record needs string 'id' and 'prompt'")
+        for key in ("topic_entities", "answers"):
+            if key not in rec:
+                raise KGFormatError(path, lineno, f"a training record needs {key!r} (a list of names)")
         for key in ("topic_entities", "answers", "hard"):
             _str_list(path, lineno, rec, key)
         soft = rec.get("soft", [])

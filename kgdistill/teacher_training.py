@@ -6,10 +6,7 @@ gold answers. Gold paths, where a dataset has them, are not used here.
 """
 from __future__ import annotations
 
-import json
 import logging
-import math
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

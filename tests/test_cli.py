@@ -77,3 +77,24 @@ def test_teacher_train_and_dump(tmp_path, capsys):
     assert all(len(r["paths"]) <= 3 and all(0 <= p["prob"] <= 1 for p in r["paths"]) for r in records)
     assert main(["teacher", "dump", "-g", WORLD, "--teacher", str(tmp_path / "nope"), "--questions", qs,
                  "--out", str(dump)]) == 2
+
+
+def test_verify_file_with_wrongly_typed_json(tmp_path, capsys):
+    """`{"path": null}` in a verify --file was a traceback."""
+    f = tmp_path / "paths.jsonl"
+    f.write_text('{"path": "Joe Biden -> born_in -> Scranton"}\n{"path": null}\n', encoding="utf-8")
+    assert main(["verify", "-g", WORLD, "--file", str(f)]) == 2
+    assert f"{f}:2:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["query", "--beam", "0"], ["query", "--max-hops", "0"], ["query", "--max-hops", "-2"],
+    ["evaluate", "--run", "r", "--max-hops", "0"], ["teacher", "dump", "--top-k", "0"],
+    ["train", "--max-minutes", "-5"], ["train", "--hops", "50"], ["train", "--temperature", "inf"],
+    ["train", "--temperature", "nan"], ["train", "--top-k", "0"], ["distill", "--alpha", "1.5"],
+])
+def test_parameters_are_range_checked(argv, capsys):
+    """These were accepted (evaluate silently replaced --max-hops 0 by 3; --hops 50
+    made a teacher epoch on the example graph take 151 s)."""
+    assert main(argv) == 2
+    assert "expected" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 import pytest
 
 from kgdistill.datasets import Question, load_questions
-import dataclasses
 
 from kgdistill.distill import DistillConfig
 from kgdistill.errors import ConfigError
