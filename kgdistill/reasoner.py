@@ -38,6 +38,7 @@ from kgdistill.errors import ConfigError, RunError, UnknownNameError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, resolve_relation
 from kgdistill.serializer import SerializerConfig, make_prompt
+from kgdistill.training import significant
 from kgdistill.verify import Failure, verify_id_paths
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ class Reasoner:
 
         def order(kv):
             e = kv[0]
-            return (best_path[e][0], round(best_path[e][1], 12), graph.entity_label(e), keys[e] if keys else "")
+            return (best_path[e][0], significant(best_path[e][1]), graph.entity_label(e), keys[e] if keys else "")
 
         ranked = sorted(scores.items(), key=order)[:self.max_answers]
         # The proving grounded path of each answer, in ids, verified in one batch by

@@ -22,7 +22,7 @@ from kgdistill.graph import GraphBackend
 from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
 from kgdistill.subgraph import SubgraphConfig, extract_subgraph
 from kgdistill.teacher import PathTeacher, TeacherConfig, normalise_log_probs, path_log_probs
-from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
+from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything, significant
 from kgdistill.vocabulary import GraphBinding, RelationVocabulary
 
 logger = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ class Teacher:
         # Ties (and float noise from another summation order) are broken by name, not
         # by id, so that the same graph in another file order gives the same output.
         texts = [str(c) for c in cands]
-        order = sorted(range(len(cands)), key=lambda j: (-round(float(probs[j]), 12), texts[j]))[:top_k]
+        order = sorted(range(len(cands)), key=lambda j: (-significant(probs[j]), texts[j]))[:top_k]
         paths = [{"path": texts[j], "prob": float(probs[j]), "num_endpoints": int(ends[j].size),
                   "endpoints": sorted(graph.entity_label(int(e)) for e in ends[j])[:50]} for j in order]
         top_f1 = None
@@ -307,7 +307,7 @@ class Teacher:
                 top_f1 = 2 * inter / (ends[order[0]].size + np.unique(ex.answers).size)
         live = [r for r in np.flatnonzero(scores > 0).tolist() if int(nodes[r]) not in topic_set]
         labels = {r: graph.entity_label(int(nodes[r])) for r in live}
-        rank = sorted(live, key=lambda r: (-round(float(scores[r]), 12), labels[r]))[:20]
+        rank = sorted(live, key=lambda r: (-significant(scores[r]), labels[r]))[:20]
         ranked = [{"entity": labels[r], "score": float(scores[r])} for r in rank]
         return QuestionPaths(q.id, q.text, q.topic_entities, q.answers, paths, ranked, len(cands), capped[:3],
                              top_f1)

@@ -40,6 +40,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def significant(x: float, digits: int = 10) -> float:
+    """``x`` rounded to ``digits`` significant digits: sort keys that ignore float noise
+    from another summation order (the same graph in another file order) without
+    merging genuinely different small values."""
+    return float(f"{float(x):.{digits}g}")
+
+
 def resolve_device(name: str) -> torch.device:
     """``cpu``, ``cuda`` or ``auto`` (CUDA when available) as a ``torch.device``.
 
