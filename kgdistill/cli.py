@@ -13,6 +13,7 @@ import sys
 from kgdistill.commands import (cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
+from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
@@ -286,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--seed reproduces the metrics. The number of hops is inferred from the "
                                    "training questions unless --hops is given.")
     _add_graph_args(p, required=False, note=" (required unless --resume)")
+    p.add_argument("--dataset", choices=sorted(NAMED_DATASETS),
+                   help="a named dataset instead of -g/--train/--valid ('world' ships with kgdistill; the "
+                        "others are read from $KGDISTILL_DATA or ../shared/datasets)")
     p.add_argument("--train", help="training questions, any supported format (required unless --resume)")
     p.add_argument("--valid", help="validation questions (early stopping, metrics; recommended)")
     _add_question_format(p)

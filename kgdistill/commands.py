@@ -334,12 +334,19 @@ def cmd_train(args) -> int:
 
     if args.resume:
         given = [f for f, v in (("-g", args.graph), ("--train", args.train), ("--valid", args.valid),
-                                ("--out", args.out)) if v]
+                                ("--out", args.out), ("--dataset", args.dataset)) if v]
         if given:
             raise CLIError(f"--resume continues RUN with its saved configuration; drop {', '.join(given)}")
         config = read_run_config(args.resume)
         out = args.resume
     else:
+        if args.dataset:
+            from kgdistill.datasets import dataset
+
+            named = dataset(args.dataset)
+            args.graph = args.graph or str(named.path("graph"))
+            args.train = args.train or str(named.path("train"))
+            args.valid = args.valid or str(named.path("valid"))
         missing = [f for f, v in (("-g/--graph", args.graph), ("--train", args.train), ("--out", args.out)) if not v]
         if missing:
             raise CLIError(f"kgdistill train needs {', '.join(missing)} (or --resume RUN)")

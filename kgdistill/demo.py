@@ -1,4 +1,5 @@
-"""``kgdistill demo``: the whole system on the example graph in ``graphs/``.
+"""``kgdistill demo``: the whole system on the example graph (``graphs/`` in the source
+tree, shipped inside the package as ``kgdistill/datasets/world``).
 
 Trains the GNN teacher and the distilled student on the example questions (about a
 minute on 2 CPU cores), answers questions with verified explanations, shows the
@@ -10,7 +11,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "graphs"
 
 DEMO_QUESTIONS = [
     ("What country is the city where Joe Biden was born in?", "Joe Biden"),
@@ -27,7 +27,7 @@ DEMO_STUDENT = {"epochs": 25, "patience": 6}
 def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: bool = False) -> int:
     import dataclasses
 
-    from kgdistill.datasets import Question
+    from kgdistill.datasets import Question, world_dir
     from kgdistill.distill import STUDENT_TRAINING
     from kgdistill.paths import GroundedPath
     from kgdistill.plots import plot_reasoning
@@ -44,6 +44,7 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
         if not (out / "config.json").exists():
             raise FileExistsError(f"{out} exists and is not a kgdistill run; choose another --out")
         shutil.rmtree(out)
+    EXAMPLE_DIR = world_dir()
     graph_path = Path(graph_path or EXAMPLE_DIR / "world.ttl")
     kg = load_graph(graph_path)
     print(f"== The example graph {graph_path.name}: {kg.num_entities:,} entities, {kg.num_relations} relations, "

@@ -131,7 +131,8 @@ def test_rdf_ids_do_not_depend_on_the_hash_seed():
     assert len(outs) == 1
 
 
-def test_demo_trains_answers_and_draws(tmp_path, capsys):
+def test_demo_trains_answers_and_draws(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the example graph is package data: any directory works
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     text = capsys.readouterr().out
