@@ -15,6 +15,7 @@ from kgdistill.commands import (cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, 
                                 cmd_train, cmd_verify)
 from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
+from kgdistill.losses import SOFT_LOSSES
 from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
 from kgdistill.student import ADAPTATION_MODES, StudentConfig
@@ -95,10 +96,10 @@ def _add_question_format(p: argparse.ArgumentParser) -> None:
                    help="question file format (default: detect)")
 
 
-def _add_soft_rest(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--soft-rest", action=argparse.BooleanOptionalAction, default=True,
-                   help="soft loss over the teacher's top-k paths plus 'any other path' (default); "
-                        "--no-soft-rest: KL over the top-k renormalised among themselves")
+def _add_soft_loss(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--soft-loss", choices=sorted(SOFT_LOSSES), default=DistillConfig.soft_loss,
+                   help="rest (default): KL over the teacher's top-k paths plus 'any other path'; "
+                        "kway: KL over the top-k renormalised among themselves")
 
 
 def _add_student_args(p: argparse.ArgumentParser) -> None:
@@ -252,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True), default=STUDENT_TRAINING.lr)
     p.add_argument("--label-fraction", type=_float_in(0.0, 1.0, low_open=True), default=1.0,
                    help="share of questions whose hard labels are used")
-    _add_soft_rest(p)
+    _add_soft_loss(p)
     p.add_argument("--max-hops", type=HOPS, default=3, help="longest decoded path")
     p.add_argument("--max-minutes", type=MINUTES, default=0.0, help="wall-time limit (0: none)")
     p.add_argument("--grad-accumulation", type=POSITIVE, default=1, help="batches per optimizer step")
@@ -307,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distillation temperature T")
     p.add_argument("--top-k", type=_int_in(1, 1000), default=SerializerConfig.top_k,
                    help="teacher paths per question used as soft targets")
-    _add_soft_rest(p)
+    _add_soft_loss(p)
     p.add_argument("--teacher-epochs", type=NON_NEGATIVE, default=TEACHER_TRAINING.epochs,
                    help="most teacher epochs (early stopping)")
     p.add_argument("--student-epochs", type=NON_NEGATIVE, default=STUDENT_TRAINING.epochs,

@@ -252,7 +252,7 @@ def cmd_distill(args) -> int:
                                    n_embd=args.dim, n_head=args.heads)
     student_config.check_base_model()
     config = DistillConfig(alpha=args.alpha, temperature=args.temperature, label_fraction=args.label_fraction,
-                           soft_rest=args.soft_rest)
+                           soft_loss=args.soft_loss)
     train_args = _train_args(STUDENT_TRAINING, args)
     side = Path(args.train_set + SERIALIZE_SIDECAR)
     sidecar = read_json(side) if side.exists() else {}
@@ -325,7 +325,7 @@ def _run_config_from_args(args):
                      student=StudentConfig(base_model=args.base_model, adaptation=args.adaptation,
                                            n_layer=args.layers, n_embd=args.dim, n_head=args.heads),
                      distill=DistillConfig(alpha=args.alpha, temperature=args.temperature,
-                                           soft_rest=args.soft_rest),
+                                           soft_loss=args.soft_loss),
                      student_training=student_training)
 
 

@@ -15,6 +15,7 @@ dominates for small models.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -141,6 +142,24 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
     return out
 
 
+class PathDecoder(ABC):
+    """Turns prompts into relation paths (a plug-in point: see :data:`DECODERS`)."""
+
+    @abstractmethod
+    def decode(self, student, prompts: Sequence[str], beam_size: int, max_hops: int,
+               graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
+               binding: GraphBinding | None = None) -> list[list[DecodedPath]]:
+        """Per prompt, up to ``beam_size`` paths, best first (see :func:`decode_paths`)."""
+
+
+class BeamSearchDecoder(PathDecoder):
+    """Batched beam search that re-runs prompt + prefix at each step
+    (:func:`decode_paths`): the fastest choice for small students."""
+
+    def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None):
+        return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding)
+
+
 def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPath,
                       exclude_topic: bool, frontiers: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Endpoint distribution of a uniform random walk along ``path`` from ``topics``:
@@ -177,3 +196,7 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
         if frontiers is not None:
             frontiers.append(ents)
     return ents, mass
+
+
+DECODERS: dict[str, type[PathDecoder]] = {"beam": BeamSearchDecoder}
+"""Path decoders by name."""

@@ -17,9 +17,8 @@ from typing import Sequence
 import torch
 
 from kgdistill.datasets import Question
-from kgdistill.errors import ConfigError
 from kgdistill.graph import GraphBackend
-from kgdistill.losses import distillation_loss, hard_loss, soft_loss, soft_loss_with_rest
+from kgdistill.losses import SOFT_LOSSES, distillation_loss, hard_loss
 from kgdistill.serializer import TrainingRecord
 from kgdistill.student import Student
 from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
@@ -39,28 +38,28 @@ class DistillConfig:
         label_fraction: share of training questions whose hard targets are used (the
             data-efficiency ablation); soft targets are used for all.
         beam_size: beams for validation decoding.
-        soft_rest: the soft term also covers "any other sequence" (the teacher's mass
-            outside its top k against the student's), see
-            :func:`kgdistill.losses.soft_loss_with_rest`; off: KL over the k paths
-            renormalised among themselves (the first release's loss). On PQ-3H with
-            alpha 0: 98.3 strict Hits@1 on, 69.2 off; alpha 0.5: 98.8 both.
+        soft_loss: the soft term, one of :data:`kgdistill.losses.SOFT_LOSSES`: ``rest``
+            covers the k paths and "any other sequence" (the teacher's mass outside its
+            top k against the student's), :func:`kgdistill.losses.soft_loss_with_rest`;
+            ``kway``: KL over the k paths renormalised among themselves (the first
+            release's loss). On PQ-3H with alpha 0: 98.3 strict Hits@1 with ``rest``,
+            69.2 with ``kway``; alpha 0.5: 98.8 both.
     """
 
     alpha: float = 0.5
     temperature: float = 1.0
     label_fraction: float = 1.0
     beam_size: int = 3
-    soft_rest: bool = True
+    soft_loss: str = "rest"
 
     def __post_init__(self) -> None:
-        from kgdistill.training import check_float, check_int
+        from kgdistill.training import check_choice, check_float, check_int
 
         check_float(self, "alpha", 0.0, 1.0)
         check_float(self, "temperature", 0.0, 100.0, low_open=True)
         check_float(self, "label_fraction", 0.0, 1.0, low_open=True)
         check_int(self, "beam_size", 1, 100)
-        if not isinstance(self.soft_rest, bool):
-            raise ConfigError(f"soft_rest must be true or false, got {self.soft_rest!r}")
+        check_choice(self, "soft_loss", tuple(SOFT_LOSSES))
 
 
 STUDENT_TRAINING = TrainArgs(epochs=30, batch_size=32, lr=2e-3, weight_decay=0.01, optimizer="adamw", patience=3,
@@ -103,11 +102,8 @@ def batch_loss(student: Student, records: Sequence[TrainingRecord], config: Dist
         s_logp = s_logp.index_put((rows, cols), logp[ks])
         probs[rows, cols] = torch.tensor([records[roles[k][1]].soft[roles[k][2]]["prob"] for k in ks])
         mask[rows, cols] = True
-        if config.soft_rest:
-            rest = torch.tensor([records[i].soft_rest for i in soft_recs], dtype=torch.float32)
-            soft = soft_loss_with_rest(s_logp, probs, mask, rest, config.temperature)
-        else:
-            soft = soft_loss(s_logp, probs, mask, config.temperature)
+        rest = torch.tensor([records[i].soft_rest for i in soft_recs], dtype=torch.float32)
+        soft = SOFT_LOSSES[config.soft_loss](s_logp, probs, mask, rest, config.temperature)
     return distillation_loss(config.alpha, hard, soft)
 
 

@@ -15,7 +15,7 @@
   probabilities; the absolute mass on the paths comes from the hard term (with
   ``alpha = 0`` the student barely learns to produce them: PQ-3H, benchmarks/RESULTS.md).
   :func:`soft_loss_with_rest` adds an "any other sequence" category and fixes that
-  (``DistillConfig.soft_rest``, on by default).
+  (``DistillConfig.soft_loss = "rest"``, the default).
 """
 from __future__ import annotations
 
@@ -92,3 +92,14 @@ def distillation_loss(alpha: float, hard: Tensor | None, soft: Tensor | None) ->
     if alpha <= 0.0:
         return s
     return alpha * h + (1 - alpha) * s
+
+
+def kway_soft_loss(student_logp: Tensor, teacher_probs: Tensor, mask: Tensor, teacher_rest: Tensor,
+                   temperature: float) -> Tensor:
+    """:func:`soft_loss` with the signature of :func:`soft_loss_with_rest` (the rest is ignored)."""
+    return soft_loss(student_logp, teacher_probs, mask, temperature)
+
+
+SOFT_LOSSES = {"rest": soft_loss_with_rest, "kway": kway_soft_loss}
+"""Soft (teacher) losses by name: ``rest`` = k paths + "any other sequence" (default),
+``kway`` = KL over the k paths renormalised among themselves (the first release's)."""

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from kgdistill.datasets import Question
-from kgdistill.decoding import DecodedPath, decode_paths, walk_distribution
+from kgdistill.decoding import DECODERS, DecodedPath, walk_distribution
 from kgdistill.errors import ConfigError, RunError, UnknownNameError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, resolve_relation
@@ -132,6 +132,7 @@ class Reasoner:
         constrained: constrain decoding by the graph (paths always exist).
         batch_size: questions decoded together.
         max_answers: answers kept per question.
+        decoder: a name from :data:`kgdistill.decoding.DECODERS`.
 
     Raises:
         VocabularyError: the graph lacks relations the student (or teacher) needs.
@@ -139,8 +140,12 @@ class Reasoner:
     """
 
     def __init__(self, graph: GraphBackend, student, teacher=None, beam_size: int = 5, max_hops: int | None = None,
-                 constrained: bool = True, batch_size: int = 64, max_answers: int = 10) -> None:
+                 constrained: bool = True, batch_size: int = 64, max_answers: int = 10,
+                 decoder: str = "beam") -> None:
         self.graph, self.student, self.teacher = graph, student, teacher
+        if decoder not in DECODERS:
+            raise ConfigError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+        self.decoder = DECODERS[decoder]()
         if max_hops is None:
             max_hops = int(getattr(student, "hops", None) or student.serializer.get("max_hops", 3))
         for name, value, high in (("beam_size", beam_size, 100), ("max_hops", max_hops, MAX_HOPS),
@@ -202,9 +207,9 @@ class Reasoner:
                 topics.append(np.unique(ids[ids >= 0]))
             live = [i for i, t in enumerate(topics) if t.size]
             prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, self.serializer) for i in live]
-            decoded = decode_paths(self.student, prompts, self.beam_size, self.max_hops,
-                                   graph if self.constrained else None, [topics[i] for i in live],
-                                   binding=self.binding)
+            decoded = self.decoder.decode(self.student, prompts, self.beam_size, self.max_hops,
+                                          graph if self.constrained else None, [topics[i] for i in live],
+                                          binding=self.binding)
             by_q = dict(zip(live, decoded))
             for i, q in enumerate(chunk):
                 if i not in by_q:

@@ -159,6 +159,11 @@ class RunConfig:
         data = dict(data)
         if data.get("version", 1) == 1:
             data = _from_version_1(data)
+        distill = data.get("distill")
+        if isinstance(distill, dict) and isinstance(distill.get("soft_rest"), bool):  # before soft_loss
+            distill = dict(distill)
+            distill["soft_loss"] = "rest" if distill.pop("soft_rest") else "kway"
+            data["distill"] = distill
         top = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - top)
         if unknown:

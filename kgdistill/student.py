@@ -131,31 +131,56 @@ def init_path_token_embeddings(model, tokenizer, path_tokens: Sequence[str]) -> 
                 emb[tokenizer.convert_tokens_to_ids(token)] = emb[pieces].mean(0)
 
 
+def _lora(student: "Student", settings: dict):
+    import peft
+
+    r = settings.get("lora_r", 8)
+    ids = student.path_token_ids.tolist() + [student.end_id]
+    return peft.LoraConfig(task_type=peft.TaskType.CAUSAL_LM, r=r, lora_alpha=2 * r, lora_dropout=0.0,
+                           trainable_token_indices=ids)
+
+
+def _prompt_tuning(student: "Student", settings: dict):
+    import peft
+
+    return peft.PromptTuningConfig(task_type=peft.TaskType.CAUSAL_LM,
+                                   num_virtual_tokens=settings.get("num_virtual_tokens", 10))
+
+
+def _prefix_tuning(student: "Student", settings: dict):
+    import peft
+
+    return peft.PrefixTuningConfig(task_type=peft.TaskType.CAUSAL_LM,
+                                   num_virtual_tokens=settings.get("num_virtual_tokens", 10))
+
+
+def _p_tuning(student: "Student", settings: dict):
+    import peft
+
+    return peft.PromptEncoderConfig(task_type=peft.TaskType.CAUSAL_LM,
+                                    num_virtual_tokens=settings.get("num_virtual_tokens", 10),
+                                    encoder_hidden_size=64)
+
+
 def adapt(student: "Student", mode: str, lora_r: int = 8, num_virtual_tokens: int = 10) -> "Student":
-    """Wrap a pretrained student for parameter-efficient training (peft).
+    """Wrap a pretrained student for parameter-efficient training (peft); ``full``
+    leaves it as it is (every weight trains). The methods are in :data:`ADAPTERS`.
 
     ``lora`` also trains the embeddings of the added path tokens
     (``trainable_token_indices``); the prompt-learning modes train only their virtual
     tokens, so new path tokens keep their initial embeddings
     (:func:`init_path_token_embeddings`).
     """
-    if mode not in ADAPTATION_MODES:
-        raise ValueError(f"unknown adaptation mode {mode!r}; choose from {ADAPTATION_MODES}")
-    if mode == "full":
+    from kgdistill.errors import ConfigError
+
+    if mode not in ADAPTERS:
+        raise ConfigError(f"unknown adaptation mode {mode!r}; choose from {', '.join(ADAPTERS)}")
+    build = ADAPTERS[mode]
+    if build is None:
         return student
     import peft
 
-    task = peft.TaskType.CAUSAL_LM
-    ids = student.path_token_ids.tolist() + [student.end_id]
-    if mode == "lora":
-        cfg = peft.LoraConfig(task_type=task, r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0,
-                              trainable_token_indices=ids)
-    elif mode == "prompt_tuning":
-        cfg = peft.PromptTuningConfig(task_type=task, num_virtual_tokens=num_virtual_tokens)
-    elif mode == "prefix_tuning":
-        cfg = peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=num_virtual_tokens)
-    else:
-        cfg = peft.PromptEncoderConfig(task_type=task, num_virtual_tokens=num_virtual_tokens, encoder_hidden_size=64)
+    cfg = build(student, {"lora_r": lora_r, "num_virtual_tokens": num_virtual_tokens})
     student.model = peft.get_peft_model(student.model, cfg)
     student.adaptation = mode
     return student
@@ -353,3 +378,9 @@ def _known_fields(cls, values: dict, source) -> dict:
     if extra:
         logger.warning("%s: ignoring unknown %s keys %s", source, cls.__name__, extra)
     return {k: v for k, v in values.items() if k in known}
+
+
+ADAPTERS = {"full": None, "lora": _lora, "prompt_tuning": _prompt_tuning, "prefix_tuning": _prefix_tuning,
+            "p_tuning": _p_tuning}
+"""Adaptation modes by name: a function ``(student, settings) -> peft config`` (``None``:
+full fine-tuning, no wrapper)."""

@@ -61,9 +61,9 @@ def test_first_config_format_is_converted():
     old = {"graph": "kb", "train": "t", "seed": 0, "hops": 2, "exact_hops": True, "adaptation": "full",
            "teacher": {"num_steps": 2, "hidden_dim": 64, "epochs": 7, "lr": 0.01, "max_train_minutes": 3.0},
            "serializer": {"template": "q: {question} p:", "temperature": 2.0, "max_hops": 2, "top_k": 4},
-           "student": {"n_layer": 3}, "distill": {"alpha": 0.7, "temperature": 2.0, "epochs": 5, "max_hops": 2},
+           "student": {"n_layer": 3}, "distill": {"alpha": 0.7, "temperature": 2.0, "epochs": 5, "max_hops": 2, "soft_rest": False},
            "inferred": {}}
     c = RunConfig.from_dict(old)
     assert c.teacher.hidden_dim == 64 and c.teacher_training.epochs == 7 and c.teacher_training.max_minutes == 3.0
     assert c.serializer.top_k == 4 and c.distill.temperature == 2.0 and c.student_training.epochs == 5
-    assert c.student.n_layer == 3 and c.hops == 2 and c.version == 2
+    assert c.student.n_layer == 3 and c.hops == 2 and c.version == 2 and c.distill.soft_loss == "kway"

@@ -22,6 +22,12 @@ def tiny_student(relations=("directed_by", "starred_actors"), **kw):
                           StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=300, **kw))
 
 
+def test_adapters_table_lists_the_modes():
+    from kgdistill.student import ADAPTERS
+
+    assert tuple(ADAPTERS) == ADAPTATION_MODES
+
+
 def test_path_tokens_are_single_tokens():
     st = tiny_student()
     ids = st.tokenizer("<r:~starred_actors><eop>", add_special_tokens=False)["input_ids"]
