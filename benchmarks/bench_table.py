@@ -29,13 +29,13 @@ def teacher_parameters(directory: Path) -> int:
 
 
 def load_students(directories: list[Path]) -> tuple[dict, dict]:
-    """``(default-loss rows, soft_rest rows)`` keyed by (dataset, alpha, fraction)."""
+    """``(k-way loss rows, rest-loss rows)`` keyed by (dataset, alpha, fraction)."""
     rows: dict[tuple[str, float, float], dict] = {}
     rest: dict[tuple[str, float, float], dict] = {}
     for directory in directories:
         for f in sorted(directory.glob("results_*.json")):
             for r in json.loads(f.read_text()):
-                (rest if r.get("soft_rest") else rows)[(r["dataset"], r["alpha"], r["label_fraction"])] = r
+                (rest if r.get("soft_rest") or r.get("soft_loss") == "rest" else rows)[(r["dataset"], r["alpha"], r["label_fraction"])] = r
     return rows, rest
 
 

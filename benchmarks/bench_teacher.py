@@ -25,27 +25,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DATASETS = {
-    "metaqa-1hop": ("metaqa/kb.txt", "metaqa/1-hop/qa_train.txt", "metaqa/1-hop/qa_valid.txt", 1),
-    "metaqa-2hop": ("metaqa/kb.txt", "metaqa/2-hop/qa_train.txt", "metaqa/2-hop/qa_valid.txt", 2),
-    "metaqa-3hop": ("metaqa/kb.txt", "metaqa/3-hop/qa_train.txt", "metaqa/3-hop/qa_valid.txt", 3),
-    "pq-2h": ("pathquestion/PQ-2H/kb.txt", "pathquestion/PQ-2H/train.txt", "pathquestion/PQ-2H/valid.txt", 2),
-    "pq-3h": ("pathquestion/PQ-3H/kb.txt", "pathquestion/PQ-3H/train.txt", "pathquestion/PQ-3H/valid.txt", 3),
-}
+from kgdistill.datasets.named import NAMED_DATASETS  # noqa: E402
+
+DATASETS = {name: (d.graph, d.train, d.valid, d.hops) for name, d in NAMED_DATASETS.items() if not d.packaged}
+"""``name -> (graph, train, valid, hops)`` relative to the data root: the library's named datasets."""
 
 
 def run_one(name: str, data: Path, out: Path, epochs: int) -> dict:
     from kgdistill.datasets import load_questions
     from kgdistill.readers import load_graph, write_jsonl
+    import dataclasses
+
     from kgdistill.teacher import TeacherConfig
-    from kgdistill.teacher_training import score_predictions, train_teacher
+    from kgdistill.teacher_training import TEACHER_TRAINING, score_predictions, train_teacher
 
     kb, train_f, valid_f, hops = DATASETS[name]
     kg = load_graph(data / kb)
     train, valid = load_questions(data / train_f), load_questions(data / valid_f)
-    config = TeacherConfig(num_steps=hops, epochs=epochs, patience=2, exact_hops=True, max_train_minutes=9.0)
+    args = dataclasses.replace(TEACHER_TRAINING, epochs=epochs, max_minutes=9.0)  # the library's defaults otherwise
     t0 = time.perf_counter()
-    teacher = train_teacher(kg, train, valid, config, progress=False)
+    teacher = train_teacher(kg, train, valid, TeacherConfig(), hops, True, args, progress=False)
     wall = time.perf_counter() - t0
     teacher.save(out / name / "teacher")
     t1 = time.perf_counter()

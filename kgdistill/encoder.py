@@ -23,6 +23,14 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
+def quiet_transformers() -> None:
+    """Turn off transformers' own progress bars ("Loading weights", "Writing model
+    shards"): kgdistill shows its own progress."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def default_cache_dir() -> Path:
     """``$KGDISTILL_CACHE`` or ``~/.cache/kgdistill``."""
     return Path(os.environ.get("KGDISTILL_CACHE", Path.home() / ".cache" / "kgdistill"))
@@ -157,6 +165,7 @@ class SentenceEncoder:
         if self._model is None:
             from transformers import AutoModel, AutoTokenizer
 
+            quiet_transformers()
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
             self._model = AutoModel.from_pretrained(str(self.model_path), local_files_only=True).eval()
 

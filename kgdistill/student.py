@@ -228,6 +228,9 @@ class Student:
         of ``vocabulary``."""
         from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
+        from kgdistill.encoder import quiet_transformers
+
+        quiet_transformers()
         tokens = [relation_token(r) for r in vocabulary.relations()] + [END_OF_PATH]
         if config.base_model:
             tokenizer = AutoTokenizer.from_pretrained(config.base_model, local_files_only=True)
@@ -301,6 +304,9 @@ class Student:
         (virtual tokens) are saved in ``adapter/`` beside the base weights, and
         :meth:`load` applies them."""
         from kgdistill import __version__
+        from kgdistill.encoder import quiet_transformers
+
+        quiet_transformers()
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -328,8 +334,10 @@ class Student:
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from kgdistill.encoder import quiet_transformers
         from kgdistill.io import read_json
 
+        quiet_transformers()
         d = Path(directory)
         if not d.is_dir() or not (d / STUDENT_META).exists():
             raise CheckpointError(f"{d} has no {STUDENT_META}: not a saved kgdistill student")
