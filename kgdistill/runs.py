@@ -387,7 +387,13 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
                       out_dir=student_dir, progress=progress, serializer=cfg.serializer)
         timings["student_seconds"] = time.perf_counter() - t0
     # 4. validation metrics, predictions and pictures
-    metrics = read_json(run / "metrics.json", RunError) if (run / "metrics.json").exists() else {}
+    metrics = {}
+    if (run / "metrics.json").exists():  # rewritten below; a damaged one only loses old timings
+        try:
+            metrics = read_json(run / "metrics.json", RunError)
+        except RunError as err:
+            logger.warning("%s; writing it anew", err)
+        metrics = metrics if isinstance(metrics, dict) else {}
     metrics.setdefault("timings", {}).update(timings)
     metrics["teacher_curve"] = teacher.metrics.get("curve", [])
     metrics["student_curve"] = read_json(student_dir / "metrics.json", RunError).get("curve", [])

@@ -53,6 +53,13 @@ def test_truncated_run_config_names_the_file(run, capsys):
     assert "config.json" in capsys.readouterr().err
 
 
+def test_truncated_run_metrics_are_rewritten(run, capsys):
+    """A truncated metrics.json made the run impossible to re-run or resume."""
+    (run / "metrics.json").write_text('{"valid": {"hits@1": 0.9')
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["valid"]["questions"] == 67
+
+
 def test_resume_tolerates_unknown_keys(run, capsys, caplog):
     """An unknown key in config.json (a newer version, a hand edit) was a TypeError traceback."""
     cfg = json.loads((run / "config.json").read_text())
