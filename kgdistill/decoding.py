@@ -91,7 +91,8 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
             ids[i, : len(s)] = torch.tensor(s)
             att[i, : len(s)] = 1
         logits = student.logits(ids, att)
-        last = logits[torch.arange(len(seqs)), (att.sum(1) - 1).to(logits.device)].float().cpu()
+        dev = logits.device
+        last = logits[torch.arange(len(seqs), device=dev), (att.sum(1) - 1).to(dev)].float().cpu()
         logp_all = torch.log_softmax(last, dim=-1)
         candidates: dict[int, list[tuple[float, _Beam, int]]] = {}
         for i, beam in enumerate(beams):
