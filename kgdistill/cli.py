@@ -13,15 +13,10 @@ import sys
 from kgdistill.commands import (cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
+from kgdistill.configs import (ADAPTATION_MODES, DEVICES, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, STUDENT_TRAINING,
+                               TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS
-from kgdistill.distill import STUDENT_TRAINING, DistillConfig
-from kgdistill.losses import SOFT_LOSSES
-from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
-from kgdistill.student import ADAPTATION_MODES, StudentConfig
-from kgdistill.teacher import TeacherConfig
-from kgdistill.teacher_training import TEACHER_TRAINING
-from kgdistill.training import DEVICES, PRECISIONS
 
 EPILOG = """\
 paths and notation:
@@ -97,7 +92,7 @@ def _add_question_format(p: argparse.ArgumentParser) -> None:
 
 
 def _add_soft_loss(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--soft-loss", choices=sorted(SOFT_LOSSES), default=DistillConfig.soft_loss,
+    p.add_argument("--soft-loss", choices=SOFT_LOSS_NAMES, default=DistillConfig.soft_loss,
                    help="rest (default): KL over the teacher's top-k paths plus 'any other path'; "
                         "kway: KL over the top-k renormalised among themselves")
 

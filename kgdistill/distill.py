@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -18,53 +18,13 @@ import torch
 
 from kgdistill.datasets import Question
 from kgdistill.graph import GraphBackend
+from kgdistill.configs import STUDENT_TRAINING, DistillConfig  # noqa: F401 (re-exported)
 from kgdistill.losses import SOFT_LOSSES, distillation_loss, hard_loss
 from kgdistill.serializer import TrainingRecord
 from kgdistill.student import Student
 from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class DistillConfig:
-    """What the student learns from (training settings are :class:`TrainArgs`).
-
-    Attributes:
-        alpha: weight of the hard loss, in [0, 1]; 1 = supervised fine-tuning only.
-        temperature: T (> 0): the teacher's path probabilities are re-tempered
-            ``q ∝ p ** (1/T)`` and the soft term is scaled by T^2. The one place the
-            distillation temperature is set.
-        label_fraction: share of training questions whose hard targets are used (the
-            data-efficiency ablation); soft targets are used for all.
-        beam_size: beams for validation decoding.
-        soft_loss: the soft term, one of :data:`kgdistill.losses.SOFT_LOSSES`: ``rest``
-            covers the k paths and "any other sequence" (the teacher's mass outside its
-            top k against the student's), :func:`kgdistill.losses.soft_loss_with_rest`;
-            ``kway``: KL over the k paths renormalised among themselves (the first
-            release's loss). On PQ-3H with alpha 0: 98.3 strict Hits@1 with ``rest``,
-            69.2 with ``kway``; alpha 0.5: 98.8 both.
-    """
-
-    alpha: float = 0.5
-    temperature: float = 1.0
-    label_fraction: float = 1.0
-    beam_size: int = 3
-    soft_loss: str = "rest"
-
-    def __post_init__(self) -> None:
-        from kgdistill.training import check_choice, check_float, check_int
-
-        check_float(self, "alpha", 0.0, 1.0)
-        check_float(self, "temperature", 0.0, 100.0, low_open=True)
-        check_float(self, "label_fraction", 0.0, 1.0, low_open=True)
-        check_int(self, "beam_size", 1, 100)
-        check_choice(self, "soft_loss", tuple(SOFT_LOSSES))
-
-
-STUDENT_TRAINING = TrainArgs(epochs=30, batch_size=32, lr=2e-3, weight_decay=0.01, optimizer="adamw", patience=3,
-                             max_grad_norm=1.0)
-"""The student's default training settings."""
 
 
 def batch_loss(student: Student, records: Sequence[TrainingRecord], config: DistillConfig,

@@ -34,6 +34,7 @@ import numpy as np
 
 from kgdistill.datasets import Question
 from kgdistill.decoding import DECODERS, DecodedPath, walk_distribution
+from kgdistill.configs import MAX_HOPS  # noqa: F401 (re-exported)
 from kgdistill.errors import ConfigError, RunError, UnknownNameError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, resolve_relation
@@ -43,8 +44,6 @@ from kgdistill.verify import Failure, verify_id_paths
 
 logger = logging.getLogger(__name__)
 
-MAX_HOPS = 6
-"""The longest path any setting may ask for (enumeration grows exponentially)."""
 
 
 @dataclass

@@ -128,7 +128,7 @@ class RunConfig:
     inferred: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from kgdistill.training import check_int
+        from kgdistill.configs import check_int
 
         for name in ("graph", "train"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):

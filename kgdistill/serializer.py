@@ -78,7 +78,7 @@ class SerializerConfig:
     max_hard_targets: int = 3
 
     def __post_init__(self) -> None:
-        from kgdistill.training import check_int
+        from kgdistill.configs import check_int
 
         if not isinstance(self.template, str) or "{question}" not in self.template:
             raise ConfigError("the prompt template needs a {question} field")

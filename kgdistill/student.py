@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from kgdistill.configs import ADAPTATION_MODES, StudentConfig
+
+__all__ = ["ADAPTATION_MODES", "ADAPTERS", "Student", "StudentConfig", "adapt", "train_tokenizer"]
 from kgdistill.errors import CheckpointError
 from kgdistill.serializer import END_OF_PATH, relation_token
 from kgdistill.vocabulary import RelationVocabulary
@@ -24,68 +27,6 @@ from kgdistill.vocabulary import RelationVocabulary
 logger = logging.getLogger(__name__)
 
 STUDENT_META = "kgdistill.json"
-
-
-ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
-"""How a pretrained student is adapted: all weights, or one of peft's methods."""
-
-
-@dataclass
-class StudentConfig:
-    """Which student: a small model built from this config, or a pretrained checkpoint.
-
-    Attributes:
-        base_model: local Hugging Face causal-LM checkpoint directory, or ``None`` to
-            build a small GPT-2-style model from this config.
-        adaptation: how ``base_model`` is trained: ``full`` fine-tuning, ``lora``,
-            ``prompt_tuning``, ``prefix_tuning`` or ``p_tuning`` (peft).
-        n_layer, n_embd, n_head: transformer size of the built model.
-        max_length: longest prompt + path, in tokens.
-        vocab_size: BPE vocabulary trained on the prompts (before relation tokens).
-    """
-
-    base_model: str | None = None
-    adaptation: str = "full"
-    n_layer: int = 2
-    n_embd: int = 128
-    n_head: int = 4
-    max_length: int = 96
-    vocab_size: int = 2000
-
-    def __post_init__(self) -> None:
-        from kgdistill.errors import ConfigError
-        from kgdistill.training import check_choice, check_int
-
-        check_choice(self, "adaptation", ADAPTATION_MODES)
-        check_int(self, "n_layer", 1, 96)
-        check_int(self, "n_embd", 1, 16384)
-        check_int(self, "n_head", 1, 256)
-        check_int(self, "max_length", 8, 1 << 16)
-        check_int(self, "vocab_size", 260, 1 << 20)
-        if self.n_embd % self.n_head:
-            raise ConfigError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
-        if self.base_model is not None and not isinstance(self.base_model, str):
-            raise ConfigError(f"base_model must be a directory path, got {self.base_model!r}")
-        if self.adaptation != "full" and not self.base_model:
-            raise ConfigError(f"adaptation {self.adaptation!r} needs a pretrained student (--base-model)")
-
-    def check_base_model(self) -> None:
-        """Check that ``base_model`` is a loadable checkpoint directory, before any
-        training starts.
-
-        Raises:
-            ConfigError: the directory or its ``config.json`` is missing.
-        """
-        from kgdistill.errors import ConfigError
-
-        if not self.base_model:
-            return
-        d = Path(self.base_model)
-        if not d.is_dir():
-            raise ConfigError(f"--base-model {self.base_model}: no such directory (a local Hugging Face "
-                              "checkpoint directory with config.json is expected)")
-        if not (d / "config.json").is_file():
-            raise ConfigError(f"--base-model {self.base_model}: no config.json in it: not a Hugging Face checkpoint")
 
 
 def train_tokenizer(prompts: Sequence[str], path_tokens: Sequence[str], vocab_size: int):

@@ -29,51 +29,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
+from kgdistill.configs import TeacherConfig  # noqa: F401 (re-exported)
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TeacherConfig:
-    """Architecture of the teacher (the number of hops is the run's ``hops``, training
-    settings are :class:`kgdistill.training.TrainArgs`).
-
-    Attributes:
-        hidden_dim: width of instructions and relation keys.
-        dropout: dropout on the question representation.
-        topic_policy: what happens to mass that returns to a topic entity: ``"learned"``
-            (a question-conditioned gate per step decides how much of it stays; MetaQA
-            learns to drop it, PathQuestion's "X's spouse's spouse" keeps it),
-            ``"exclude"`` (always dropped) or ``"keep"``.
-        learn_relation_embeddings: add a learned residual to each seen relation's key.
-        max_expand_degree: subgraph hub cap (see :class:`kgdistill.subgraph.SubgraphConfig`).
-        max_nodes: subgraph node cap.
-        top_k_paths: paths kept per question in dumps.
-    """
-
-    hidden_dim: int = 128
-    dropout: float = 0.1
-    topic_policy: str = "learned"
-    learn_relation_embeddings: bool = True
-    max_expand_degree: int = 1000
-    max_nodes: int = 50_000
-    top_k_paths: int = 10
-
-    def __post_init__(self) -> None:
-        from kgdistill.training import check_choice, check_float, check_int
-
-        check_int(self, "hidden_dim", 1, 4096)
-        check_float(self, "dropout", 0.0, 1.0, high_open=True)
-        check_choice(self, "topic_policy", ("learned", "exclude", "keep"))
-        check_int(self, "max_expand_degree", 1)
-        check_int(self, "max_nodes", 1)
-        check_int(self, "top_k_paths", 1)
 
 
 class RelationalWalk(MessagePassing):

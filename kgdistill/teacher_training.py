@@ -22,6 +22,7 @@ from kgdistill.graph import GraphBackend
 from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
 from kgdistill.subgraph import SubgraphConfig, extract_subgraph
 from kgdistill.teacher import PathTeacher, TeacherConfig, normalise_log_probs, path_log_probs
+from kgdistill.configs import TEACHER_TRAINING  # noqa: F401 (re-exported)
 from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything, significant
 from kgdistill.vocabulary import GraphBinding, RelationVocabulary
 
@@ -30,8 +31,6 @@ logger = logging.getLogger(__name__)
 TEACHER_FORMAT_VERSION = 2
 """2: relations bound by name, hops and exact_hops beside the architecture config."""
 
-TEACHER_TRAINING = TrainArgs(epochs=10, batch_size=64, lr=3e-3, optimizer="adam", patience=2)
-"""The teacher's default training settings."""
 
 
 def mask_topic(text: str, topics: Sequence[str]) -> str:

@@ -16,21 +16,20 @@ import random
 import time
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from kgdistill.configs import DEVICES, TrainArgs
 from kgdistill.errors import ConfigError, TrainingError
 
 logger = logging.getLogger(__name__)
 
-DEVICES = ("cpu", "cuda", "auto")
-PRECISIONS = ("fp32", "bf16")
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-"""Optimizers by name."""
+"""Optimizers by name (their names are :data:`kgdistill.configs.OPTIMIZER_NAMES`)."""
 
 
 def seed_everything(seed: int) -> None:
@@ -67,80 +66,6 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
-
-
-@dataclass
-class TrainArgs:
-    """How a model is trained (shared by teacher and student).
-
-    Attributes:
-        epochs: most epochs (early stopping may end sooner).
-        batch_size: examples per forward pass.
-        lr: learning rate.
-        weight_decay: weight decay.
-        optimizer: ``adam`` or ``adamw``.
-        patience: epochs without a better validation score before stopping.
-        max_minutes: wall-time limit in minutes, also checked between batches; 0 = none.
-        grad_accumulation: batches whose gradients are summed before one optimizer step.
-        max_grad_norm: gradient-norm clip; 0 = none.
-        device: ``cpu``, ``cuda`` or ``auto``.
-        precision: ``fp32`` or ``bf16`` (autocast).
-    """
-
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    optimizer: str = "adam"
-    patience: int = 2
-    max_minutes: float = 0.0
-    grad_accumulation: int = 1
-    max_grad_norm: float = 0.0
-    device: str = "cpu"
-    precision: str = "fp32"
-
-    def __post_init__(self) -> None:
-        check_int(self, "epochs", 0)
-        check_int(self, "batch_size", 1)
-        check_int(self, "patience", 1)
-        check_int(self, "grad_accumulation", 1)
-        check_float(self, "lr", low=0.0, low_open=True)
-        check_float(self, "weight_decay", low=0.0)
-        check_float(self, "max_minutes", low=0.0)
-        check_float(self, "max_grad_norm", low=0.0)
-        check_choice(self, "optimizer", tuple(OPTIMIZERS))
-        check_choice(self, "device", DEVICES)
-        check_choice(self, "precision", PRECISIONS)
-
-
-# ---------------------------------------------------------------------- validation helpers
-def check_int(obj, name: str, low: int | None = None, high: int | None = None) -> None:
-    """``obj.name`` must be an int (not a bool) in ``[low, high]``."""
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]" if low is not None else f"<= {high}"
-        raise ConfigError(f"{name} must be {bounds}, got {value}")
-
-
-def check_float(obj, name: str, low: float | None = None, high: float | None = None, low_open: bool = False,
-                high_open: bool = False) -> None:
-    """``obj.name`` must be a finite number within the bounds (ints are accepted)."""
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ConfigError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
-    setattr(obj, name, float(value))
-
-
-def check_choice(obj, name: str, choices: Sequence) -> None:
-    value = getattr(obj, name)
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 # ---------------------------------------------------------------------- the loop

@@ -57,3 +57,20 @@ def test_soft_loss_with_rest_by_hand():
     q3 = torch.tensor([[0.75, 0.25, 0.0]])
     assert float(soft_loss_with_rest(p3, q3, m3, rest, 1.0)) == pytest.approx(want, rel=1e-4)
     assert torch.isfinite(soft_loss_with_rest(torch.log(p), q, mask, torch.zeros(1), 1.0))
+
+
+def test_soft_loss_names_match_the_table():
+    from kgdistill.configs import SOFT_LOSS_NAMES
+    from kgdistill.losses import SOFT_LOSSES
+
+    assert tuple(SOFT_LOSSES) == SOFT_LOSS_NAMES
+
+
+def test_the_command_line_starts_without_torch():
+    """Defaults come from kgdistill.configs, which imports neither torch nor PyG."""
+    import subprocess
+    import sys
+
+    code = "import sys, kgdistill.cli; print('torch' in sys.modules, 'torch_geometric' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "False"]

@@ -1,0 +1,235 @@
+"""Every setting of kgdistill as a typed dataclass, with a docstring per field and
+checks in ``__post_init__``: the training loop (:class:`TrainArgs`), the teacher's
+architecture (:class:`TeacherConfig`), the student (:class:`StudentConfig`) and the
+distillation loss (:class:`DistillConfig`). The serializer's settings live with it
+(:class:`kgdistill.serializer.SerializerConfig`), the run's in
+:class:`kgdistill.runs.RunConfig`.
+
+This module imports neither torch nor torch_geometric, so the command line reads its
+defaults and choices from here and starts in a fraction of a second.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from kgdistill.errors import ConfigError
+
+MAX_HOPS = 6
+"""The longest path any setting may ask for (enumeration grows exponentially)."""
+DEVICES = ("cpu", "cuda", "auto")
+PRECISIONS = ("fp32", "bf16")
+OPTIMIZER_NAMES = ("adam", "adamw")
+SOFT_LOSS_NAMES = ("rest", "kway")
+"""Names of :data:`kgdistill.losses.SOFT_LOSSES`."""
+ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
+"""How a pretrained student is adapted: all weights, or one of peft's methods
+(:data:`kgdistill.student.ADAPTERS`)."""
+
+
+# ---------------------------------------------------------------------- checks
+def check_int(obj, name: str, low: int | None = None, high: int | None = None) -> None:
+    """``obj.name`` must be an int (not a bool) in ``[low, high]``."""
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]" if low is not None else f"<= {high}"
+        raise ConfigError(f"{name} must be {bounds}, got {value}")
+
+
+def check_float(obj, name: str, low: float | None = None, high: float | None = None, low_open: bool = False,
+                high_open: bool = False) -> None:
+    """``obj.name`` must be a finite number within the bounds (ints are accepted)."""
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ConfigError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    setattr(obj, name, float(value))
+
+
+def check_choice(obj, name: str, choices: Sequence) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+# ---------------------------------------------------------------------- settings
+@dataclass
+class TrainArgs:
+    """How a model is trained (shared by teacher and student).
+
+    Attributes:
+        epochs: most epochs (early stopping may end sooner).
+        batch_size: examples per forward pass.
+        lr: learning rate.
+        weight_decay: weight decay.
+        optimizer: ``adam`` or ``adamw``.
+        patience: epochs without a better validation score before stopping.
+        max_minutes: wall-time limit in minutes, also checked between batches; 0 = none.
+        grad_accumulation: batches whose gradients are summed before one optimizer step.
+        max_grad_norm: gradient-norm clip; 0 = none.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        precision: ``fp32`` or ``bf16`` (autocast).
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: int = 2
+    max_minutes: float = 0.0
+    grad_accumulation: int = 1
+    max_grad_norm: float = 0.0
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        check_int(self, "epochs", 0)
+        check_int(self, "batch_size", 1)
+        check_int(self, "patience", 1)
+        check_int(self, "grad_accumulation", 1)
+        check_float(self, "lr", low=0.0, low_open=True)
+        check_float(self, "weight_decay", low=0.0)
+        check_float(self, "max_minutes", low=0.0)
+        check_float(self, "max_grad_norm", low=0.0)
+        check_choice(self, "optimizer", OPTIMIZER_NAMES)
+        check_choice(self, "device", DEVICES)
+        check_choice(self, "precision", PRECISIONS)
+
+
+TEACHER_TRAINING = TrainArgs(epochs=10, batch_size=64, lr=3e-3, optimizer="adam", patience=2)
+"""The teacher's default training settings."""
+
+
+@dataclass
+class TeacherConfig:
+    """Architecture of the teacher (the number of hops is the run's ``hops``, training
+    settings are :class:`kgdistill.training.TrainArgs`).
+
+    Attributes:
+        hidden_dim: width of instructions and relation keys.
+        dropout: dropout on the question representation.
+        topic_policy: what happens to mass that returns to a topic entity: ``"learned"``
+            (a question-conditioned gate per step decides how much of it stays; MetaQA
+            learns to drop it, PathQuestion's "X's spouse's spouse" keeps it),
+            ``"exclude"`` (always dropped) or ``"keep"``.
+        learn_relation_embeddings: add a learned residual to each seen relation's key.
+        max_expand_degree: subgraph hub cap (see :class:`kgdistill.subgraph.SubgraphConfig`).
+        max_nodes: subgraph node cap.
+        top_k_paths: paths kept per question in dumps.
+    """
+
+    hidden_dim: int = 128
+    dropout: float = 0.1
+    topic_policy: str = "learned"
+    learn_relation_embeddings: bool = True
+    max_expand_degree: int = 1000
+    max_nodes: int = 50_000
+    top_k_paths: int = 10
+
+    def __post_init__(self) -> None:
+        check_int(self, "hidden_dim", 1, 4096)
+        check_float(self, "dropout", 0.0, 1.0, high_open=True)
+        check_choice(self, "topic_policy", ("learned", "exclude", "keep"))
+        check_int(self, "max_expand_degree", 1)
+        check_int(self, "max_nodes", 1)
+        check_int(self, "top_k_paths", 1)
+
+
+@dataclass
+class StudentConfig:
+    """Which student: a small model built from this config, or a pretrained checkpoint.
+
+    Attributes:
+        base_model: local Hugging Face causal-LM checkpoint directory, or ``None`` to
+            build a small GPT-2-style model from this config.
+        adaptation: how ``base_model`` is trained: ``full`` fine-tuning, ``lora``,
+            ``prompt_tuning``, ``prefix_tuning`` or ``p_tuning`` (peft).
+        n_layer, n_embd, n_head: transformer size of the built model.
+        max_length: longest prompt + path, in tokens.
+        vocab_size: BPE vocabulary trained on the prompts (before relation tokens).
+    """
+
+    base_model: str | None = None
+    adaptation: str = "full"
+    n_layer: int = 2
+    n_embd: int = 128
+    n_head: int = 4
+    max_length: int = 96
+    vocab_size: int = 2000
+
+    def __post_init__(self) -> None:
+        check_choice(self, "adaptation", ADAPTATION_MODES)
+        check_int(self, "n_layer", 1, 96)
+        check_int(self, "n_embd", 1, 16384)
+        check_int(self, "n_head", 1, 256)
+        check_int(self, "max_length", 8, 1 << 16)
+        check_int(self, "vocab_size", 260, 1 << 20)
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if self.base_model is not None and not isinstance(self.base_model, str):
+            raise ConfigError(f"base_model must be a directory path, got {self.base_model!r}")
+        if self.adaptation != "full" and not self.base_model:
+            raise ConfigError(f"adaptation {self.adaptation!r} needs a pretrained student (--base-model)")
+
+    def check_base_model(self) -> None:
+        """Check that ``base_model`` is a loadable checkpoint directory, before any
+        training starts.
+
+        Raises:
+            ConfigError: the directory or its ``config.json`` is missing.
+        """
+        if not self.base_model:
+            return
+        d = Path(self.base_model)
+        if not d.is_dir():
+            raise ConfigError(f"--base-model {self.base_model}: no such directory (a local Hugging Face "
+                              "checkpoint directory with config.json is expected)")
+        if not (d / "config.json").is_file():
+            raise ConfigError(f"--base-model {self.base_model}: no config.json in it: not a Hugging Face checkpoint")
+
+
+@dataclass
+class DistillConfig:
+    """What the student learns from (training settings are :class:`TrainArgs`).
+
+    Attributes:
+        alpha: weight of the hard loss, in [0, 1]; 1 = supervised fine-tuning only.
+        temperature: T (> 0): the teacher's path probabilities are re-tempered
+            ``q ∝ p ** (1/T)`` and the soft term is scaled by T^2. The one place the
+            distillation temperature is set.
+        label_fraction: share of training questions whose hard targets are used (the
+            data-efficiency ablation); soft targets are used for all.
+        beam_size: beams for validation decoding.
+        soft_loss: the soft term, one of :data:`kgdistill.losses.SOFT_LOSSES`: ``rest``
+            covers the k paths and "any other sequence" (the teacher's mass outside its
+            top k against the student's), :func:`kgdistill.losses.soft_loss_with_rest`;
+            ``kway``: KL over the k paths renormalised among themselves (the first
+            release's loss). On PQ-3H with alpha 0: 98.3 strict Hits@1 with ``rest``,
+            69.2 with ``kway``; alpha 0.5: 98.8 both.
+    """
+
+    alpha: float = 0.5
+    temperature: float = 1.0
+    label_fraction: float = 1.0
+    beam_size: int = 3
+    soft_loss: str = "rest"
+
+    def __post_init__(self) -> None:
+        check_float(self, "alpha", 0.0, 1.0)
+        check_float(self, "temperature", 0.0, 100.0, low_open=True)
+        check_float(self, "label_fraction", 0.0, 1.0, low_open=True)
+        check_int(self, "beam_size", 1, 100)
+        check_choice(self, "soft_loss", SOFT_LOSS_NAMES)
+
+
+STUDENT_TRAINING = TrainArgs(epochs=30, batch_size=32, lr=2e-3, weight_decay=0.01, optimizer="adamw", patience=3,
+                             max_grad_norm=1.0)
+"""The student's default training settings."""
