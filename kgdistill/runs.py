@@ -34,6 +34,7 @@ from kgdistill.datasets import Question
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
 from kgdistill.graph import GraphBackend
+from kgdistill.pretrained import PRETRAINED
 from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
 from kgdistill.student import StudentConfig
@@ -200,7 +201,7 @@ class RunConfig:
         c = dataclasses.replace(self, inferred=dict(self.inferred))
         c.graph, c.train = str(Path(c.graph).resolve()), str(Path(c.train).resolve())
         c.valid = str(Path(c.valid).resolve()) if c.valid else None
-        if c.student.base_model:
+        if c.student.base_model and c.student.base_model not in PRETRAINED:  # names stay names
             c.student = dataclasses.replace(c.student, base_model=str(Path(c.student.base_model).resolve()))
         if c.hops is None:
             hops, exact, counts = infer_hops(graph, train, seed=c.seed)

@@ -174,8 +174,11 @@ class Student:
         quiet_transformers()
         tokens = [relation_token(r) for r in vocabulary.relations()] + [END_OF_PATH]
         if config.base_model:
-            tokenizer = AutoTokenizer.from_pretrained(config.base_model, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(config.base_model, local_files_only=True)
+            from kgdistill.pretrained import resolve_base_model
+
+            base = str(resolve_base_model(config.base_model))
+            tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
             if add_path_tokens(tokenizer, tokens):
                 model.resize_token_embeddings(len(tokenizer))
                 init_path_token_embeddings(model, tokenizer, tokens)
