@@ -47,6 +47,25 @@ class _Beam:
     frontier: np.ndarray | None
 
 
+def _finish(student, finished: list[list[_Beam]], beam_size: int, row_of_token: dict[int, int]
+            ) -> list[list[DecodedPath]]:
+    """The best ``beam_size`` finished beams per question as paths, with their
+    probabilities renormalised over the returned beams."""
+    out = []
+    vocab = student.vocabulary
+    for beams in finished:
+        done = sorted(beams, key=lambda b: -b.logprob)[:beam_size]
+        paths = [DecodedPath(RelationPath(tuple(vocab.relation(row_of_token[t]) for t in b.tokens[:-1])),
+                             b.logprob, endpoints=b.frontier) for b in done]
+        if paths:
+            m = max(p.logprob for p in paths)
+            z = sum(math.exp(p.logprob - m) for p in paths)
+            for p in paths:
+                p.prob = math.exp(p.logprob - m) / z
+        out.append(paths)
+    return out
+
+
 @torch.no_grad()
 def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
                  graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
@@ -128,19 +147,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
                         frontier = graph.neighbors(beam.frontier, drel)
                     new_beams.append(_Beam(q, beam.tokens + [token], score, frontier))
         beams = new_beams
-    out = []
-    vocab = student.vocabulary
-    for q in range(len(prompts)):
-        done = sorted(finished[q], key=lambda b: -b.logprob)[:beam_size]
-        paths = [DecodedPath(RelationPath(tuple(vocab.relation(row_of_token[t]) for t in b.tokens[:-1])),
-                             b.logprob, endpoints=b.frontier) for b in done]
-        if paths:
-            m = max(p.logprob for p in paths)
-            z = sum(math.exp(p.logprob - m) for p in paths)
-            for p in paths:
-                p.prob = math.exp(p.logprob - m) / z
-        out.append(paths)
-    return out
+    return _finish(student, finished, beam_size, row_of_token)
 
 
 class PathDecoder(ABC):
@@ -159,6 +166,100 @@ class BeamSearchDecoder(PathDecoder):
 
     def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None):
         return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding)
+
+
+@torch.no_grad()
+def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
+                        graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
+                        binding: GraphBinding | None = None) -> list[list[DecodedPath]]:
+    """:func:`decode_paths` with a KV cache: the prompts are encoded once (left-padded,
+    batched across questions), and each step feeds only the last token of every live
+    beam, with the cache rows reordered to follow their beams. Same arguments, same
+    result (up to float rounding); the right choice for large students.
+
+    Students adapted with peft's prompt-learning modes (virtual tokens or prefixes in
+    front of the prompt) are decoded by :func:`decode_paths`.
+    """
+    if getattr(student, "adaptation", "full") not in ("full", "lora"):
+        return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding)
+    model, tok = student.model, student.tokenizer
+    model.eval()
+    dev = student.device
+    path_ids = student.path_token_ids
+    row_of_token = {int(t): i for i, t in enumerate(path_ids.tolist())}
+    if graph is not None and binding is None:
+        binding = student.vocabulary.bind(graph)
+    end = student.end_id
+    allowed_unconstrained = torch.tensor(path_ids.tolist() + [end])
+    if not prompts:
+        return []
+    encoded = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    width = max(len(e) for e in encoded)
+    ids = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for i, e in enumerate(encoded):  # left padding: every prompt ends at the last column
+        ids[i, width - len(e):] = torch.tensor(e)
+        mask[i, width - len(e):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev), use_cache=True)
+    cache = out.cache
+    logp_rows = torch.log_softmax(out.logits[:, -1].float().cpu(), dim=-1)
+    lengths = mask.sum(1)
+    beams = [_Beam(q, [], 0.0, np.unique(np.asarray(topics[q], dtype=np.int64)) if graph is not None else None)
+             for q in range(len(prompts))]
+    rows = list(range(len(prompts)))  # cache row of each live beam
+    finished: list[list[_Beam]] = [[] for _ in prompts]
+    for step in range(max_hops + 1):
+        if not beams:
+            break
+        candidates: dict[int, list[tuple[float, int, int]]] = {}
+        for i, beam in enumerate(beams):
+            if graph is None:
+                allowed = allowed_unconstrained if step < max_hops else torch.tensor([end])
+                if not beam.tokens:
+                    allowed = allowed[allowed != end]
+            else:
+                allowed_list = []
+                if step < max_hops and beam.frontier.size:
+                    r = binding.rows(np.unique(graph.edges(beam.frontier)[1]))
+                    allowed_list = path_ids[torch.from_numpy(r[r >= 0])].tolist()
+                if beam.tokens:
+                    allowed_list.append(end)
+                allowed = torch.tensor(allowed_list, dtype=torch.long)
+            if allowed.numel() == 0:
+                continue
+            scores = logp_rows[i, allowed]
+            top = torch.topk(scores, min(beam_size, allowed.numel()))
+            for sc, j in zip(top.values.tolist(), top.indices.tolist()):
+                candidates.setdefault(beam.question, []).append((beam.logprob + sc, i, int(allowed[j])))
+        new_beams, parents, tokens = [], [], []
+        for q, cands in candidates.items():
+            cands.sort(key=lambda c: -c[0])
+            for score, i, token in cands[:beam_size]:
+                beam = beams[i]
+                if token == end:
+                    finished[q].append(_Beam(q, beam.tokens + [token], score, beam.frontier))
+                    continue
+                frontier = None
+                if graph is not None:
+                    frontier = graph.neighbors(beam.frontier, int(binding.drel_of_row[row_of_token[token]]))
+                new_beams.append(_Beam(q, beam.tokens + [token], score, frontier))
+                parents.append(rows[i])
+                tokens.append(token)
+        beams = new_beams
+        if not beams or step == max_hops:
+            break
+        # one step for every live beam: its last token against its (reordered) cache row
+        index = torch.tensor(parents, dtype=torch.long)
+        cache.reorder_cache(index.to(dev))
+        lengths = lengths[index]
+        mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
+        out = model(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev), attention_mask=mask.to(dev),
+                    position_ids=(lengths + step)[:, None].to(dev), cache=cache, use_cache=True)
+        cache = out.cache
+        logp_rows = torch.log_softmax(out.logits[:, -1].float().cpu(), dim=-1)
+        rows = list(range(len(parents)))
+    return _finish(student, finished, beam_size, row_of_token)
 
 
 def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPath,
@@ -199,5 +300,13 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
     return ents, mass
 
 
-DECODERS: dict[str, type[PathDecoder]] = {"beam": BeamSearchDecoder}
+class CachedBeamSearchDecoder(PathDecoder):
+    """Batched beam search with a KV cache (:func:`decode_paths_cached`): the prompt
+    and each beam's prefix are not re-encoded at every step."""
+
+    def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None):
+        return decode_paths_cached(student, prompts, beam_size, max_hops, graph, topics, binding)
+
+
+DECODERS: dict[str, type[PathDecoder]] = {"beam": BeamSearchDecoder, "kv": CachedBeamSearchDecoder}
 """Path decoders by name."""

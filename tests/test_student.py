@@ -142,3 +142,46 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
                             progress=False)
     assert [c["train_loss"] for c in resumed["curve"]] == pytest.approx([c["train_loss"] for c in full["curve"]])
     assert not (tmp_path / "cut" / "checkpoint").exists()
+
+
+def _tiny_llama_student(relations, tmp_path):
+    """A model of SmolLM2's architecture (LlamaForCausalLM, grouped-query attention,
+    tied embeddings) with tiny dimensions, as a local checkpoint."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = train_tokenizer(["who directed X", "inverse of starred actors", "directed by", "question: path:"], [], 300)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "llama")
+    tok.save_pretrained(tmp_path / "llama")
+    return Student.create(RelationVocabulary(relations), [], StudentConfig(base_model=str(tmp_path / "llama")))
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_kv_cache_decoder_matches_re_encoding(arch, tmp_path):
+    """The cached decoder returns the same beams as the re-encoding one, constrained or
+    not, on prompts of different lengths (left padding) and random graphs."""
+    from kgdistill.decoding import decode_paths, decode_paths_cached
+
+    rng = random.Random(1)
+    rels = [f"r{i}" for i in range(4)]
+    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(30)]
+    kg = KnowledgeGraph.from_triples(triples)
+    if arch == "gpt2":
+        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:", "a much longer prompt"],
+                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
+    else:
+        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    prompts = ["question: what X path:", "question: who directed the film that X starred in path:", "q"]
+    topics = [[kg.entity_id(triples[k][0])] for k in range(3)]
+    for graph in (kg, None):
+        slow = decode_paths(st, prompts, 4, 3, graph, topics)
+        fast = decode_paths_cached(st, prompts, 4, 3, graph, topics)
+        assert [[str(p.path) for p in q] for q in slow] == [[str(p.path) for p in q] for q in fast]
+        for a, b in zip(slow, fast):
+            assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
