@@ -28,8 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 def batch_loss(student: Student, records: Sequence[TrainingRecord], config: DistillConfig,
-               use_hard: Sequence[bool]) -> torch.Tensor:
-    """The distillation loss of one batch: one forward over all hard and soft paths."""
+               use_hard: Sequence[bool], shared_prompts: bool = True) -> torch.Tensor:
+    """The distillation loss of one batch. With ``shared_prompts`` (the default) each
+    question's prompt is encoded once and its hard and soft paths are scored against it
+    (:meth:`Student.shared_prompt_log_probs`); otherwise every (prompt, path) pair is one
+    sequence (the naive way, kept for comparison and for prompt-learning adapters)."""
     prompts, paths, roles = [], [], []
     for i, rec in enumerate(records):
         if config.alpha > 0 and use_hard[i]:
@@ -40,7 +43,18 @@ def batch_loss(student: Student, records: Sequence[TrainingRecord], config: Dist
                 prompts.append(rec.prompt), paths.append(s["path"]), roles.append(("soft", i, j))
     if not prompts:
         return torch.zeros((), requires_grad=True, device=student.device)
-    logp, n_tok = student.sequence_log_probs(student.encode_pairs(prompts, paths))
+    if shared_prompts and student.shares_prompts:  # each prompt once, its paths against its KV cache
+        groups: dict[int, list[int]] = {}
+        for k, role in enumerate(roles):
+            groups.setdefault(role[1], []).append(k)
+        order = [k for ks in groups.values() for k in ks]
+        logp_o, n_o = student.shared_prompt_log_probs([records[i].prompt for i in groups],
+                                                      [[paths[k] for k in ks] for ks in groups.values()])
+        back = torch.empty(len(order), dtype=torch.long)
+        back[torch.tensor(order)] = torch.arange(len(order))
+        logp, n_tok = logp_o[back.to(logp_o.device)], n_o[back.to(n_o.device)]
+    else:  # every (prompt, path) pair re-encodes its prompt
+        logp, n_tok = student.sequence_log_probs(student.encode_pairs(prompts, paths))
     logp, n_tok = logp.float().cpu(), n_tok.float().cpu()
     hard_idx = [k for k, r in enumerate(roles) if r[0] == "hard"]
     hard = None

@@ -241,6 +241,70 @@ class Student:
         logp = torch.log_softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
         return (logp * mask).sum(1), mask.sum(1)
 
+    def _causal_lm(self):
+        """The causal LM inside a LoRA wrapper (its LoRA layers stay active)."""
+        return self.model.get_base_model() if self.adaptation == "lora" else self.model
+
+    @property
+    def shares_prompts(self) -> bool:
+        """Whether :meth:`shared_prompt_log_probs` applies: not for peft's
+        prompt-learning modes, which put virtual tokens or prefixes before the prompt."""
+        return self.adaptation in ("full", "lora")
+
+    def shared_prompt_log_probs(self, prompts: Sequence[str], paths: Sequence[Sequence[str]]
+                                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of several paths per prompt, each prompt encoded once.
+
+        The prompts run as one left-padded batch whose KV cache is then repeated for
+        every path of a prompt; the paths (a few tokens each) run in one batch against
+        it. Gradients flow through the prompt's pass, so training costs one prompt
+        encoding per question instead of one per (prompt, path) pair. Only the path
+        tokens' logits are computed.
+
+        Args:
+            prompts: (n,) prompts.
+            paths: per prompt, its serialized paths (hard targets and teacher paths).
+
+        Returns:
+            ``(logp, n_tokens)``: (sum_i len(paths[i]),) summed log-probabilities of the
+            path tokens and their counts, in the order prompt by prompt.
+        """
+        tok, dev = self.tokenizer, self.device
+        lm = self._causal_lm()
+        body = getattr(lm, lm.base_model_prefix)
+        conts = [tok(x, add_special_tokens=False)["input_ids"] for group in paths for x in group]
+        index = torch.tensor([i for i, group in enumerate(paths) for _ in group], dtype=torch.long)
+        c_max = max(len(c) for c in conts)
+        encoded = [([tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"])[-(self.config.max_length - c_max):]
+                   for p in prompts]
+        width = max(len(e) for e in encoded)
+        ids = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            ids[i, width - len(e):] = torch.tensor(e)
+            mask[i, width - len(e):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = body(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev), use_cache=c_max > 1)
+        hidden = out.last_hidden_state[:, -1][index.to(dev)].unsqueeze(1)  # predicts each path's first token
+        target = torch.full((len(conts), c_max), tok.pad_token_id, dtype=torch.long)
+        tmask = torch.zeros((len(conts), c_max), dtype=torch.float32)
+        for j, c in enumerate(conts):
+            target[j, : len(c)] = torch.tensor(c)
+            tmask[j, : len(c)] = 1.0
+        if c_max > 1:
+            cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+            cache.reorder_cache(index.to(dev))
+            lengths = mask.sum(1)[index]
+            att = torch.cat([mask[index], tmask[:, :-1].long()], dim=1)
+            pos = lengths[:, None] + torch.arange(c_max - 1)[None]
+            more = body(input_ids=target[:, :-1].to(dev), attention_mask=att.to(dev), position_ids=pos.to(dev),
+                        cache=cache, use_cache=False).last_hidden_state
+            hidden = torch.cat([hidden, more], dim=1)
+        logits = lm.get_output_embeddings()(hidden).float()
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, target.to(dev).unsqueeze(-1)).squeeze(-1)
+        tmask = tmask.to(dev)
+        return (logp * tmask).sum(1), tmask.sum(1)
+
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, extra: dict | None = None) -> Path:
         """Save so that ``AutoModelForCausalLM.from_pretrained(directory)`` works, plus

@@ -185,3 +185,30 @@ def test_kv_cache_decoder_matches_re_encoding(arch, tmp_path):
         assert [[str(p.path) for p in q] for q in slow] == [[str(p.path) for p in q] for q in fast]
         for a, b in zip(slow, fast):
             assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_shared_prompt_loss_equals_the_naive_loss(arch, tmp_path):
+    """Encoding each prompt once and scoring its paths against the cached prompt gives
+    the same loss and gradients as one sequence per (prompt, path) pair."""
+    rels = ("directed_by", "starred_actors")
+    if arch == "gpt2":
+        st = tiny_student(rels)
+    else:
+        st = _tiny_llama_student(list(rels), tmp_path)
+    st.model.eval()
+    other = TrainingRecord("2", "question: a much longer question about what X starred in path:", ["a"], ["c"],
+                           hard=["<r:~starred_actors><eop>", "<r:directed_by><r:~directed_by><eop>"],
+                           soft=[{"path": "<r:~starred_actors><eop>", "prob": 0.6}], soft_rest=0.4)
+    records = [RECORD, other]
+    for alpha in (1.0, 0.5, 0.0):
+        grads = []
+        losses = []
+        for shared in (False, True):
+            st.model.zero_grad()
+            loss = batch_loss(st, records, DistillConfig(alpha=alpha), [True, True], shared_prompts=shared)
+            loss.backward()
+            losses.append(float(loss))
+            grads.append(torch.cat([p.grad.flatten() for p in st.model.parameters() if p.grad is not None]))
+        assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+        assert torch.allclose(grads[0], grads[1], atol=1e-6)
