@@ -155,6 +155,10 @@ class StudentConfig:
         n_layer, n_embd, n_head: transformer size of the built model.
         max_length: longest prompt + path, in tokens.
         vocab_size: BPE vocabulary trained on the prompts (before relation tokens).
+        softmax: where the next-token distribution lives: ``full``, the whole
+            vocabulary (the language model's own); ``paths``, the path tokens and the
+            end token only (what a path generator needs; for a 49k-token pretrained
+            vocabulary it also saves computing every other logit in training).
     """
 
     base_model: str | None = None
@@ -164,9 +168,11 @@ class StudentConfig:
     n_head: int = 4
     max_length: int = 96
     vocab_size: int = 2000
+    softmax: str = "full"
 
     def __post_init__(self) -> None:
         check_choice(self, "adaptation", ADAPTATION_MODES)
+        check_choice(self, "softmax", ("full", "paths"))
         check_int(self, "n_layer", 1, 96)
         check_int(self, "n_embd", 1, 16384)
         check_int(self, "n_head", 1, 256)

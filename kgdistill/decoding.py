@@ -112,7 +112,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         logits = student.logits(ids, att)
         dev = logits.device
         last = logits[torch.arange(len(seqs), device=dev), (att.sum(1) - 1).to(dev)].float().cpu()
-        logp_all = torch.log_softmax(last, dim=-1)
+        logp_all = student.log_softmax(last)
         candidates: dict[int, list[tuple[float, _Beam, int]]] = {}
         for i, beam in enumerate(beams):
             if graph is None:
@@ -203,7 +203,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev), use_cache=True)
     cache = out.cache
-    logp_rows = torch.log_softmax(out.logits[:, -1].float().cpu(), dim=-1)
+    logp_rows = student.log_softmax(out.logits[:, -1].float().cpu())
     lengths = mask.sum(1)
     beams = [_Beam(q, [], 0.0, np.unique(np.asarray(topics[q], dtype=np.int64)) if graph is not None else None)
              for q in range(len(prompts))]
@@ -257,7 +257,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         out = model(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev), attention_mask=mask.to(dev),
                     position_ids=(lengths + step)[:, None].to(dev), cache=cache, use_cache=True)
         cache = out.cache
-        logp_rows = torch.log_softmax(out.logits[:, -1].float().cpu(), dim=-1)
+        logp_rows = student.log_softmax(out.logits[:, -1].float().cpu())
         rows = list(range(len(parents)))
     return _finish(student, finished, beam_size, row_of_token)
 

@@ -155,6 +155,8 @@ class Student:
                                   "the tokenizer this student was trained with")
         self.path_token_ids = torch.tensor(ids[:-1])
         self.end_id = int(ids[-1])
+        self.output_ids = torch.tensor(ids)
+        """Token ids of the path vocabulary (every relation token, then the end token)."""
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
 
@@ -238,8 +240,19 @@ class Student:
         logits = self.logits(batch["input_ids"], batch["attention_mask"])[:, :-1].float()
         target = batch["input_ids"][:, 1:].to(logits.device)
         mask = batch["labels_mask"][:, 1:].float().to(logits.device)
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
-        return (logp * mask).sum(1), mask.sum(1)
+        logp = self.log_softmax(logits).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        return logp.masked_fill(mask == 0, 0.0).sum(1), mask.sum(1)  # prompt tokens may be -inf
+
+    def log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Next-token log-probabilities from full-vocabulary ``logits`` (..., vocab), over
+        the whole vocabulary or, with ``softmax="paths"``, over the path vocabulary
+        (every other token gets ``-inf``)."""
+        if self.config.softmax == "full":
+            return torch.log_softmax(logits, dim=-1)
+        cols = self.output_ids.to(logits.device)
+        out = torch.full_like(logits, float("-inf"))
+        out[..., cols] = torch.log_softmax(logits[..., cols], dim=-1)
+        return out
 
     def _causal_lm(self):
         """The causal LM inside a LoRA wrapper (its LoRA layers stay active)."""
@@ -300,7 +313,17 @@ class Student:
             more = body(input_ids=target[:, :-1].to(dev), attention_mask=att.to(dev), position_ids=pos.to(dev),
                         cache=cache, use_cache=False).last_hidden_state
             hidden = torch.cat([hidden, more], dim=1)
-        logits = lm.get_output_embeddings()(hidden).float()
+        head = lm.get_output_embeddings()
+        if self.config.softmax == "paths":  # only the path vocabulary's logits are computed
+            cols = self.output_ids.to(dev)
+            weight = head.weight[cols]
+            bias = head.bias[cols] if getattr(head, "bias", None) is not None else None
+            logits = torch.nn.functional.linear(hidden, weight, bias).float()
+            column = torch.full((int(self.output_ids.max()) + 1,), -1, dtype=torch.long)
+            column[self.output_ids] = torch.arange(len(self.output_ids))
+            target = column[target.clamp(max=len(column) - 1)].clamp(min=0)  # padding is masked below
+        else:
+            logits = head(hidden).float()
         logp = torch.log_softmax(logits, dim=-1).gather(-1, target.to(dev).unsqueeze(-1)).squeeze(-1)
         tmask = tmask.to(dev)
         return (logp * tmask).sum(1), tmask.sum(1)

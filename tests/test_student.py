@@ -144,7 +144,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
     assert not (tmp_path / "cut" / "checkpoint").exists()
 
 
-def _tiny_llama_student(relations, tmp_path):
+def _tiny_llama_student(relations, tmp_path, softmax="full"):
     """A model of SmolLM2's architecture (LlamaForCausalLM, grouped-query attention,
     tied embeddings) with tiny dimensions, as a local checkpoint."""
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -157,11 +157,13 @@ def _tiny_llama_student(relations, tmp_path):
     torch.manual_seed(0)
     LlamaForCausalLM(cfg).save_pretrained(tmp_path / "llama")
     tok.save_pretrained(tmp_path / "llama")
-    return Student.create(RelationVocabulary(relations), [], StudentConfig(base_model=str(tmp_path / "llama")))
+    return Student.create(RelationVocabulary(relations), [], StudentConfig(base_model=str(tmp_path / "llama"),
+                                                                             softmax=softmax))
 
 
+@pytest.mark.parametrize("softmax", ["full", "paths"])
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
-def test_kv_cache_decoder_matches_re_encoding(arch, tmp_path):
+def test_kv_cache_decoder_matches_re_encoding(arch, softmax, tmp_path):
     """The cached decoder returns the same beams as the re-encoding one, constrained or
     not, on prompts of different lengths (left padding) and random graphs."""
     from kgdistill.decoding import decode_paths, decode_paths_cached
@@ -172,13 +174,17 @@ def test_kv_cache_decoder_matches_re_encoding(arch, tmp_path):
     kg = KnowledgeGraph.from_triples(triples)
     if arch == "gpt2":
         st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:", "a much longer prompt"],
-                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
+                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300, softmax=softmax))
     else:
-        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path)
+        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, softmax)
     for p in st.model.parameters():
         torch.nn.init.normal_(p, std=0.5)
     prompts = ["question: what X path:", "question: who directed the film that X starred in path:", "q"]
     topics = [[kg.entity_id(triples[k][0])] for k in range(3)]
+    if softmax == "paths":  # the path vocabulary's probabilities sum to one at every step
+        enc = st.encode_pairs(prompts[:1], ["<eop>"])
+        logp = st.log_softmax(st.logits(enc["input_ids"], enc["attention_mask"])[0, -1].float())
+        assert float(logp.exp().sum()) == pytest.approx(1.0) and float(logp[st.output_ids].exp().sum()) == pytest.approx(1.0)
     for graph in (kg, None):
         slow = decode_paths(st, prompts, 4, 3, graph, topics)
         fast = decode_paths_cached(st, prompts, 4, 3, graph, topics)
@@ -187,15 +193,16 @@ def test_kv_cache_decoder_matches_re_encoding(arch, tmp_path):
             assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
 
 
+@pytest.mark.parametrize("softmax", ["full", "paths"])
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
-def test_shared_prompt_loss_equals_the_naive_loss(arch, tmp_path):
+def test_shared_prompt_loss_equals_the_naive_loss(arch, softmax, tmp_path):
     """Encoding each prompt once and scoring its paths against the cached prompt gives
     the same loss and gradients as one sequence per (prompt, path) pair."""
     rels = ("directed_by", "starred_actors")
     if arch == "gpt2":
-        st = tiny_student(rels)
+        st = tiny_student(rels, softmax=softmax)
     else:
-        st = _tiny_llama_student(list(rels), tmp_path)
+        st = _tiny_llama_student(list(rels), tmp_path, softmax)
     st.model.eval()
     other = TrainingRecord("2", "question: a much longer question about what X starred in path:", ["a"], ["c"],
                            hard=["<r:~starred_actors><eop>", "<r:directed_by><r:~directed_by><eop>"],
