@@ -13,7 +13,7 @@ import sys
 from kgdistill.commands import (cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
-from kgdistill.configs import (ADAPTATION_MODES, DEVICES, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, STUDENT_TRAINING,
+from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, STUDENT_TRAINING,
                                TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.serializer import SerializerConfig
@@ -108,6 +108,9 @@ def _add_student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=_int_in(1, 16384), default=StudentConfig.n_embd, help="width of the built student")
     p.add_argument("--heads", type=_int_in(1, 256), default=StudentConfig.n_head,
                    help="attention heads of the built student")
+    p.add_argument("--softmax", choices=("full", "paths"), default=StudentConfig.softmax,
+                   help="next-token distribution over the whole vocabulary (full) or only the path tokens (paths: "
+                        "cheaper training for pretrained students)")
 
 
 def _add_device_args(p: argparse.ArgumentParser) -> None:
@@ -272,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
     p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the student's)")
     p.add_argument("--unconstrained", action="store_true", help="do not constrain decoding by the graph")
+    p.add_argument("--decoder", choices=DECODER_NAMES,
+                   help="beam: re-encode each step; kv: KV cache (default: the student's setting)")
     p.add_argument("--show", type=NON_NEGATIVE, default=5, help="answers shown per question")
     p.add_argument("--json", action="store_true", help="one JSON result per line")
     p.set_defaults(func=cmd_query)
@@ -333,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the run's)")
     p.add_argument("--no-teacher", action="store_true", help="do not score the run's teacher as well")
     p.add_argument("--unconstrained", action="store_true", help="decode without graph constraints")
+    p.add_argument("--decoder", choices=DECODER_NAMES,
+                   help="beam: re-encode each step; kv: KV cache (default: the student's setting)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_evaluate)
 

@@ -249,7 +249,7 @@ def cmd_distill(args) -> int:
     from kgdistill.vocabulary import RelationVocabulary
 
     student_config = StudentConfig(base_model=args.base_model, adaptation=args.adaptation, n_layer=args.layers,
-                                   n_embd=args.dim, n_head=args.heads)
+                                   n_embd=args.dim, n_head=args.heads, softmax=args.softmax)
     student_config.check_base_model()
     config = DistillConfig(alpha=args.alpha, temperature=args.temperature, label_fraction=args.label_fraction,
                            soft_loss=args.soft_loss)
@@ -283,7 +283,7 @@ def cmd_query(args) -> int:
         raise CLIError("give a QUESTION with --topic, or --file with questions")
     kg = _load_graph(args)
     reasoner = Reasoner.from_student(args.student, kg, beam_size=args.beam, max_hops=args.max_hops,
-                                     constrained=not args.unconstrained)
+                                     constrained=not args.unconstrained, decoder=args.decoder)
     start = time.perf_counter()
     if args.file:
         questions = load_questions(args.file, args.question_format)
@@ -323,7 +323,8 @@ def _run_config_from_args(args):
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
                      teacher_training=teacher_training, serializer=SerializerConfig(top_k=args.top_k),
                      student=StudentConfig(base_model=args.base_model, adaptation=args.adaptation,
-                                           n_layer=args.layers, n_embd=args.dim, n_head=args.heads),
+                                           n_layer=args.layers, n_embd=args.dim, n_head=args.heads,
+                                           softmax=args.softmax),
                      distill=DistillConfig(alpha=args.alpha, temperature=args.temperature,
                                            soft_loss=args.soft_loss),
                      student_training=student_training)
@@ -366,7 +367,7 @@ def cmd_evaluate(args) -> int:
     from kgdistill.reasoner import Reasoner, check_topics_fit
     from kgdistill.runs import read_run_config, summary_line
 
-    kwargs = {"beam_size": args.beam, "constrained": not args.unconstrained}
+    kwargs = {"beam_size": args.beam, "constrained": not args.unconstrained, "decoder": args.decoder}
     if args.max_hops is not None:
         kwargs["max_hops"] = args.max_hops
     if args.run:

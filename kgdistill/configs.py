@@ -22,6 +22,8 @@ DEVICES = ("cpu", "cuda", "auto")
 PRECISIONS = ("fp32", "bf16")
 OPTIMIZER_NAMES = ("adam", "adamw")
 SOFT_LOSS_NAMES = ("rest", "kway")
+DECODER_NAMES = ("beam", "kv")
+"""Names of :data:`kgdistill.decoding.DECODERS`."""
 """Names of :data:`kgdistill.losses.SOFT_LOSSES`."""
 ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
 """How a pretrained student is adapted: all weights, or one of peft's methods
@@ -159,6 +161,10 @@ class StudentConfig:
             vocabulary (the language model's own); ``paths``, the path tokens and the
             end token only (what a path generator needs; for a 49k-token pretrained
             vocabulary it also saves computing every other logit in training).
+        decoder: how the student decodes (:data:`kgdistill.decoding.DECODERS`):
+            ``beam`` re-runs prompt + prefix each step (fastest for the small built
+            model), ``kv`` uses a KV cache (for pretrained models); ``auto`` picks
+            ``kv`` with a ``base_model`` and ``beam`` without.
     """
 
     base_model: str | None = None
@@ -169,10 +175,12 @@ class StudentConfig:
     max_length: int = 96
     vocab_size: int = 2000
     softmax: str = "full"
+    decoder: str = "auto"
 
     def __post_init__(self) -> None:
         check_choice(self, "adaptation", ADAPTATION_MODES)
         check_choice(self, "softmax", ("full", "paths"))
+        check_choice(self, "decoder", DECODER_NAMES + ("auto",))
         check_int(self, "n_layer", 1, 96)
         check_int(self, "n_embd", 1, 16384)
         check_int(self, "n_head", 1, 256)

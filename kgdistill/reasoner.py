@@ -131,7 +131,8 @@ class Reasoner:
         constrained: constrain decoding by the graph (paths always exist).
         batch_size: questions decoded together.
         max_answers: answers kept per question.
-        decoder: a name from :data:`kgdistill.decoding.DECODERS`.
+        decoder: a name from :data:`kgdistill.decoding.DECODERS` (default: the
+            student's ``decoder`` setting).
 
     Raises:
         VocabularyError: the graph lacks relations the student (or teacher) needs.
@@ -140,8 +141,12 @@ class Reasoner:
 
     def __init__(self, graph: GraphBackend, student, teacher=None, beam_size: int = 5, max_hops: int | None = None,
                  constrained: bool = True, batch_size: int = 64, max_answers: int = 10,
-                 decoder: str = "beam") -> None:
+                 decoder: str | None = None) -> None:
         self.graph, self.student, self.teacher = graph, student, teacher
+        if decoder is None:  # the student's own setting
+            decoder = getattr(student.config, "decoder", "auto")
+            if decoder == "auto":
+                decoder = "kv" if student.config.base_model else "beam"
         if decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
         self.decoder = DECODERS[decoder]()
