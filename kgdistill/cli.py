@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "others are read from $KGDISTILL_DATA or ../shared/datasets)")
     p.add_argument("--train", help="training questions, any supported format (required unless --resume)")
     p.add_argument("--valid", help="validation questions (early stopping, metrics; recommended)")
+    p.add_argument("--unlabeled", metavar="FILE",
+                   help="extra questions without answers (any question format; answers are ignored): the "
+                        "teacher's soft targets on them join the student's training set (needs --alpha < 1)")
     _add_question_format(p)
     p.add_argument("--out", help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in RUN with its saved configuration")

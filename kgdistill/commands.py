@@ -319,7 +319,8 @@ def _run_config_from_args(args):
                                            device=args.device)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs,
                                            max_minutes=args.max_minutes, **device)
-    return RunConfig(graph=args.graph, train=args.train, valid=args.valid, graph_format=args.format,
+    return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
+                     graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
                      teacher_training=teacher_training, serializer=SerializerConfig(top_k=args.top_k),
                      student=StudentConfig(base_model=args.base_model, adaptation=args.adaptation,
@@ -335,7 +336,8 @@ def cmd_train(args) -> int:
 
     if args.resume:
         given = [f for f, v in (("-g", args.graph), ("--train", args.train), ("--valid", args.valid),
-                                ("--out", args.out), ("--dataset", args.dataset)) if v]
+                                ("--out", args.out), ("--dataset", args.dataset), ("--unlabeled", args.unlabeled))
+                 if v]
         if given:
             raise CLIError(f"--resume continues RUN with its saved configuration; drop {', '.join(given)}")
         config = read_run_config(args.resume)

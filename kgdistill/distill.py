@@ -126,8 +126,9 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     records = [r for r in train if r.hard or r.soft]
     # Answers that are the topic itself (PathQuestion's "X's spouse's spouse") keep
     # topic mass at query time; MetaQA never has them.
-    with_topic = sum(bool(set(r.topic_entities) & set(r.answers)) for r in records)
-    student.exclude_topic = with_topic < 0.01 * max(len(records), 1)
+    answered = [r for r in records if r.answers]  # unlabeled questions have none
+    with_topic = sum(bool(set(r.topic_entities) & set(r.answers)) for r in answered)
+    student.exclude_topic = with_topic < 0.01 * max(len(answered), 1)
     labelled = set(rng.sample(range(len(records)), int(round(config.label_fraction * len(records)))))
     use_hard = [i in labelled for i in range(len(records))]
     ckpt = Path(out_dir) / "checkpoint" if out_dir else None
@@ -136,7 +137,8 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     metrics = {"curve": result["curve"], "train_seconds": result["train_seconds"],
                "best_valid_hits@1": result["best_score"], "stopped": result["stopped"],
                "exclude_topic": student.exclude_topic, "distill": asdict(config), "training": asdict(args),
-               "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled)}
+               "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled),
+               "unlabeled_records": sum(r.id.startswith("unlabeled:") for r in records)}
     if out_dir:  # metrics first: a student directory with kgdistill.json is complete
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ A run directory holds::
     teacher/              the GNN teacher (Teacher.save)
     soft_targets.jsonl    the teacher's top-k paths for each training question
     train_set.jsonl       the student's training set (serializer output)
+    unlabeled_set.jsonl   soft-target records of the unlabeled questions (with --unlabeled)
     student/              the student (loads with AutoModelForCausalLM) + its metrics
     metrics.json          validation metrics of teacher and student, timings
     valid_predictions.jsonl  one line per validation question
@@ -96,6 +97,9 @@ class RunConfig:
         graph: the knowledge-graph file.
         train: the training question file.
         valid: the validation question file (early stopping, metrics).
+        unlabeled: extra questions without answers (any question format; answers in
+            it are ignored): the teacher's soft targets on them are added to the
+            student's training set (used when ``distill.alpha < 1``).
         graph_format, question_format: file formats (``None``: detected).
         seed: seeds both models' weights and data order.
         hops: the longest reasoning path, in [1, 6]; ``None``: inferred from the
@@ -114,6 +118,7 @@ class RunConfig:
     graph: str
     train: str
     valid: str | None = None
+    unlabeled: str | None = None
     graph_format: str | None = None
     question_format: str | None = None
     seed: int = 0
@@ -189,7 +194,7 @@ class RunConfig:
         """Check what can be checked before loading any data: the files exist and a
         pretrained base model is a checkpoint directory (so that a typo fails before
         the teacher trains)."""
-        for name in ("graph", "train", "valid"):
+        for name in ("graph", "train", "valid", "unlabeled"):
             path = getattr(self, name)
             if path is not None and not Path(path).exists():
                 raise ConfigError(f"{name} file {path}: no such file")
@@ -201,6 +206,7 @@ class RunConfig:
         c = dataclasses.replace(self, inferred=dict(self.inferred))
         c.graph, c.train = str(Path(c.graph).resolve()), str(Path(c.train).resolve())
         c.valid = str(Path(c.valid).resolve()) if c.valid else None
+        c.unlabeled = str(Path(c.unlabeled).resolve()) if c.unlabeled else None
         if c.student.base_model and c.student.base_model not in PRETRAINED:  # names stay names
             c.student = dataclasses.replace(c.student, base_model=str(Path(c.student.base_model).resolve()))
         if c.hops is None:
@@ -373,6 +379,8 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
                                      progress=progress)
         save_records(records, run / "train_set.jsonl")
         timings["serialize_seconds"] = time.perf_counter() - t0
+    if cfg.unlabeled:
+        records = records + _unlabeled_records(cfg, graph, teacher, run, progress, echo)
     # 3. student
     student_dir = run / "student"
     if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
@@ -416,6 +424,31 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     except ImportError as err:  # matplotlib is a dependency; keep training usable without it
         logger.warning("no training-curve picture: %s", err)
     return metrics
+
+
+def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, progress: bool,
+                       echo: Callable[[str], None]) -> list:
+    """Soft-target-only records for the unlabeled questions (written once to
+    ``unlabeled_set.jsonl``): the teacher's top-k paths, no hard targets."""
+    from kgdistill.io import write_atomic
+    from kgdistill.readers import write_jsonl
+    from kgdistill.serializer import build_training_set, load_records, save_records
+
+    path = run / "unlabeled_set.jsonl"
+    if path.exists():
+        return load_records(path)
+    questions = load_questions_checked(cfg.unlabeled, cfg.question_format, graph, "unlabeled questions")
+    questions = [Question(f"unlabeled:{q.id}", q.text, q.topic_entities, []) for q in questions]
+    if cfg.distill.alpha >= 1.0:
+        logger.warning("alpha is 1: the %d unlabeled questions teach nothing (they have only soft targets)",
+                       len(questions))
+    echo(f"teacher: soft targets for {len(questions):,} unlabeled questions")
+    preds = teacher.predict(graph, questions, top_k=cfg.serializer.top_k, progress=progress)
+    write_atomic(run / "soft_targets_unlabeled.jsonl", lambda p: write_jsonl(preds, p))
+    records = build_training_set(graph, questions, [p.to_dict() for p in preds], cfg.serializer, cfg.hops,
+                                 cfg.distill.temperature, hard_targets=False)
+    save_records(records, path)
+    return records
 
 
 def summary_line(metrics: dict, name: str = "student") -> str:

@@ -170,10 +170,11 @@ def check_unique_ids(ids: Sequence[str], what: str) -> None:
 
 def build_training_set(graph: GraphBackend, questions: Sequence[Question], teacher_dump: Sequence[dict] | None,
                        config: SerializerConfig, hops: int, temperature: float = 1.0,
-                       progress: bool = False) -> list[TrainingRecord]:
+                       progress: bool = False, hard_targets: bool = True) -> list[TrainingRecord]:
     """Training records for ``questions``; ``teacher_dump`` holds the teacher's records
     (``kgdistill teacher dump``), matched by question id; ``hops`` bounds the best-F1
-    search for hard targets; ``temperature`` re-tempers the teacher's probabilities.
+    search for hard targets; ``temperature`` re-tempers the teacher's probabilities;
+    ``hard_targets=False`` keeps only the soft targets (unlabeled questions).
 
     Raises:
         ConfigError: repeated question ids (in the questions or the dump).
@@ -186,7 +187,9 @@ def build_training_set(graph: GraphBackend, questions: Sequence[Question], teach
     out = []
     for q in tqdm(questions, desc="serializing", unit="q", disable=None if progress else True):
         rec = TrainingRecord(q.id, make_prompt(q.text, q.topic_entities, config), q.topic_entities, q.answers)
-        if q.gold_path is not None:
+        if not hard_targets:
+            rec.hard_source = "none"
+        elif q.gold_path is not None:
             rel = q.gold_path.relation_path if isinstance(q.gold_path, GroundedPath) else q.gold_path
             rec.hard = [serialize_path(rel)]
         else:

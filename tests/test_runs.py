@@ -201,3 +201,19 @@ def test_max_minutes_stops_within_an_epoch():
 
     result = fit(Slow(), TrainArgs(epochs=5, batch_size=1, max_minutes=0.005), progress=False)
     assert result["epochs"] == 1 and "max_minutes" in result["stopped"]
+
+
+def test_unlabeled_questions_add_teacher_soft_targets(tmp_path, capsys):
+    """--unlabeled: questions without answers teach the student through the teacher."""
+    rows = [json.loads(x) for x in WORLD_VALID.read_text().splitlines()[:10]]
+    unlabeled = tmp_path / "mine.jsonl"
+    unlabeled.write_text("".join(json.dumps({"question": r["question"].replace("Where", "In which place"),
+                                             "topic_entities": r["topic_entities"]}) + "\n" for r in rows))
+    out = tmp_path / "run"
+    assert main(["train", *SMALL, "--unlabeled", str(unlabeled), "--out", str(out)]) == 0
+    assert "soft targets for 10 unlabeled questions" in capsys.readouterr().out
+    records = [json.loads(x) for x in (out / "unlabeled_set.jsonl").read_text().splitlines()]
+    assert len(records) == 10 and all(r["soft"] and not r["hard"] and r["id"].startswith("unlabeled:")
+                                      for r in records)
+    assert json.loads((out / "student" / "metrics.json").read_text())["unlabeled_records"] == 10
+    assert json.loads((out / "config.json").read_text())["unlabeled"] == str(unlabeled.resolve())
