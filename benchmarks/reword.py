@@ -1,0 +1,525 @@
+"""Re-worded validation questions: the same topics and answers, our own wording.
+
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded-aug \\
+        --set augment --split train
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded --derive
+
+A model that memorised MetaQA's or PathQuestion's question templates may fail on a
+user's own wording. This script writes copies of the validation files (MetaQA 1/2/3-hop,
+PQ-2H, PQ-3H) in which every question keeps its topic entity and its answers (and, for
+PathQuestion, its gold path) but is worded with templates that the dataset never uses.
+The files have the originals' formats, so every kgdistill command reads them.
+
+Where the wordings come from
+    ``benchmarks/reword_templates.json`` holds wordings written by hand for this project
+    (they are not taken from, or guessed from, any held-out data). A question's *type* is
+    its relation path. PathQuestion's type is the relations of the gold path in each line.
+    MetaQA gives no paths: the dataset's own template of a question (its text with the
+    topic replaced by ``{X}``) is mapped to the majority relation path that
+    ``kgdistill.serializer.best_f1_paths`` finds from the topic to the answers over the
+    TRAINING file's questions of that template. That map is derived once (``--derive``,
+    about a minute) into ``benchmarks/reword_types.json`` with the digests of the
+    training files it came from; a run whose training files differ derives it again in
+    memory. MetaQA 1-hop types and the three "co-worker" 2-hop types have whole-question
+    templates; the other MetaQA paths are composed from a film noun phrase (how the films
+    are reached from the topic) and a frame (what is asked about them). PathQuestion
+    questions are composed from one phrase per person relation (spouse, parents,
+    children), chained hop by hop from the topic, inside a frame for the last relation.
+
+Keeping validation honest
+    Every entry has two disjoint sets. ``eval`` wordings re-word validation files only;
+    ``augment`` wordings (other frames, and mostly other phrases) are for generating extra
+    unlabelled training questions and must never be used to evaluate. The script refuses
+    to run when a type seen in the data has fewer than four wordings in a set, when the
+    two sets share a wording, or when a wording normalises (case, punctuation, film/movie)
+    to one of the dataset's own templates; it also refuses ``--set eval`` on training
+    files. Template choice per question is a seeded ``random.Random`` that cycles through
+    a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
+    always gives the same files. A question whose template has no derived type, or whose
+    type has no wordings, is left out and counted.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+TEMPLATES = Path(__file__).with_name("reword_templates.json")
+TYPES_CACHE = Path(__file__).with_name("reword_types.json")
+SETS = ("eval", "augment")
+SPLITS = ("valid", "train")
+MIN_WORDINGS = 4
+PLACEHOLDER = "{X}"
+_BRACKET = re.compile(r"\[[^\[\]]+\]")
+
+
+# ---------------------------------------------------------------------- files
+@dataclass(frozen=True)
+class QuestionFile:
+    """One dataset's question files.
+
+    Attributes:
+        name: output name stem, e.g. ``metaqa-2hop``.
+        kind: ``metaqa`` or ``pathquestion``.
+        train, valid: the question files.
+        hops: longest relation path of its questions.
+    """
+
+    name: str
+    kind: str
+    train: Path
+    valid: Path
+    hops: int
+
+    def path(self, split: str) -> Path:
+        return self.train if split == "train" else self.valid
+
+
+def question_files(data: Path) -> list[QuestionFile]:
+    """MetaQA 1/2/3-hop and PQ-2H/PQ-3H under the datasets folder ``data``."""
+    files = [QuestionFile(f"metaqa-{h}hop", "metaqa", data / "metaqa" / f"{h}-hop" / "qa_train.txt",
+                          data / "metaqa" / f"{h}-hop" / "qa_valid.txt", h) for h in (1, 2, 3)]
+    files += [QuestionFile(f"pq-{h}h", "pathquestion", data / "pathquestion" / f"PQ-{h}H" / "train.txt",
+                           data / "pathquestion" / f"PQ-{h}H" / "valid.txt", h) for h in (2, 3)]
+    return files
+
+
+def metaqa_kb(data: Path) -> Path:
+    return data / "metaqa" / "kb.txt"
+
+
+def read_lines(path: Path) -> list[str]:
+    """The non-blank lines of a question file (as kgdistill's readers skip blank ones)."""
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------- dataset templates
+def metaqa_template(line: str) -> str:
+    """The dataset template of a MetaQA line: its question with ``[topic]`` as ``{X}``."""
+    return _BRACKET.sub(PLACEHOLDER, line.split("\t")[0], count=1)
+
+
+def metaqa_topic(line: str) -> str:
+    """The bracketed topic of a MetaQA line, brackets included, exactly as written."""
+    m = _BRACKET.search(line.split("\t")[0])
+    if m is None:
+        raise ValueError(f"no [topic] in MetaQA line {line[:80]!r}")
+    return m.group(0)
+
+
+def pq_fields(line: str) -> tuple[str, str, str]:
+    """``(question, answer field, path field)`` of a PathQuestion line."""
+    question, answers, path = line.split("\t")
+    return question, answers, path
+
+
+def pq_topic(line: str) -> str:
+    return pq_fields(line)[2].split("#")[0].strip()
+
+
+def pq_type(line: str) -> str:
+    """The relations of a PathQuestion line's gold path, e.g. ``spouse -> gender``."""
+    tokens = [t.strip() for t in pq_fields(line)[2].split("#")]
+    if "<end>" in tokens:
+        tokens = tokens[:tokens.index("<end>")]
+    return " -> ".join(tokens[1::2])
+
+
+def pq_template(line: str) -> str:
+    """The dataset template of a PathQuestion line: the topic token replaced by ``{X}``."""
+    return pq_fields(line)[0].replace(pq_topic(line), PLACEHOLDER)
+
+
+def dataset_template(kind: str, line: str) -> str:
+    return metaqa_template(line) if kind == "metaqa" else pq_template(line)
+
+
+_SYNONYMS = {"film": "movie", "films": "movies"}
+
+
+def normalise(template: str) -> str:
+    """A template reduced to lower-case words (punctuation and ``'s`` spacing ignored,
+    film = movie), the topic as ``xtopicx``: equal forms are trivial variants."""
+    text = template.replace(PLACEHOLDER, " xtopicx ").lower()
+    words = re.sub(r"[^a-z0-9]+", " ", text).split()
+    return " ".join(_SYNONYMS.get(w, w) for w in words)
+
+
+# ---------------------------------------------------------------------- our templates
+def load_templates(path: Path = TEMPLATES) -> dict:
+    """The template data file (see its ``about`` entry)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _relations(path: str) -> list[str]:
+    return [r.strip() for r in path.split("->")] if path.strip() else []
+
+
+def _join(relations: Sequence[str]) -> str:
+    return " -> ".join(relations)
+
+
+def metaqa_wordings(spec: dict, path: str, which: str) -> list[str]:
+    """MetaQA wordings of relation path ``path`` in set ``which``: its whole-question
+    templates if it has any, else every (film source, frame) composition that spells the
+    path; ``[]`` when neither exists."""
+    meta = spec["metaqa"]
+    if path in meta["types"]:
+        return list(dict.fromkeys(meta["types"][path][which]))
+    rels = _relations(path)
+    out: list[str] = []
+    for source, phrases in meta["compose"]["sources"].items():
+        head = _relations(source)
+        if rels[:len(head)] != head or len(rels) - len(head) > 1:
+            continue
+        target = _join(rels[len(head):])
+        frames = meta["compose"]["targets"].get(target)
+        if frames is None:
+            continue
+        out += [frame.replace("{F}", phrase) for frame in frames[which] for phrase in phrases[which]]
+    return list(dict.fromkeys(out))
+
+
+def pq_wordings(spec: dict, path: str, which: str) -> list[str]:
+    """PathQuestion wordings of ``path`` in set ``which``: for each chain style, the
+    topic wrapped hop by hop in the style's phrase for each relation but the last, put
+    into each frame of the last relation; ``[]`` when a relation has no phrase."""
+    pq = spec["pathquestion"]["compose"]
+    rels = _relations(path)
+    if not rels or rels[-1] not in pq["finals"]:
+        return []
+    out: list[str] = []
+    for style in pq["chains"][which]:
+        person = PLACEHOLDER
+        for rel in rels[:-1]:
+            if rel not in style:
+                break
+            person = style[rel].replace("{P}", person)
+        else:
+            out += [frame.replace("{P}", person) for frame in pq["finals"][rels[-1]][which]]
+    return list(dict.fromkeys(out))
+
+
+def wordings(spec: dict, kind: str, path: str, which: str) -> list[str]:
+    """The wordings (``{X}`` = topic) of a question type in one set, duplicates removed."""
+    if which not in SETS:
+        raise ValueError(f"unknown template set {which!r}; choose from {SETS}")
+    return metaqa_wordings(spec, path, which) if kind == "metaqa" else pq_wordings(spec, path, which)
+
+
+# ---------------------------------------------------------------------- question types
+def derive_metaqa_types(graph, lines: Sequence[str], questions: Sequence, max_hops: int,
+                        per_template: int) -> tuple[dict[str, str], dict[str, float]]:
+    """Map each dataset template of a MetaQA training file to its majority relation path.
+
+    For up to ``per_template`` questions of each template (file order), the relation
+    paths from the topic whose endpoints best match the answers (by F1) vote, a tie of
+    ``k`` paths giving each ``1/k``. Returns ``(template -> path, template -> share of
+    the votes won by that path)``; a template whose questions reach no answer is absent.
+    """
+    from kgdistill.serializer import best_f1_paths
+
+    by_template: dict[str, list] = defaultdict(list)
+    for line, question in zip(lines, questions):
+        group = by_template[metaqa_template(line)]
+        if len(group) < per_template:
+            group.append(question)
+    types, shares = {}, {}
+    for template, group in by_template.items():
+        votes: Counter = Counter()
+        for question in group:
+            paths, _ = best_f1_paths(graph, question, max_hops, 10)
+            for path in paths:
+                votes[str(path)] += 1 / len(paths)
+        if votes:
+            # most votes first, then the shorter path, then by text: deterministic
+            path, won = min(votes.items(), key=lambda kv: (-kv[1], len(_relations(kv[0])), kv[0]))
+            types[template], shares[template] = path, won / sum(votes.values())
+    return types, shares
+
+
+@dataclass
+class TypeMaps:
+    """MetaQA template -> relation path (and the share of votes it won), per MetaQA
+    question file name."""
+
+    metaqa: dict[str, dict[str, str]] = field(default_factory=dict)
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def type_of(self, qfile: QuestionFile, line: str) -> str | None:
+        """The type of a line of ``qfile`` (``None``: its template has no derived type)."""
+        if qfile.kind == "pathquestion":
+            return pq_type(line)
+        return self.metaqa[qfile.name].get(metaqa_template(line))
+
+
+def build_type_maps(files: Iterable[QuestionFile], kb: Path, per_template: int = 0) -> TypeMaps:
+    """Derive the template -> path maps of every MetaQA file from its TRAINING questions
+    (``per_template`` questions per template vote; 0: all of them)."""
+    from kgdistill.datasets import load_questions
+    from kgdistill.readers import load_graph
+
+    maps = TypeMaps()
+    graph = None
+    for qfile in files:
+        if qfile.kind != "metaqa":
+            continue
+        graph = graph or load_graph(kb)
+        lines = read_lines(qfile.train)
+        questions = load_questions(qfile.train, format="metaqa")
+        if len(lines) != len(questions):
+            raise ValueError(f"{qfile.train}: {len(lines)} lines but {len(questions)} questions")
+        maps.metaqa[qfile.name], maps.shares[qfile.name] = derive_metaqa_types(
+            graph, lines, questions, qfile.hops, per_template or len(lines))
+    return maps
+
+
+def file_digest(path: Path) -> str:
+    """A short SHA-256 of a file: the cache of derived types names its sources by it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def save_type_maps(maps: TypeMaps, files: Iterable[QuestionFile], per_template: int,
+                   path: Path = TYPES_CACHE) -> None:
+    """Write the derived maps with the digests of the training files they came from
+    (entries of other files already in the cache are kept)."""
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))["files"] if Path(path).exists() else {}
+    for qfile in files:
+        if qfile.name in maps.metaqa:
+            entries[qfile.name] = {
+                "train_sha256": file_digest(qfile.train),
+                "types": dict(sorted(maps.metaqa[qfile.name].items())),
+                "vote_shares": {t: round(s, 3) for t, s in sorted(maps.shares[qfile.name].items())}}
+    doc = {"about": "MetaQA dataset template -> majority relation path, derived from the TRAINING files by "
+                    "'benchmarks/reword.py --derive' (kgdistill.serializer.best_f1_paths votes).",
+           "per_template": per_template or "all", "files": entries}
+    Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_type_maps(files: Iterable[QuestionFile], path: Path = TYPES_CACHE) -> TypeMaps | None:
+    """The cached maps of every MetaQA file in ``files``, or ``None`` when the cache is
+    missing or was derived from other training files."""
+    if not Path(path).exists():
+        return None
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))["files"]
+    maps = TypeMaps()
+    for qfile in files:
+        if qfile.kind != "metaqa":
+            continue
+        entry = entries.get(qfile.name)
+        if entry is None or entry["train_sha256"] != file_digest(qfile.train):
+            return None
+        maps.metaqa[qfile.name], maps.shares[qfile.name] = entry["types"], entry["vote_shares"]
+    return maps
+
+
+def type_maps(files: Sequence[QuestionFile], kb: Path, per_template: int = 0, derive: bool = False,
+              cache: Path = TYPES_CACHE) -> tuple[TypeMaps, bool]:
+    """The MetaQA type maps: cached unless ``derive`` or the cache does not fit the
+    training files, else derived (and written to the cache when ``derive``). Returns the
+    maps and whether they came from the cache."""
+    if not derive:
+        cached = load_type_maps(files, cache)
+        if cached is not None:
+            return cached, True
+    maps = build_type_maps(files, kb, per_template)
+    if derive:
+        save_type_maps(maps, files, per_template, cache)
+    return maps, False
+
+
+# ---------------------------------------------------------------------- checks
+def dataset_templates(files: Iterable[QuestionFile]) -> dict[str, set[str]]:
+    """Normalised dataset templates per kind, from the training and validation files."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for qfile in files:
+        for split in SPLITS:
+            out[qfile.kind].update(normalise(dataset_template(qfile.kind, line))
+                                   for line in read_lines(qfile.path(split)))
+    return out
+
+
+def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[str],
+                    minimum: int = MIN_WORDINGS) -> list[str]:
+    """Problems with the wordings of ``types`` (empty when all is well): fewer than
+    ``minimum`` distinct wordings in a set (wordings equal after :func:`normalise` count
+    once), a wording in both sets, or a wording that normalises to a dataset template
+    (``forbidden``, already normalised)."""
+    problems = []
+    for path in sorted(set(types)):
+        normal = {}
+        for which in SETS:
+            words = wordings(spec, kind, path, which)
+            normal[which] = {normalise(w) for w in words}
+            if len(normal[which]) < minimum:
+                problems.append(f"{kind} '{path}': {len(normal[which])} distinct {which} wordings "
+                                f"(at least {minimum} needed)")
+            problems += [f"{kind} '{path}': {which} wording {w!r} is a dataset template"
+                         for w in words if normalise(w) in forbidden]
+        problems += [f"{kind} '{path}': {w!r} is in both the eval and the augment set"
+                     for w in sorted(normal["eval"] & normal["augment"])]
+    return problems
+
+
+# ---------------------------------------------------------------------- re-wording
+class Chooser:
+    """Picks a wording per question: a seeded shuffled deck per type, dealt in turn and
+    reshuffled when used up, so a type's wordings are spread evenly."""
+
+    def __init__(self, spec: dict, kind: str, which: str, seed: int) -> None:
+        self.spec, self.kind, self.which = spec, kind, which
+        self.rng = random.Random(seed)
+        self.decks: dict[str, list[str]] = {}
+        self.options: dict[str, list[str]] = {}
+
+    def choose(self, path: str) -> str | None:
+        """The next wording for type ``path`` (``None`` when it has none)."""
+        if path not in self.options:
+            self.options[path] = wordings(self.spec, self.kind, path, self.which)
+        if not self.options[path]:
+            return None
+        deck = self.decks.setdefault(path, [])
+        if not deck:
+            deck.extend(self.options[path])
+            self.rng.shuffle(deck)
+        return deck.pop()
+
+
+def reword_line(kind: str, line: str, wording: str) -> str:
+    """``line`` with its question replaced by ``wording`` (topic filled in), every other
+    field unchanged."""
+    if kind == "metaqa":
+        answers = line.split("\t")[1]
+        return f"{wording.replace(PLACEHOLDER, metaqa_topic(line))}\t{answers}"
+    _, answers, path = pq_fields(line)
+    return f"{wording.replace(PLACEHOLDER, pq_topic(line))}\t{answers}\t{path}"
+
+
+@dataclass
+class FileReport:
+    """What one re-worded file holds."""
+
+    name: str
+    written: int = 0
+    no_type: int = 0          # MetaQA template with no derived relation path
+    no_template: int = 0      # a type without wordings in the set
+    types: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
+
+    @property
+    def left_out(self) -> int:
+        return self.no_type + self.no_template
+
+
+def reword_lines(qfile: QuestionFile, lines: Sequence[str], maps: TypeMaps, spec: dict,
+                 which: str, seed: int) -> tuple[list[str], FileReport]:
+    """Re-word ``lines`` of ``qfile``: returns the written lines (in order, the left-out
+    questions dropped) and a report."""
+    chooser = Chooser(spec, qfile.kind, which, seed)
+    report = FileReport(qfile.name)
+    out = []
+    for line in lines:
+        path = maps.type_of(qfile, line)
+        if path is None:
+            report.no_type += 1
+            continue
+        wording = chooser.choose(path)
+        if wording is None:
+            report.no_template += 1
+            continue
+        out.append(reword_line(qfile.kind, line, wording))
+        report.types.add(path)
+        report.used.add(wording)
+    report.written = len(out)
+    return out, report
+
+
+def output_path(out: Path, qfile: QuestionFile, split: str, which: str) -> Path:
+    """``DIR/<name>-<split>-reworded.txt``; ``-augment`` is added for augment wordings of
+    validation files so that they never overwrite the eval ones."""
+    suffix = "-augment" if which == "augment" and split == "valid" else ""
+    return out / f"{qfile.name}-{split}-reworded{suffix}.txt"
+
+
+# ---------------------------------------------------------------------- command line
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/datasets"), help="the datasets folder")
+    p.add_argument("--out", type=Path, required=True, help="folder for the re-worded files")
+    p.add_argument("--set", dest="which", choices=SETS, default="eval", help="template set (default eval)")
+    p.add_argument("--split", choices=SPLITS, default="valid", help="files to re-word (default valid)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--templates", type=Path, default=TEMPLATES, help=f"template file (default {TEMPLATES.name})")
+    p.add_argument("--derive", action="store_true",
+                   help="derive the MetaQA template -> path maps again and rewrite " + TYPES_CACHE.name)
+    p.add_argument("--per-template", type=int, default=0,
+                   help="when deriving: training questions per dataset template that vote (default 0: all)")
+    p.add_argument("--only", nargs="*", help="file names to write (e.g. metaqa-1hop pq-2h); default all")
+    return p.parse_args(argv)
+
+
+def print_maps(maps: TypeMaps, cached: bool, derived_to: Path | None) -> None:
+    """Say where the MetaQA maps came from and how clear their majorities were."""
+    if cached:
+        print(f"MetaQA template -> path maps read from {TYPES_CACHE}")
+    else:
+        print("MetaQA template -> path maps derived from the training files"
+              + (f", written to {derived_to}" if derived_to else ""))
+    for name, shares in maps.shares.items():
+        weak = sum(share < 0.5 for share in shares.values())
+        print(f"{name}: {len(shares)} training templates -> {len(set(maps.metaqa[name].values()))} relation "
+              f"paths ({weak} templates won by under half of the votes)")
+
+
+def template_problems(spec: dict, files: Sequence[QuestionFile], all_files: Sequence[QuestionFile],
+                      maps: TypeMaps, split: str) -> list[str]:
+    """:func:`check_templates` for the types of ``files``' ``split``, against the
+    dataset templates of every file (training and validation) in ``all_files``."""
+    forbidden = dataset_templates(all_files)
+    problems = []
+    for qfile in files:
+        types = {t for t in (maps.type_of(qfile, line) for line in read_lines(qfile.path(split))) if t}
+        problems += check_templates(spec, qfile.kind, types, forbidden[qfile.kind])
+    return list(dict.fromkeys(problems))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.which == "eval" and args.split == "train":
+        print("refusing: eval wordings are for validation only; use --set augment for training files",
+              file=sys.stderr)
+        return 2
+    all_files = question_files(args.data)
+    unknown = sorted(set(args.only or ()) - {f.name for f in all_files})
+    if unknown:
+        print(f"unknown file names {unknown}; choose from {[f.name for f in all_files]}", file=sys.stderr)
+        return 2
+    files = [f for f in all_files if not args.only or f.name in args.only]
+    spec = load_templates(args.templates)
+    maps, cached = type_maps(files, metaqa_kb(args.data), args.per_template, args.derive)
+    print_maps(maps, cached, TYPES_CACHE if args.derive else None)
+    problems = template_problems(spec, files, all_files, maps, args.split)
+    if problems:
+        print("refusing: template problems\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    for qfile in files:
+        lines, report = reword_lines(qfile, read_lines(qfile.path(args.split)), maps, spec, args.which, args.seed)
+        target = output_path(args.out, qfile, args.split, args.which)
+        target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        print(f"{target}: {report.written} written, {report.left_out} left out ({report.no_type} with no "
+              f"derived type, {report.no_template} with no template), {len(report.types)} types, "
+              f"{len(report.used)} templates used")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
