@@ -47,6 +47,24 @@ class _Beam:
     frontier: np.ndarray | None
 
 
+def _allowed_tokens(student, beam: _Beam, may_extend: bool, graph: GraphBackend | None,
+                    binding: GraphBinding | None) -> torch.Tensor:
+    """Token ids a beam may take next: with a graph, the relations that leave its
+    frontier (if it may still grow) and the end token once it has a relation; without,
+    any path token (the end token not first, only the end token at the hop limit)."""
+    end = student.end_id
+    if graph is None:
+        allowed = student.output_ids if may_extend else torch.tensor([end])
+        return allowed[allowed != end] if not beam.tokens else allowed
+    tokens = []
+    if may_extend and beam.frontier.size:
+        rows = binding.rows(np.unique(graph.edges(beam.frontier)[1]))
+        tokens = student.path_token_ids[torch.from_numpy(rows[rows >= 0])].tolist()
+    if beam.tokens:
+        tokens.append(end)
+    return torch.tensor(tokens, dtype=torch.long)
+
+
 def _finish(student, finished: list[list[_Beam]], beam_size: int, row_of_token: dict[int, int]
             ) -> list[list[DecodedPath]]:
     """The best ``beam_size`` finished beams per question as paths, with their
@@ -94,7 +112,6 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
     if graph is not None and binding is None:
         binding = student.vocabulary.bind(graph)
     end = student.end_id
-    allowed_unconstrained = torch.tensor(path_ids.tolist() + [end])
     prompt_ids = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
     beams = [_Beam(q, [], 0.0, np.unique(np.asarray(topics[q], dtype=np.int64)) if graph is not None else None)
              for q in range(len(prompts))]
@@ -115,18 +132,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         logp_all = student.log_softmax(last)
         candidates: dict[int, list[tuple[float, _Beam, int]]] = {}
         for i, beam in enumerate(beams):
-            if graph is None:
-                allowed = allowed_unconstrained if step < max_hops else torch.tensor([end])
-                if not beam.tokens:
-                    allowed = allowed[allowed != end]
-            else:
-                allowed_list = []
-                if step < max_hops and beam.frontier.size:
-                    rows = binding.rows(np.unique(graph.edges(beam.frontier)[1]))
-                    allowed_list = path_ids[torch.from_numpy(rows[rows >= 0])].tolist()
-                if beam.tokens:
-                    allowed_list.append(end)
-                allowed = torch.tensor(allowed_list, dtype=torch.long)
+            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding)
             if allowed.numel() == 0:
                 continue
             scores = logp_all[i, allowed]
@@ -190,7 +196,6 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     if graph is not None and binding is None:
         binding = student.vocabulary.bind(graph)
     end = student.end_id
-    allowed_unconstrained = torch.tensor(path_ids.tolist() + [end])
     if not prompts:
         return []
     encoded = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -214,18 +219,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
             break
         candidates: dict[int, list[tuple[float, int, int]]] = {}
         for i, beam in enumerate(beams):
-            if graph is None:
-                allowed = allowed_unconstrained if step < max_hops else torch.tensor([end])
-                if not beam.tokens:
-                    allowed = allowed[allowed != end]
-            else:
-                allowed_list = []
-                if step < max_hops and beam.frontier.size:
-                    r = binding.rows(np.unique(graph.edges(beam.frontier)[1]))
-                    allowed_list = path_ids[torch.from_numpy(r[r >= 0])].tolist()
-                if beam.tokens:
-                    allowed_list.append(end)
-                allowed = torch.tensor(allowed_list, dtype=torch.long)
+            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding)
             if allowed.numel() == 0:
                 continue
             scores = logp_rows[i, allowed]
