@@ -47,6 +47,12 @@ class _Beam:
     frontier: np.ndarray | None
 
 
+def _start(topics) -> np.ndarray:
+    """The sorted topic ids a beam starts from (``-1``, an unknown topic, dropped)."""
+    ids = np.unique(np.asarray(topics, dtype=np.int64))
+    return ids[ids >= 0]
+
+
 def _allowed_tokens(student, beam: _Beam, may_extend: bool, graph: GraphBackend | None,
                     binding: GraphBinding | None) -> torch.Tensor:
     """Token ids a beam may take next: with a graph, the relations that leave its
@@ -113,8 +119,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         binding = student.vocabulary.bind(graph)
     end = student.end_id
     prompt_ids = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    beams = [_Beam(q, [], 0.0, np.unique(np.asarray(topics[q], dtype=np.int64)) if graph is not None else None)
-             for q in range(len(prompts))]
+    beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     finished: list[list[_Beam]] = [[] for _ in prompts]
     for step in range(max_hops + 1):
         if not beams:
@@ -210,8 +215,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     cache = out.cache
     logp_rows = student.log_softmax(out.logits[:, -1].float().cpu())
     lengths = mask.sum(1)
-    beams = [_Beam(q, [], 0.0, np.unique(np.asarray(topics[q], dtype=np.int64)) if graph is not None else None)
-             for q in range(len(prompts))]
+    beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     rows = list(range(len(prompts)))  # cache row of each live beam
     finished: list[list[_Beam]] = [[] for _ in prompts]
     for step in range(max_hops + 1):

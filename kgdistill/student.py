@@ -182,7 +182,7 @@ class Student:
             tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
             if add_path_tokens(tokenizer, tokens):
-                model.resize_token_embeddings(len(tokenizer))
+                model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # set from names below
                 init_path_token_embeddings(model, tokenizer, tokens)
         else:
             tokenizer = train_tokenizer(prompts, tokens, config.vocab_size)

@@ -185,6 +185,7 @@ def test_kv_cache_decoder_matches_re_encoding(arch, softmax, tmp_path):
         enc = st.encode_pairs(prompts[:1], ["<eop>"])
         logp = st.log_softmax(st.logits(enc["input_ids"], enc["attention_mask"])[0, -1].float())
         assert float(logp.exp().sum()) == pytest.approx(1.0) and float(logp[st.output_ids].exp().sum()) == pytest.approx(1.0)
+    topics[2] = topics[2] + [-1]  # an unknown topic id (-1) is ignored, not a crash
     for graph in (kg, None):
         slow = decode_paths(st, prompts, 4, 3, graph, topics)
         fast = decode_paths_cached(st, prompts, 4, 3, graph, topics)
