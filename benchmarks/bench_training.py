@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--settings", default="naive-fp32,shared-fp32,shared-bf16")
+    parser.add_argument("--softmax", default="full", choices=("full", "paths"),
+                        help="StudentConfig.softmax: paths computes only the path vocabulary's logits")
     args = parser.parse_args()
 
     from kgdistill.datasets import load_questions
@@ -51,10 +53,11 @@ def main() -> None:
     paths = sum(len(r.hard) + len(r.soft) for r in records) / len(records)
     torch.manual_seed(0)
     student = Student.create(RelationVocabulary.from_graph(kg), [r.prompt for r in records],
-                             StudentConfig(base_model=args.base_model, adaptation=args.adaptation))
+                             StudentConfig(base_model=args.base_model, adaptation=args.adaptation,
+                                           softmax=args.softmax))
     adapt(student, args.adaptation)
     params = [p for p in student.model.parameters() if p.requires_grad]
-    print(f"{args.base_model} {args.adaptation}: {sum(p.numel() for p in params) / 1e6:.2f} M trainable of "
+    print(f"{args.base_model} {args.adaptation} (softmax {args.softmax}): {sum(p.numel() for p in params) / 1e6:.2f} M trainable of "
           f"{sum(p.numel() for p in student.model.parameters()) / 1e6:.1f} M; batches of {args.batch} questions, "
           f"{paths:.1f} paths per question (hard + teacher top-{args.top_k}); {torch.get_num_threads()} threads; "
           f"training set {len(train):,} questions")

@@ -144,9 +144,7 @@ class Reasoner:
                  decoder: str | None = None) -> None:
         self.graph, self.student, self.teacher = graph, student, teacher
         if decoder is None:  # the student's own setting
-            decoder = getattr(student.config, "decoder", "auto")
-            if decoder == "auto":
-                decoder = "kv" if student.config.base_model else "beam"
+            decoder = getattr(student.config, "decoder", "kv")
         if decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
         self.decoder = DECODERS[decoder]()
