@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=64)
     parser.add_argument("--single", type=int, default=16, help="questions timed one at a time")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--softmax", default="full", choices=("full", "paths"),
+                        help="StudentConfig.softmax of a --student given by name")
     args = parser.parse_args()
 
     from kgdistill.datasets import load_questions
@@ -53,12 +55,14 @@ def main() -> None:
     if Path(args.student).is_dir():
         student = Student.load(args.student)
     else:
-        student = Student.create(RelationVocabulary.from_graph(kg), [], StudentConfig(base_model=args.student))
+        student = Student.create(RelationVocabulary.from_graph(kg), [],
+                                 StudentConfig(base_model=args.student, softmax=args.softmax))
     binding = student.vocabulary.bind(kg)
     prompts = [make_prompt(q.text, q.topic_entities, SerializerConfig()) for q in qs]
     topics = [kg.entity_ids(q.topic_entities) for q in qs]
     params = sum(p.numel() for p in student.model.parameters())
-    print(f"student {args.student} ({params / 1e6:.1f} M parameters), {len(qs)} questions, beam 5, 2 hops, "
+    print(f"student {args.student} ({params / 1e6:.1f} M parameters, softmax {student.config.softmax}), "
+          f"{len(qs)} questions, beam 5, 2 hops, "
           f"{torch.get_num_threads()} threads")
     rows = []
     for precision in ("fp32", "bf16"):

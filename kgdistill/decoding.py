@@ -47,6 +47,35 @@ class _Beam:
     frontier: np.ndarray | None
 
 
+def _step_scorer(student):
+    """``(step, column)``: ``step(**inputs) -> (cache, logp)`` runs the model on the
+    inputs and returns its cache and the next-token log-probabilities of the last
+    position, (n, columns) on the CPU; ``column[token]`` is a token's column. With
+    ``softmax="paths"`` only the path vocabulary's logits are computed (the transformer
+    body, then the output rows of the path tokens), otherwise the full vocabulary's."""
+    lm = student._causal_lm()
+    if student.config.softmax == "paths":
+        body = getattr(lm, lm.base_model_prefix)
+        head = lm.get_output_embeddings()
+        cols = student.output_ids.to(student.device)
+        weight = head.weight[cols]
+        bias = head.bias[cols] if getattr(head, "bias", None) is not None else None
+        column = torch.zeros(int(student.output_ids.max()) + 1, dtype=torch.long)
+        column[student.output_ids] = torch.arange(len(student.output_ids))
+
+        def step(**inputs):
+            out = body(**inputs, use_cache=True)
+            logits = torch.nn.functional.linear(out.last_hidden_state[:, -1], weight, bias)
+            return out.cache if getattr(out, "cache", None) is not None else out.past_key_values, \
+                torch.log_softmax(logits.float().cpu(), dim=-1)
+        return step, column
+
+    def step(**inputs):
+        out = lm(**inputs, use_cache=True, logits_to_keep=1)
+        return out.cache, student.log_softmax(out.logits[:, -1].float().cpu())
+    return step, torch.arange(len(student.tokenizer) + 1)
+
+
 def _start(topics) -> np.ndarray:
     """The sorted topic ids a beam starts from (``-1``, an unknown topic, dropped)."""
     ids = np.unique(np.asarray(topics, dtype=np.int64))
@@ -193,8 +222,8 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     """
     if getattr(student, "adaptation", "full") not in ("full", "lora"):
         return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding)
-    model, tok = student.model, student.tokenizer
-    model.eval()
+    tok = student.tokenizer
+    student.model.eval()
     dev = student.device
     path_ids = student.path_token_ids
     row_of_token = {int(t): i for i, t in enumerate(path_ids.tolist())}
@@ -211,9 +240,9 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         ids[i, width - len(e):] = torch.tensor(e)
         mask[i, width - len(e):] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev), use_cache=True)
-    cache = out.cache
-    logp_rows = student.log_softmax(out.logits[:, -1].float().cpu())
+    step_logp, column = _step_scorer(student)
+    out = step_logp(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev))
+    cache, logp_rows = out
     lengths = mask.sum(1)
     beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     rows = list(range(len(prompts)))  # cache row of each live beam
@@ -226,7 +255,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
             allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding)
             if allowed.numel() == 0:
                 continue
-            scores = logp_rows[i, allowed]
+            scores = logp_rows[i, column[allowed]]
             top = torch.topk(scores, min(beam_size, allowed.numel()))
             for sc, j in zip(top.values.tolist(), top.indices.tolist()):
                 candidates.setdefault(beam.question, []).append((beam.logprob + sc, i, int(allowed[j])))
@@ -252,10 +281,9 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         cache.reorder_cache(index.to(dev))
         lengths = lengths[index]
         mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
-        out = model(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev), attention_mask=mask.to(dev),
-                    position_ids=(lengths + step)[:, None].to(dev), cache=cache, use_cache=True)
-        cache = out.cache
-        logp_rows = student.log_softmax(out.logits[:, -1].float().cpu())
+        cache, logp_rows = step_logp(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev),
+                                     attention_mask=mask.to(dev), position_ids=(lengths + step)[:, None].to(dev),
+                                     cache=cache)
         rows = list(range(len(parents)))
     return _finish(student, finished, beam_size, row_of_token)
 
