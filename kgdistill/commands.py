@@ -407,4 +407,4 @@ def cmd_evaluate(args) -> int:
 def cmd_demo(args) -> int:
     from kgdistill.demo import run_demo
 
-    return run_demo(args.out, args.graph, retrain=args.retrain)
+    return run_demo(args.out, args.graph, retrain=args.retrain, echo=print)

@@ -9,8 +9,12 @@ reasoning subgraph and of the training curves.
 from __future__ import annotations
 
 import time
+import logging
 from pathlib import Path
+from typing import Callable
 
+
+logger = logging.getLogger(__name__)
 
 DEMO_QUESTIONS = [
     ("What country is the city where Joe Biden was born in?", "Joe Biden"),
@@ -24,7 +28,10 @@ DEMO_TEACHER = {"epochs": 12, "patience": 4}
 DEMO_STUDENT = {"epochs": 25, "patience": 6}
 
 
-def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: bool = False) -> int:
+def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: bool = False,
+             echo: Callable[[str], None] = logger.info) -> int:
+    """Run the demo into ``out``; everything it shows goes to ``echo`` (the command line
+    passes ``print``)."""
     import dataclasses
 
     from kgdistill.datasets import Question, world_dir
@@ -47,40 +54,40 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
     EXAMPLE_DIR = world_dir()
     graph_path = Path(graph_path or EXAMPLE_DIR / "world.ttl")
     kg = load_graph(graph_path)
-    print(f"== The example graph {graph_path.name}: {kg.num_entities:,} entities, {kg.num_relations} relations, "
+    echo(f"== The example graph {graph_path.name}: {kg.num_entities:,} entities, {kg.num_relations} relations, "
           f"{kg.num_triples:,} triples")
-    print(f"\n== Training teacher and student into {out}/ "
+    echo(f"\n== Training teacher and student into {out}/ "
           f"(questions: {EXAMPLE_DIR / 'world_train.jsonl'}, validation: world_valid.jsonl)")
     start = time.perf_counter()
     config = RunConfig(graph=str(graph_path), train=str(EXAMPLE_DIR / "world_train.jsonl"),
                        valid=str(EXAMPLE_DIR / "world_valid.jsonl"),
                        teacher_training=dataclasses.replace(TEACHER_TRAINING, **DEMO_TEACHER),
                        student_training=dataclasses.replace(STUDENT_TRAINING, **DEMO_STUDENT))
-    metrics = train_run(config, out, progress=True, echo=lambda s: print("  " + s))
-    print(f"  done in {time.perf_counter() - start:.0f} s")
+    metrics = train_run(config, out, progress=True, echo=lambda s: echo("  " + s))
+    echo(f"  done in {time.perf_counter() - start:.0f} s")
     student_params = metrics["sizes"]["student_parameters"]
-    print(f"  validation ({metrics['valid']['questions']} questions), student {student_params / 1e6:.2f} M "
+    echo(f"  validation ({metrics['valid']['questions']} questions), student {student_params / 1e6:.2f} M "
           f"parameters:")
-    print("  " + summary_line(metrics["valid"]).replace("\n", "\n  "))
+    echo("  " + summary_line(metrics["valid"]).replace("\n", "\n  "))
 
     reasoner = Reasoner.from_run(out, kg)
-    print("\n== Questions answered by the student, each answer with the path that proves it")
+    echo("\n== Questions answered by the student, each answer with the path that proves it")
     questions = [Question(f"demo-{i}", q, [t], []) for i, (q, t) in enumerate(DEMO_QUESTIONS)
                  if kg.entity_id(t) is not None]
     results = reasoner.answer(questions)
     for r in results:
-        print(r.explain(3) + "\n")
+        echo(r.explain(3) + "\n")
 
-    print("== The verifier rejects paths that the graph does not hold, naming the failing hop")
+    echo("== The verifier rejects paths that the graph does not hold, naming the failing hop")
     for text in ("Joe Biden -> born_in -> Wilmington",
                  "Scranton -> born_in -> Joe Biden",
                  "Joe Biden -> born_in -> Scranton -> city_of -> Canada"):
-        print(verify_path(kg, text).explain())
+        echo(verify_path(kg, text).explain())
     free = Reasoner(kg, reasoner.student, max_hops=reasoner.max_hops, constrained=False).answer(questions[:2])
     bad = [(r, p) for r in free for p in r.paths if not p["valid"]]
     if bad:
         r, p = bad[0]
-        print(f"\nWithout graph constraints the student also proposes '{p['path']}' for "
+        echo(f"\nWithout graph constraints the student also proposes '{p['path']}' for "
               f"\"{r.question}\": rejected at hop {p['failing_hop']} ({p['reason']}). "
               "Constrained decoding never emits such paths.")
 
@@ -89,8 +96,8 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
         grounded = GroundedPath.parse(top.answers[0].path)
         png = plot_reasoning(kg, grounded, out / "reasoning.png", title=f"{top.question}\n{grounded}")
         svg = plot_reasoning(kg, grounded, out / "reasoning.svg", title=f"{top.question}\n{grounded}")
-        print(f"\n== Pictures\n  reasoning subgraph of '{top.answers[0].entity}': {png} and {svg}")
-    print(f"  training curves: {out / 'curves.png'}")
-    print(f"\nNext: kgdistill query -g {graph_path} --student {out / 'student'} "
+        echo(f"\n== Pictures\n  reasoning subgraph of '{top.answers[0].entity}': {png} and {svg}")
+    echo(f"  training curves: {out / 'curves.png'}")
+    echo(f"\nNext: kgdistill query -g {graph_path} --student {out / 'student'} "
           f"\"Where was Angela Merkel born?\" --topic \"Angela Merkel\"")
     return 0
