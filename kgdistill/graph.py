@@ -504,7 +504,7 @@ class KnowledgeGraph(GraphBackend):
         return g
 
     def to_rdflib(self, base: str = "http://kgdistill.local/") -> "rdflib.Graph":
-        """An ``rdflib.Graph``; see :func:`kgdistill.readers.graph_to_rdflib`."""
-        from kgdistill.readers import graph_to_rdflib
+        """An ``rdflib.Graph``; see :func:`kgdistill.rdf.graph_to_rdflib`."""
+        from kgdistill.rdf import graph_to_rdflib
 
         return graph_to_rdflib(self, base)

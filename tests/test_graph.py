@@ -65,7 +65,7 @@ def test_to_networkx(tiny):
 
 
 def test_rdflib_round_trip(tiny):
-    from kgdistill.readers import graph_from_rdflib
+    from kgdistill.rdf import graph_from_rdflib
 
     back = graph_from_rdflib(tiny.to_rdflib())
     assert set(back.triples()) == set(tiny.triples())

@@ -3,7 +3,7 @@
 Each template is a question pattern with the relation path that answers it; the
 answers are *computed* by running that path from the topic entity over the graph,
 and the gold path is the first grounding that reaches the first answer. Run from
-the repository root: ``python graphs/make_world_questions.py``.
+the repository root: ``python scripts/make_world_questions.py``.
 """
 import json
 import random
@@ -12,7 +12,7 @@ from pathlib import Path
 from kgdistill.paths import RelationPath, execute_relation_path
 from kgdistill.readers import load_graph
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1] / "kgdistill" / "datasets" / "world"  # graphs/
 TEMPLATES = [  # (question with {}, relation path, topic relation that selects topics)
     ("Where was {} born?", "born_in"),
     ("Which party is {} a member of?", "member_of"),
