@@ -25,7 +25,7 @@ SOFT_LOSS_NAMES = ("rest", "kway")
 DECODER_NAMES = ("beam", "kv")
 """Names of :data:`kgdistill.decoding.DECODERS`."""
 """Names of :data:`kgdistill.losses.SOFT_LOSSES`."""
-ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning")
+ADAPTATION_MODES = ("full", "lora", "prompt_tuning", "prefix_tuning", "p_tuning", "p_tuning_v2")
 """How a pretrained student is adapted: all weights, or one of peft's methods
 (:data:`kgdistill.student.ADAPTERS`)."""
 

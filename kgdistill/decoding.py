@@ -48,32 +48,26 @@ class _Beam:
 
 
 def _step_scorer(student):
-    """``(step, column)``: ``step(**inputs) -> (cache, logp)`` runs the model on the
-    inputs and returns its cache and the next-token log-probabilities of the last
-    position, (n, columns) on the CPU; ``column[token]`` is a token's column. With
-    ``softmax="paths"`` only the path vocabulary's logits are computed (the transformer
-    body, then the output rows of the path tokens), otherwise the full vocabulary's."""
-    lm = student._causal_lm()
+    """``(score, column)``: ``score(hidden)`` turns (n, H) last hidden states into
+    next-token log-probabilities, (n, columns) on the CPU; ``column[token]`` is a
+    token's column. With ``softmax="paths"`` only the path vocabulary's logits are
+    computed (the output rows of the path tokens), otherwise the full vocabulary's."""
+    head = student._causal_lm().get_output_embeddings()
     if student.config.softmax == "paths":
-        body = getattr(lm, lm.base_model_prefix)
-        head = lm.get_output_embeddings()
         cols = student.output_ids.to(student.device)
         weight = head.weight[cols]
         bias = head.bias[cols] if getattr(head, "bias", None) is not None else None
         column = torch.zeros(int(student.output_ids.max()) + 1, dtype=torch.long)
         column[student.output_ids] = torch.arange(len(student.output_ids))
 
-        def step(**inputs):
-            out = body(**inputs, use_cache=True)
-            logits = torch.nn.functional.linear(out.last_hidden_state[:, -1], weight, bias)
-            return out.cache if getattr(out, "cache", None) is not None else out.past_key_values, \
-                torch.log_softmax(logits.float().cpu(), dim=-1)
-        return step, column
+        def score(hidden):
+            logits = torch.nn.functional.linear(hidden, weight, bias)
+            return torch.log_softmax(logits.float().cpu(), dim=-1)
+        return score, column
 
-    def step(**inputs):
-        out = lm(**inputs, use_cache=True, logits_to_keep=1)
-        return out.cache, student.log_softmax(out.logits[:, -1].float().cpu())
-    return step, torch.arange(len(student.tokenizer) + 1)
+    def score(hidden):
+        return student.log_softmax(head(hidden).float().cpu())
+    return score, torch.arange(len(student.tokenizer) + 1)
 
 
 def _start(topics) -> np.ndarray:
@@ -217,12 +211,10 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     beam, with the cache rows reordered to follow their beams. Same arguments, same
     result (up to float rounding); the right choice for large students.
 
-    Students adapted with peft's prompt-learning modes (virtual tokens or prefixes in
-    front of the prompt) are decoded by :func:`decode_paths`.
+    Every adaptation mode is decoded here: the virtual tokens or prefix of a
+    prompt-learning adapter enter the cache with the prompt
+    (:meth:`kgdistill.student.Student.run_prompts`).
     """
-    if getattr(student, "adaptation", "full") not in ("full", "lora"):
-        return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding)
-    tok = student.tokenizer
     student.model.eval()
     dev = student.device
     path_ids = student.path_token_ids
@@ -232,18 +224,13 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     end = student.end_id
     if not prompts:
         return []
-    encoded = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    width = max(len(e) for e in encoded)
-    ids = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for i, e in enumerate(encoded):  # left padding: every prompt ends at the last column
-        ids[i, width - len(e):] = torch.tensor(e)
-        mask[i, width - len(e):] = 1
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    step_logp, column = _step_scorer(student)
-    out = step_logp(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev))
-    cache, logp_rows = out
-    lengths = mask.sum(1)
+    ids, mask = student.left_padded(prompts)  # every prompt ends at the last column
+    scorer, column = _step_scorer(student)
+    lm = student._causal_lm()
+    body = getattr(lm, lm.base_model_prefix)
+    hidden, cache, mask = student.run_prompts(ids, mask)
+    logp_rows = scorer(hidden[:, -1])
+    lengths = mask.sum(1)  # attended positions, virtual tokens included
     beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     rows = list(range(len(prompts)))  # cache row of each live beam
     finished: list[list[_Beam]] = [[] for _ in prompts]
@@ -281,9 +268,10 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         cache.reorder_cache(index.to(dev))
         lengths = lengths[index]
         mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
-        cache, logp_rows = step_logp(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev),
-                                     attention_mask=mask.to(dev), position_ids=(lengths + step)[:, None].to(dev),
-                                     cache=cache)
+        out = body(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev), attention_mask=mask.to(dev),
+                   position_ids=(lengths + step)[:, None].to(dev), cache=cache, use_cache=True)
+        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        logp_rows = scorer(out.last_hidden_state[:, -1])
         rows = list(range(len(parents)))
     return _finish(student, finished, beam_size, row_of_token)
 

@@ -82,6 +82,8 @@ def _lora(student: "Student", settings: dict):
 
 
 def _prompt_tuning(student: "Student", settings: dict):
+    """Prompt tuning (Lester et al. 2021): trainable virtual-token input embeddings in
+    front of the prompt."""
     import peft
 
     return peft.PromptTuningConfig(task_type=peft.TaskType.CAUSAL_LM,
@@ -89,13 +91,27 @@ def _prompt_tuning(student: "Student", settings: dict):
 
 
 def _prefix_tuning(student: "Student", settings: dict):
+    """Prefix tuning (Li & Liang 2021): per-layer key/value prefixes produced by a
+    small MLP from virtual-token embeddings (the reparameterisation)."""
     import peft
 
-    return peft.PrefixTuningConfig(task_type=peft.TaskType.CAUSAL_LM,
+    return peft.PrefixTuningConfig(task_type=peft.TaskType.CAUSAL_LM, prefix_projection=True,
+                                   num_virtual_tokens=settings.get("num_virtual_tokens", 10),
+                                   encoder_hidden_size=settings.get("encoder_hidden_size", 64))
+
+
+def _p_tuning_v2(student: "Student", settings: dict):
+    """P-tuning v2 (Liu et al. 2022): deep prompts, trainable key/value prefixes at
+    every layer, learned directly (no reparameterisation)."""
+    import peft
+
+    return peft.PrefixTuningConfig(task_type=peft.TaskType.CAUSAL_LM, prefix_projection=False,
                                    num_virtual_tokens=settings.get("num_virtual_tokens", 10))
 
 
 def _p_tuning(student: "Student", settings: dict):
+    """P-tuning (v1, Liu et al. 2021): virtual-token input embeddings produced by a
+    prompt encoder (an MLP) in front of the prompt."""
     import peft
 
     return peft.PromptEncoderConfig(task_type=peft.TaskType.CAUSAL_LM,
@@ -223,13 +239,53 @@ class Student:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def n_virtual(self) -> int:
+        """How many virtual tokens (prompt tuning, P-tuning) or prefix positions (prefix
+        tuning, P-tuning v2) the adapter puts before every prompt; 0 for full and LoRA."""
+        if self.adaptation in ("full", "lora"):
+            return 0
+        return int(self.model.active_peft_config.num_virtual_tokens)
+
+    def run_prompts(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, use_cache: bool = True):
+        """Run padded sequences through the transformer body, after the adapter's
+        virtual tokens or prefix (one code path for every adaptation mode, used by
+        training, the naive loss and both decoders; peft's own forward is not used).
+
+        Positions count the attended tokens (virtual ones included), so left and right
+        padding give the same states.
+
+        Returns:
+            ``(hidden, cache, mask)``: (n, L, H) last hidden states of the input
+            positions, the KV cache (virtual tokens or prefix first; ``None`` without
+            ``use_cache``) and the (n, n_virtual + L) attention mask it was built with
+            (CPU), to be extended by later steps.
+        """
+        lm, dev = self._causal_lm(), self.device
+        body = getattr(lm, lm.base_model_prefix)
+        n, nv = input_ids.shape[0], self.n_virtual
+        mask = torch.cat([torch.ones((n, nv), dtype=torch.long), attention_mask.cpu().long()], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        common = {"attention_mask": mask.to(dev), "use_cache": use_cache}
+        if nv == 0:
+            out = body(input_ids=input_ids.to(dev), position_ids=positions.to(dev), **common)
+        else:
+            prompt = self.model.get_prompt(batch_size=n)
+            if isinstance(prompt, torch.Tensor):  # virtual token embeddings (prompt tuning, P-tuning)
+                words = lm.get_input_embeddings()(input_ids.to(dev))
+                out = body(inputs_embeds=torch.cat([prompt.to(words.dtype), words], dim=1),
+                           position_ids=positions.to(dev), **common)
+            else:  # a prefix: per-layer keys and values (prefix tuning, P-tuning v2)
+                out = body(input_ids=input_ids.to(dev), position_ids=positions[:, nv:].to(dev), cache=prompt,
+                           **common)
+        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        return out.last_hidden_state[:, -input_ids.shape[1]:], (cache if use_cache else None), mask
+
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(n, L, vocab) next-token logits aligned with ``input_ids`` (the virtual tokens
-        that prompt tuning and P-tuning put in front are cut off). Inputs are moved to
-        the model's device."""
-        dev = self.device
-        logits = self.model(input_ids=input_ids.to(dev), attention_mask=attention_mask.to(dev)).logits
-        return logits[:, -input_ids.shape[1]:] if logits.shape[1] > input_ids.shape[1] else logits
+        """(n, L, vocab) next-token logits aligned with ``input_ids`` (the adapter's
+        virtual tokens are not included). Inputs are moved to the model's device."""
+        hidden, _, _ = self.run_prompts(input_ids, attention_mask, use_cache=False)
+        return self._causal_lm().get_output_embeddings()(hidden)
 
     def sequence_log_probs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Sum and count of the log-probabilities of the path tokens.
@@ -255,14 +311,34 @@ class Student:
         return out
 
     def _causal_lm(self):
-        """The causal LM inside a LoRA wrapper (its LoRA layers stay active)."""
-        return self.model.get_base_model() if self.adaptation == "lora" else self.model
+        """The causal LM inside a peft wrapper (LoRA layers stay active; the virtual
+        tokens of prompt-learning modes are added by :meth:`run_prompts`)."""
+        return self.model if self.adaptation == "full" else self.model.get_base_model()
 
     @property
     def shares_prompts(self) -> bool:
-        """Whether :meth:`shared_prompt_log_probs` applies: not for peft's
-        prompt-learning modes, which put virtual tokens or prefixes before the prompt."""
-        return self.adaptation in ("full", "lora")
+        """Whether :meth:`shared_prompt_log_probs` applies (every adaptation mode)."""
+        return True
+
+    def left_padded(self, prompts: Sequence[str], reserve: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompts (BOS first) as a left-padded batch, every prompt ending at the last
+        column, each cut from the left to leave ``reserve`` tokens of ``max_length``
+        (``reserve=0``: not cut).
+
+        Returns:
+            ``(input_ids, attention_mask)``: (n, L) on the CPU.
+        """
+        tok = self.tokenizer
+        encoded = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        if reserve:
+            encoded = [e[-(self.config.max_length - reserve):] for e in encoded]
+        width = max(len(e) for e in encoded)
+        ids = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            ids[i, width - len(e):] = torch.tensor(e)
+            mask[i, width - len(e):] = 1
+        return ids, mask
 
     def shared_prompt_log_probs(self, prompts: Sequence[str], paths: Sequence[Sequence[str]]
                                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -288,26 +364,17 @@ class Student:
         conts = [tok(x, add_special_tokens=False)["input_ids"] for group in paths for x in group]
         index = torch.tensor([i for i, group in enumerate(paths) for _ in group], dtype=torch.long)
         c_max = max(len(c) for c in conts)
-        encoded = [([tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"])[-(self.config.max_length - c_max):]
-                   for p in prompts]
-        width = max(len(e) for e in encoded)
-        ids = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(encoded), width), dtype=torch.long)
-        for i, e in enumerate(encoded):
-            ids[i, width - len(e):] = torch.tensor(e)
-            mask[i, width - len(e):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = body(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev), use_cache=c_max > 1)
-        hidden = out.last_hidden_state[:, -1][index.to(dev)].unsqueeze(1)  # predicts each path's first token
+        ids, mask = self.left_padded(prompts, reserve=c_max)
+        states, cache, mask = self.run_prompts(ids, mask, use_cache=c_max > 1)
+        hidden = states[:, -1][index.to(dev)].unsqueeze(1)  # predicts each path's first token
         target = torch.full((len(conts), c_max), tok.pad_token_id, dtype=torch.long)
         tmask = torch.zeros((len(conts), c_max), dtype=torch.float32)
         for j, c in enumerate(conts):
             target[j, : len(c)] = torch.tensor(c)
             tmask[j, : len(c)] = 1.0
         if c_max > 1:
-            cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
             cache.reorder_cache(index.to(dev))
-            lengths = mask.sum(1)[index]
+            lengths = mask.sum(1)[index]  # virtual tokens included
             att = torch.cat([mask[index], tmask[:, :-1].long()], dim=1)
             pos = lengths[:, None] + torch.arange(c_max - 1)[None]
             more = body(input_ids=target[:, :-1].to(dev), attention_mask=att.to(dev), position_ids=pos.to(dev),
@@ -420,6 +487,6 @@ def _known_fields(cls, values: dict, source) -> dict:
 
 
 ADAPTERS = {"full": None, "lora": _lora, "prompt_tuning": _prompt_tuning, "prefix_tuning": _prefix_tuning,
-            "p_tuning": _p_tuning}
+            "p_tuning": _p_tuning, "p_tuning_v2": _p_tuning_v2}
 """Adaptation modes by name: a function ``(student, settings) -> peft config`` (``None``:
 full fine-tuning, no wrapper)."""

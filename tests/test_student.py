@@ -59,27 +59,53 @@ def base_checkpoint(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def llama_checkpoint(tmp_path_factory):
+    return _tiny_llama_checkpoint(tmp_path_factory.mktemp("llama"))
+
+
 @pytest.mark.parametrize("mode", ADAPTATION_MODES)
-def test_adaptation_modes_train_save_reload(base_checkpoint, tmp_path, mode):
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_adaptation_modes_train_save_reload(base_checkpoint, llama_checkpoint, tmp_path, mode, arch):
+    """Every adaptation mode, on GPT-2 and on a tiny model of SmolLM2's architecture:
+    a few training steps lower the loss, the saved student reloads with the same loss
+    and decodes the same constrained paths through the KV-cache decoder."""
+    from kgdistill.decoding import decode_paths_cached
+
     torch.manual_seed(0)
-    st = Student.create(RelationVocabulary(["directed_by", "starred_actors"]), [], StudentConfig(base_model=str(base_checkpoint), max_length=64))
+    base = base_checkpoint if arch == "gpt2" else llama_checkpoint
+    st = Student.create(RelationVocabulary(["directed_by", "starred_actors"]), [],
+                        StudentConfig(base_model=str(base), max_length=64))
     st.model.eval()
     adapt(st, mode)
+    assert st.adaptation == mode
     params = [p for p in st.model.parameters() if p.requires_grad]
     total = sum(p.numel() for p in st.model.parameters())
     if mode != "full":
         assert sum(p.numel() for p in params) < total / 2
     opt = torch.optim.AdamW(params, lr=1e-2)
     config = DistillConfig(alpha=0.5)
-    before = batch_loss(st, [RECORD], config, [True])
-    opt.zero_grad()
-    before.backward()
-    opt.step()
+    before = float(batch_loss(st, [RECORD], config, [True]))
+    for _ in range(3):
+        opt.zero_grad()
+        batch_loss(st, [RECORD], config, [True]).backward()
+        opt.step()
     after = float(batch_loss(st, [RECORD], config, [True]))
-    assert after < float(before)
+    assert after < before
+    kg = KnowledgeGraph.from_triples([("X", "directed_by", "d"), ("f", "starred_actors", "X"), ("d", "directed_by", "e")])
+    topics = [[kg.entity_id("X")], [kg.entity_id("d")]]
+    prompts = [RECORD.prompt, "question: what did X star in path:"]
+    decoded = decode_paths_cached(st, prompts, 3, 2, kg, topics)
     st.save(tmp_path / mode)
     again = Student.load(tmp_path / mode)
-    assert float(batch_loss(again, [RECORD], config, [True])) == pytest.approx(after, rel=1e-5)
+    assert again.adaptation == ("full" if mode == "lora" else mode)  # LoRA is merged on save
+    assert float(batch_loss(again, [RECORD], config, [True])) == pytest.approx(after, rel=1e-4)
+    reloaded = decode_paths_cached(again, prompts, 3, 2, kg, topics)
+    assert [[str(p.path) for p in q] for q in decoded] == [[str(p.path) for p in q] for q in reloaded]
+    assert all(q for q in reloaded)
+    for q, paths in zip(topics, reloaded):
+        for p in paths:
+            assert verify_relation_path(kg, kg.entity_label(q[0]), p.path).valid
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / mode) is not None
@@ -144,9 +170,9 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
     assert not (tmp_path / "cut" / "checkpoint").exists()
 
 
-def _tiny_llama_student(relations, tmp_path, softmax="full"):
+def _tiny_llama_checkpoint(directory):
     """A model of SmolLM2's architecture (LlamaForCausalLM, grouped-query attention,
-    tied embeddings) with tiny dimensions, as a local checkpoint."""
+    tied embeddings) with tiny dimensions, saved as a local checkpoint."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = train_tokenizer(["who directed X", "inverse of starred actors", "directed by", "question: path:"], [], 300)
@@ -155,15 +181,23 @@ def _tiny_llama_student(relations, tmp_path, softmax="full"):
                       tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                       pad_token_id=tok.pad_token_id)
     torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "llama")
-    tok.save_pretrained(tmp_path / "llama")
-    return Student.create(RelationVocabulary(relations), [], StudentConfig(base_model=str(tmp_path / "llama"),
-                                                                             softmax=softmax))
+    LlamaForCausalLM(cfg).save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return directory
+
+
+def _tiny_llama_student(relations, tmp_path, softmax="full", adaptation="full"):
+    base = _tiny_llama_checkpoint(tmp_path / "llama")
+    st = Student.create(RelationVocabulary(relations), [], StudentConfig(base_model=str(base), softmax=softmax))
+    return adapt(st, adaptation)
+
+
+ARCH_MODES = [("gpt2", "full")] + [("llama", m) for m in ADAPTATION_MODES]
 
 
 @pytest.mark.parametrize("softmax", ["full", "paths"])
-@pytest.mark.parametrize("arch", ["gpt2", "llama"])
-def test_kv_cache_decoder_matches_re_encoding(arch, softmax, tmp_path):
+@pytest.mark.parametrize("arch,mode", ARCH_MODES)
+def test_kv_cache_decoder_matches_re_encoding(arch, mode, softmax, tmp_path):
     """The cached decoder returns the same beams as the re-encoding one, constrained or
     not, on prompts of different lengths (left padding) and random graphs."""
     from kgdistill.decoding import decode_paths, decode_paths_cached
@@ -176,7 +210,7 @@ def test_kv_cache_decoder_matches_re_encoding(arch, softmax, tmp_path):
         st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:", "a much longer prompt"],
                             StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300, softmax=softmax))
     else:
-        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, softmax)
+        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, softmax, mode)
     for p in st.model.parameters():
         torch.nn.init.normal_(p, std=0.5)
     prompts = ["question: what X path:", "question: who directed the film that X starred in path:", "q"]
@@ -195,15 +229,15 @@ def test_kv_cache_decoder_matches_re_encoding(arch, softmax, tmp_path):
 
 
 @pytest.mark.parametrize("softmax", ["full", "paths"])
-@pytest.mark.parametrize("arch", ["gpt2", "llama"])
-def test_shared_prompt_loss_equals_the_naive_loss(arch, softmax, tmp_path):
+@pytest.mark.parametrize("arch,mode", ARCH_MODES)
+def test_shared_prompt_loss_equals_the_naive_loss(arch, mode, softmax, tmp_path):
     """Encoding each prompt once and scoring its paths against the cached prompt gives
     the same loss and gradients as one sequence per (prompt, path) pair."""
     rels = ("directed_by", "starred_actors")
     if arch == "gpt2":
         st = tiny_student(rels, softmax=softmax)
     else:
-        st = _tiny_llama_student(list(rels), tmp_path, softmax)
+        st = _tiny_llama_student(list(rels), tmp_path, softmax, mode)
     st.model.eval()
     other = TrainingRecord("2", "question: a much longer question about what X starred in path:", ["a"], ["c"],
                            hard=["<r:~starred_actors><eop>", "<r:directed_by><r:~directed_by><eop>"],
