@@ -4,12 +4,31 @@
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded-aug \\
         --set augment --split train
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded --derive
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded --jsonl
 
 A model that memorised MetaQA's or PathQuestion's question templates may fail on a
 user's own wording. This script writes copies of the validation files (MetaQA 1/2/3-hop,
 PQ-2H, PQ-3H) in which every question keeps its topic entity and its answers (and, for
 PathQuestion, its gold path) but is worded with templates that the dataset never uses.
 The files have the originals' formats, so every kgdistill command reads them.
+
+JSONL twins (``--jsonl``)
+    MetaQA's format has no place for a gold path, so relation-path accuracy cannot be
+    measured on it. With ``--jsonl`` each written ``<name>-<split>-reworded.txt`` gets a
+    twin ``<name>-<split>-reworded.jsonl`` in kgdistill's JSONL format, and the same
+    questions in their ORIGINAL wording go to ``<name>-<split>.jsonl`` (e.g.
+    ``metaqa-2hop-valid.jsonl``), so that ``kgdistill evaluate --questions FILE.jsonl``
+    reports ``relation_path_accuracy`` for both on the same footing. One record per
+    written question, in file order: ``id`` ``<name>-<split>:<line number in the source
+    file>`` (the same in both twins), ``question`` and ``topic_entities`` as kgdistill's
+    reader of the source format gives them (MetaQA: the topic's brackets removed),
+    ``answers``, and ``gold_path`` = the question's type as a relation path in arrow
+    form, in the direction kgdistill's predictions are written (``written_by ->
+    ~written_by``: ``~`` is a hop against the triple's direction), so a correct top
+    path equals it. For PathQuestion that is the relations of the line's gold grounded
+    path. Questions left out of the re-worded file (below) are left out of both twins
+    and counted in the printed report; every twin is read back with kgdistill's JSONL
+    reader and must give the records written.
 
 Where the wordings come from
     ``benchmarks/reword_templates.json`` holds wordings written by hand for this project
@@ -408,11 +427,13 @@ class FileReport:
     """What one re-worded file holds."""
 
     name: str
+    total: int = 0            # questions given
     written: int = 0
     no_type: int = 0          # MetaQA template with no derived relation path
     no_template: int = 0      # a type without wordings in the set
     types: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)
+    kept: list[tuple[int, str]] = field(default_factory=list)  # (index in the input, type) per written line
 
     @property
     def left_out(self) -> int:
@@ -424,9 +445,9 @@ def reword_lines(qfile: QuestionFile, lines: Sequence[str], maps: TypeMaps, spec
     """Re-word ``lines`` of ``qfile``: returns the written lines (in order, the left-out
     questions dropped) and a report."""
     chooser = Chooser(spec, qfile.kind, which, seed)
-    report = FileReport(qfile.name)
+    report = FileReport(qfile.name, total=len(lines))
     out = []
-    for line in lines:
+    for index, line in enumerate(lines):
         path = maps.type_of(qfile, line)
         if path is None:
             report.no_type += 1
@@ -436,6 +457,7 @@ def reword_lines(qfile: QuestionFile, lines: Sequence[str], maps: TypeMaps, spec
             report.no_template += 1
             continue
         out.append(reword_line(qfile.kind, line, wording))
+        report.kept.append((index, path))
         report.types.add(path)
         report.used.add(wording)
     report.written = len(out)
@@ -447,6 +469,72 @@ def output_path(out: Path, qfile: QuestionFile, split: str, which: str) -> Path:
     validation files so that they never overwrite the eval ones."""
     suffix = "-augment" if which == "augment" and split == "valid" else ""
     return out / f"{qfile.name}-{split}-reworded{suffix}.txt"
+
+
+# ---------------------------------------------------------------------- JSONL twins
+def jsonl_path(target: Path) -> Path:
+    """The JSONL twin of a re-worded file: ``<name>-<split>-reworded[-augment].jsonl``."""
+    return target.with_suffix(".jsonl")
+
+
+def original_jsonl_path(out: Path, qfile: QuestionFile, split: str) -> Path:
+    """``DIR/<name>-<split>.jsonl``: the original wording of the questions re-worded."""
+    return out / f"{qfile.name}-{split}.jsonl"
+
+
+def jsonl_twins(qfile: QuestionFile, split: str, source: Path, reworded: Path,
+                report: FileReport) -> tuple[list, list]:
+    """The questions of a re-worded file as kgdistill ``Question`` records, original
+    wording and re-worded, one pair per written line in the same order.
+
+    ``source`` is the file that was re-worded, ``reworded`` the written file and
+    ``report`` what :func:`reword_lines` returned for them. Both files are read with
+    kgdistill's reader of their format, so question text and topics are what every
+    kgdistill command sees (MetaQA: the brackets around the topic removed). Each pair
+    shares its id, ``<name>-<split>:<line number in source>``, its topics and answers,
+    and its gold path: the question's type as a relation path (for PathQuestion, the
+    relations of the line's gold grounded path). Raises ``ValueError`` when the files do
+    not correspond line for line.
+    """
+    from kgdistill.datasets import Question, load_questions
+    from kgdistill.paths import GroundedPath, RelationPath
+    from kgdistill.readers import iter_lines
+
+    originals = load_questions(source, format=qfile.kind)
+    linenos = [n for n, _ in iter_lines(source)]
+    new = load_questions(reworded, format=qfile.kind) if report.written else []
+    if len(new) != len(report.kept) or len(originals) != report.total:
+        raise ValueError(f"{reworded}: {len(new)} questions for {len(report.kept)} written lines, "
+                         f"{source}: {len(originals)} questions for {report.total} re-worded")
+    before, after = [], []
+    for (index, path), now in zip(report.kept, new):
+        old, gold = originals[index], RelationPath.parse(path)
+        qid = f"{qfile.name}-{split}:{linenos[index]}"
+        if now.topic_entities != old.topic_entities or now.answers != old.answers:
+            raise ValueError(f"{qid}: the re-worded question's topics or answers differ from the original's")
+        if isinstance(old.gold_path, GroundedPath) and old.gold_path.relation_path != gold:
+            raise ValueError(f"{qid}: type {path!r} is not the relation path of {old.gold_path}")
+        before.append(Question(qid, old.text, old.topic_entities, old.answers, gold))
+        after.append(Question(qid, now.text, now.topic_entities, now.answers, gold))
+    return before, after
+
+
+def write_jsonl_twin(questions: Sequence, path: Path) -> None:
+    """Write ``questions`` as kgdistill JSONL and read the file back with kgdistill's
+    JSONL reader: every record must come back equal, gold path included (a relation
+    path whose first relation is named like the topic would read as a grounded path)."""
+    from kgdistill.datasets import load_questions, save_questions
+
+    save_questions(questions, path)
+    if not questions:
+        return
+    back = load_questions(path, format="jsonl")
+    for want, got in zip(questions, back):
+        if got.to_dict() != want.to_dict() or got.gold_path != want.gold_path:
+            raise ValueError(f"{path}: question {want.id!r} does not read back as written "
+                             f"(gold path {want.gold_path} read as {got.gold_path!r})")
+    if len(back) != len(questions):
+        raise ValueError(f"{path}: {len(back)} questions read back, {len(questions)} written")
 
 
 # ---------------------------------------------------------------------- command line
@@ -463,6 +551,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--per-template", type=int, default=0,
                    help="when deriving: training questions per dataset template that vote (default 0: all)")
     p.add_argument("--only", nargs="*", help="file names to write (e.g. metaqa-1hop pq-2h); default all")
+    p.add_argument("--jsonl", action="store_true",
+                   help="also write kgdistill JSONL twins with the question type as gold path: "
+                        "<name>-<split>-reworded.jsonl and the original wording <name>-<split>.jsonl")
     return p.parse_args(argv)
 
 
@@ -512,12 +603,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     for qfile in files:
-        lines, report = reword_lines(qfile, read_lines(qfile.path(args.split)), maps, spec, args.which, args.seed)
+        source = qfile.path(args.split)
+        lines, report = reword_lines(qfile, read_lines(source), maps, spec, args.which, args.seed)
         target = output_path(args.out, qfile, args.split, args.which)
         target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         print(f"{target}: {report.written} written, {report.left_out} left out ({report.no_type} with no "
               f"derived type, {report.no_template} with no template), {len(report.types)} types, "
               f"{len(report.used)} templates used")
+        if args.jsonl:
+            before, after = jsonl_twins(qfile, args.split, source, target, report)
+            for questions, path in ((after, jsonl_path(target)),
+                                    (before, original_jsonl_path(args.out, qfile, args.split))):
+                write_jsonl_twin(questions, path)
+                print(f"{path}: {len(questions)} questions, gold path = type ({report.left_out} of "
+                      f"{report.total} left out: {report.no_type} with no derived type, "
+                      f"{report.no_template} with no template)")
     return 0
 
 
