@@ -17,9 +17,38 @@ import time
 from pathlib import Path
 
 
-def main() -> None:
+def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m", adaptation: str = "lora",
+                      lr: float = 5e-4, softmax: str = "paths", precision: str = "bf16", max_minutes: float = 20.0,
+                      patience: int = 2, alpha: float | None = None, unlabeled: str | None = None,
+                      sample: int = 0, seed: int = 0):
+    """The run config of a pretrained student trained on ``source``'s teacher, with the
+    teacher, its soft targets and the training records copied into ``out`` (with
+    ``sample``, a seeded random sample of that many training records)."""
+    import random
+
     from kgdistill.configs import STUDENT_TRAINING, StudentConfig
-    from kgdistill.runs import read_run_config, train_run
+    from kgdistill.runs import read_run_config
+
+    base = read_run_config(source)
+    out.mkdir(parents=True, exist_ok=True)
+    for stage in ("teacher", "soft_targets.jsonl", "train_set.jsonl"):
+        if not (out / stage).exists():
+            if stage == "train_set.jsonl" and sample:
+                lines = (source / stage).read_text().splitlines(keepends=True)
+                keep = sorted(random.Random(seed).sample(range(len(lines)), min(sample, len(lines))))
+                (out / stage).write_text("".join(lines[i] for i in keep))
+            else:
+                (shutil.copytree if (source / stage).is_dir() else shutil.copy)(source / stage, out / stage)
+    distill = base.distill if alpha is None else dataclasses.replace(base.distill, alpha=alpha)
+    return dataclasses.replace(
+        base, unlabeled=unlabeled, distill=distill, inferred={},
+        student=StudentConfig(base_model=base_model, adaptation=adaptation, softmax=softmax, max_length=128),
+        student_training=dataclasses.replace(STUDENT_TRAINING, lr=lr, precision=precision,
+                                             max_minutes=max_minutes, patience=patience))
+
+
+def main() -> None:
+    from kgdistill.runs import train_run
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", required=True, help="a trained run whose teacher is reused")
@@ -33,20 +62,11 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--alpha", type=float, default=None, help="default: the source run's")
     parser.add_argument("--unlabeled", help="questions without answers for teacher soft targets")
+    parser.add_argument("--sample", type=int, default=0, help="train on a seeded sample of this many records")
     args = parser.parse_args()
-    src, out = Path(args.source), Path(args.out)
-    base = read_run_config(src)
-    out.mkdir(parents=True, exist_ok=True)
-    for stage in ("teacher", "soft_targets.jsonl", "train_set.jsonl"):
-        if not (out / stage).exists():
-            (shutil.copytree if (src / stage).is_dir() else shutil.copy)(src / stage, out / stage)
-    distill = base.distill if args.alpha is None else dataclasses.replace(base.distill, alpha=args.alpha)
-    cfg = dataclasses.replace(
-        base, unlabeled=args.unlabeled, distill=distill, inferred={},
-        student=StudentConfig(base_model=args.base_model, adaptation=args.adaptation, softmax=args.softmax,
-                              max_length=128),
-        student_training=dataclasses.replace(STUDENT_TRAINING, lr=args.lr, precision=args.precision,
-                                             max_minutes=args.max_minutes, patience=args.patience))
+    out = Path(args.out)
+    cfg = pretrained_config(Path(args.source), out, args.base_model, args.adaptation, args.lr, args.softmax,
+                            args.precision, args.max_minutes, args.patience, args.alpha, args.unlabeled, args.sample)
     t0 = time.time()
     metrics = train_run(cfg, out, progress=False, echo=print)
     v = metrics["valid"]

@@ -133,8 +133,11 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     use_hard = [i in labelled for i in range(len(records))]
     ckpt = Path(out_dir) / "checkpoint" if out_dir else None
     task = _StudentTask(student, graph, records, use_hard, valid, config, hops)
+    trainable = sum(p.numel() for p in student.model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in student.model.parameters())
     result = fit(task, args, seed=seed, checkpoint=ckpt, progress=progress, name="student")
     metrics = {"curve": result["curve"], "train_seconds": result["train_seconds"],
+               "trainable_parameters": trainable, "parameters": total, "adaptation": student.adaptation,
                "best_valid_hits@1": result["best_score"], "stopped": result["stopped"],
                "exclude_topic": student.exclude_topic, "distill": asdict(config), "training": asdict(args),
                "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled),
