@@ -284,6 +284,7 @@ def cmd_query(args) -> int:
     kg = _load_graph(args)
     reasoner = Reasoner.from_student(args.student, kg, beam_size=args.beam, max_hops=args.max_hops,
                                      constrained=not args.unconstrained, decoder=args.decoder)
+    reasoner.student.for_inference(args.device, args.precision)
     start = time.perf_counter()
     if args.file:
         questions = load_questions(args.file, args.question_format)
@@ -386,10 +387,12 @@ def cmd_evaluate(args) -> int:
         student = Student.load(args.student)
         kg = _load_graph(args)
         reasoner = Reasoner(kg, student, **kwargs)
+    reasoner.student.for_inference(args.device, args.precision)
     questions = load_questions(args.questions, args.question_format)
     check_topics_fit(kg, questions, f"questions in {args.questions}")
     metrics, rows = reasoner.evaluate(questions, with_teacher=not args.no_teacher, progress=True)
     metrics["questions_file"] = str(Path(args.questions).resolve())
+    metrics["precision"] = args.precision
     metrics["graph"] = str(Path(args.graph).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,9 @@ MAX_HOPS = 6
 """The longest path any setting may ask for (enumeration grows exponentially)."""
 DEVICES = ("cpu", "cuda", "auto")
 PRECISIONS = ("fp32", "bf16")
+INFERENCE_PRECISIONS = ("fp32", "bf16", "int8")
+"""How a student's weights are held for answering: as trained (fp32), cast to bf16, or
+int8 (dynamic quantization of the transformer's linear layers, per output channel; CPU)."""
 OPTIMIZER_NAMES = ("adam", "adamw")
 SOFT_LOSS_NAMES = ("rest", "kway")
 DECODER_NAMES = ("beam", "kv")

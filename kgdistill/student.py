@@ -161,6 +161,8 @@ class Student:
         self.exclude_topic = True
         """Drop answer mass that returns to the topic (set from the training data)."""
         self.adaptation = "full"
+        self.precision = "fp32"
+        """Weights for answering (:meth:`for_inference`)."""
         self.hops: int | None = None
         """The longest path the student was trained for (decoding default)."""
         self.path_tokens = [relation_token(r) for r in vocabulary.relations()]
@@ -394,6 +396,50 @@ class Student:
         logp = torch.log_softmax(logits, dim=-1).gather(-1, target.to(dev).unsqueeze(-1)).squeeze(-1)
         tmask = tmask.to(dev)
         return (logp * tmask).sum(1), tmask.sum(1)
+
+    def for_inference(self, device: str = "cpu", precision: str = "fp32") -> "Student":
+        """Put the student on ``device`` (cpu, cuda, auto) for answering, its weights in
+        ``precision``: ``fp32``, ``bf16`` (all weights cast) or ``int8`` (dynamic
+        quantization of the transformer body's linear layers with per-output-channel
+        scales; the embeddings and the output layer stay in fp32; CPU only). In place.
+
+        Raises:
+            ConfigError: an unknown precision, int8 on a GPU, or cuda without one.
+        """
+        from kgdistill.configs import INFERENCE_PRECISIONS
+        from kgdistill.errors import ConfigError
+        from kgdistill.training import resolve_device
+
+        if precision not in INFERENCE_PRECISIONS:
+            raise ConfigError(f"precision must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
+        dev = resolve_device(device)
+        if precision == "int8" and dev.type != "cpu":
+            raise ConfigError("int8 (dynamic quantization) runs on the CPU only: use --precision bf16 on a GPU")
+        self.model.to(dev)
+        self.model.eval()
+        if precision == "bf16":
+            self.model.to(torch.bfloat16)
+        elif precision == "int8":
+            import warnings
+
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            self.model.float()
+            lm = self._causal_lm()
+            body = getattr(lm, lm.base_model_prefix)
+            with warnings.catch_warnings():  # torch marks quantized tensors deprecated; they still work
+                warnings.simplefilter("ignore")
+                quantize_dynamic(body, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                 inplace=True)
+            from torch.ao.nn.quantized.dynamic import Linear as QuantizedLinear
+
+            if not any(isinstance(m, QuantizedLinear) for m in body.modules()):
+                logger.warning("int8: this student has no torch.nn.Linear layers to quantize (GPT-2's are "
+                               "Conv1D); its weights stay fp32")
+        else:
+            self.model.float()
+        self.precision = precision
+        return self
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, extra: dict | None = None) -> Path:

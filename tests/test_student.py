@@ -254,3 +254,37 @@ def test_shared_prompt_loss_equals_the_naive_loss(arch, mode, softmax, tmp_path)
             grads.append(torch.cat([p.grad.flatten() for p in st.model.parameters() if p.grad is not None]))
         assert losses[0] == pytest.approx(losses[1], rel=1e-5)
         assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_compressed_students_decode_valid_paths_close_to_fp32(llama_checkpoint, precision):
+    """bf16 casts every weight, int8 quantizes the body's linear layers (per channel);
+    both decode only valid paths and agree with fp32 on the path log-probabilities
+    within the rounding of their formats."""
+    from kgdistill.decoding import decode_paths_cached
+    from kgdistill.errors import ConfigError
+
+    torch.manual_seed(0)
+    kg = KnowledgeGraph.from_triples([("X", "directed_by", "d"), ("f", "starred_actors", "X"), ("d", "directed_by", "e")])
+    st = Student.create(RelationVocabulary.from_graph(kg), [], StudentConfig(base_model=str(llama_checkpoint)))
+    prompts, topics = [RECORD.prompt, "question: what did X star in path:"], [[kg.entity_id("X")]] * 2
+    ref = decode_paths_cached(st, prompts, 3, 2, kg, topics)
+    st.for_inference("cpu", precision)
+    lm = st._causal_lm()
+    if precision == "bf16":
+        assert all(p.dtype == torch.bfloat16 for p in st.model.parameters())
+    else:
+        from torch.ao.nn.quantized.dynamic import Linear as QuantizedLinear
+
+        linear = [m for m in lm.model.modules() if isinstance(m, torch.nn.Linear)]
+        assert linear == [] and any(isinstance(m, QuantizedLinear) for m in lm.model.modules())
+        assert lm.get_output_embeddings().weight.dtype == torch.float32
+    got = decode_paths_cached(st, prompts, 3, 2, kg, topics)
+    for a, b in zip(ref, got):
+        assert {str(p.path) for p in a} == {str(p.path) for p in b}
+        want = {str(p.path): p.logprob for p in a}
+        for p in b:
+            assert p.logprob == pytest.approx(want[str(p.path)], abs=0.1)
+            assert verify_relation_path(kg, "X", p.path).valid
+    with pytest.raises(ConfigError):
+        st.for_inference("cpu", "fp8")
