@@ -10,7 +10,7 @@ import math
 import os
 import sys
 
-from kgdistill.commands import (cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
+from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
 from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, STUDENT_TRAINING,
@@ -331,6 +331,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compress", help="distil a run's (large) student into a small fast one",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Train a small student (the default 2-layer model unless --layers/--dim/--heads) "
+                                   "on the path distributions of RUN's student -- typically a SmolLM2 student -- "
+                                   "on RUN's training questions and on unlabeled ones (RUN's --unlabeled file, or "
+                                   "--unlabeled). The new run directory is used like any other (evaluate --run, "
+                                   "query --student OUT/student).",
+                       epilog="example:\n  kgdistill compress --run runs/smol --out runs/smol-small --precision bf16")
+    p.add_argument("--run", required=True, help="the trained run whose student is compressed")
+    p.add_argument("--out", required=True, help="the new run directory")
+    p.add_argument("--unlabeled", help="questions without answers to learn the source student's paths on "
+                                       "(default: the source run's unlabeled file, if any)")
+    p.add_argument("--layers", type=_int_in(1, 96), default=StudentConfig.n_layer, help="layers of the small student")
+    p.add_argument("--dim", type=_int_in(1, 16384), default=StudentConfig.n_embd, help="width of the small student")
+    p.add_argument("--heads", type=_int_in(1, 256), default=StudentConfig.n_head, help="its attention heads")
+    p.add_argument("--max-minutes", type=MINUTES, default=None,
+                   help="stop the small student's training after this many minutes (0: no limit)")
+    p.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="fp32",
+                   help="the source student's weights while it decodes the soft targets (bf16: about 2x faster)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_compress)
 
     p = sub.add_parser("evaluate", help="score a trained run (or a student) on any question file",
                        description="Writes OUT/metrics.json (strict Hits@1 = top-1 answer only, answer F1, "

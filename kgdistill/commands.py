@@ -364,6 +364,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_compress(args) -> int:
+    from kgdistill.runs import compress_run, summary_line
+    from kgdistill.student import StudentConfig
+
+    student = StudentConfig(n_layer=args.layers, n_embd=args.dim, n_head=args.heads)
+    metrics = compress_run(args.run, args.out, student, unlabeled=args.unlabeled, max_minutes=args.max_minutes,
+                           precision=args.precision, progress=not args.quiet, echo=print)
+    print(f"compressed student written to {args.out}/ (query it with --run {args.out})")
+    if "valid" in metrics:
+        print(summary_line(metrics["valid"]))
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from kgdistill.datasets import load_questions
     from kgdistill.io import write_atomic, write_json_atomic

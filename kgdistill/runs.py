@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from kgdistill.datasets import Question
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
@@ -100,6 +102,12 @@ class RunConfig:
         unlabeled: extra questions without answers (any question format; answers in
             it are ignored): the teacher's soft targets on them are added to the
             student's training set (used when ``distill.alpha < 1``).
+        soft_targets_from: another run whose *student* (e.g. a SmolLM2 student)
+            gives the soft targets instead of this run's teacher: its beam of paths
+            per question, probabilities normalised over the beam. This is how a large
+            student is compressed into a small one (``kgdistill compress``).
+        soft_targets_precision: the weights of that source student while it
+            decodes (fp32, bf16, int8; see ``Student.for_inference``).
         graph_format, question_format: file formats (``None``: detected).
         seed: seeds both models' weights and data order.
         hops: the longest reasoning path, in [1, 6]; ``None``: inferred from the
@@ -119,6 +127,8 @@ class RunConfig:
     train: str
     valid: str | None = None
     unlabeled: str | None = None
+    soft_targets_from: str | None = None
+    soft_targets_precision: str = "fp32"
     graph_format: str | None = None
     question_format: str | None = None
     seed: int = 0
@@ -140,6 +150,9 @@ class RunConfig:
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError(f"{name} must be a file path")
         check_int(self, "seed", 0)
+        from kgdistill.configs import INFERENCE_PRECISIONS, check_choice
+
+        check_choice(self, "soft_targets_precision", INFERENCE_PRECISIONS)
         if self.hops is not None:
             check_int(self, "hops", 1, MAX_HOPS)
         if self.exact_hops is not None and not isinstance(self.exact_hops, bool):
@@ -198,6 +211,8 @@ class RunConfig:
             path = getattr(self, name)
             if path is not None and not Path(path).exists():
                 raise ConfigError(f"{name} file {path}: no such file")
+        if self.soft_targets_from is not None and not (Path(self.soft_targets_from) / "student").is_dir():
+            raise ConfigError(f"soft_targets_from {self.soft_targets_from}: not a trained run (no student/)")
         self.student.check_base_model()
 
     def resolve(self, graph: GraphBackend, train: Sequence[Question]) -> "RunConfig":
@@ -365,9 +380,10 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
         _write_dir_atomic(run / "teacher", teacher.save)
         shutil.rmtree(run / "teacher.ckpt", ignore_errors=True)
     # 2. soft targets and the student's training set
+    source = teacher if cfg.soft_targets_from is None else StudentSource(cfg, graph, echo)
     if not (run / "soft_targets.jsonl").exists():
         t0 = time.perf_counter()
-        preds = teacher.predict(graph, train, top_k=cfg.serializer.top_k, progress=progress)
+        preds = source.predict(graph, train, top_k=cfg.serializer.top_k, progress=progress)
         write_atomic(run / "soft_targets.jsonl", lambda p: write_jsonl(preds, p))
         timings["soft_target_seconds"] = time.perf_counter() - t0
     if (run / "train_set.jsonl").exists():
@@ -380,7 +396,7 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
         save_records(records, run / "train_set.jsonl")
         timings["serialize_seconds"] = time.perf_counter() - t0
     if cfg.unlabeled:
-        records = records + _unlabeled_records(cfg, graph, teacher, run, progress, echo)
+        records = records + _unlabeled_records(cfg, graph, source, run, progress, echo)
     # 3. student
     student_dir = run / "student"
     if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
@@ -426,6 +442,87 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     return metrics
 
 
+def compress_run(source: str | Path, out: str | Path, student: StudentConfig | None = None,
+                 unlabeled: str | None = None, max_minutes: float | None = None, precision: str = "fp32",
+                 progress: bool = True, echo: Callable[[str], None] = logger.info) -> dict:
+    """Distil the student of run ``source`` (e.g. a SmolLM2 student) into a smaller one
+    in a new run ``out``: the same data, hops, serializer and loss, the soft targets
+    being the source student's path distributions (``soft_targets_from``) on the
+    training questions and on ``unlabeled`` ones (default: the source run's). The
+    source's teacher is copied (for comparison in metrics; it is not used to train).
+    Resumable like :func:`train_run`.
+
+    Args:
+        student: the small student (default: :class:`StudentConfig`'s defaults).
+        precision: the source student's weights while it decodes (bf16 is about twice
+            as fast for SmolLM2 on CPUs with AVX512-BF16).
+    """
+    src = read_run_config(source)
+    if not (Path(source) / "student" / "kgdistill.json").exists():
+        raise RunError(f"{source}: no trained student to compress")
+    training = dataclasses.replace(STUDENT_TRAINING, device=src.student_training.device)
+    if max_minutes is not None:
+        training = dataclasses.replace(training, max_minutes=max_minutes)
+    cfg = dataclasses.replace(src, student=student or StudentConfig(), student_training=training,
+                              unlabeled=unlabeled if unlabeled is not None else src.unlabeled,
+                              soft_targets_from=str(Path(source).resolve()), soft_targets_precision=precision,
+                              inferred={})
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "teacher").exists() and (Path(source) / "teacher").is_dir():
+        shutil.copytree(Path(source) / "teacher", out / "teacher")
+    return train_run(cfg, out, progress=progress, echo=echo)
+
+
+class StudentSource:
+    """Soft targets from another run's student (``RunConfig.soft_targets_from``): per
+    question its graph-constrained beam of ``top_k`` paths with their probabilities
+    normalised over the beam, in the teacher-dump format. The source student runs on
+    the training device with ``soft_targets_precision`` weights."""
+
+    def __init__(self, cfg: RunConfig, graph: GraphBackend, echo: Callable[[str], None]) -> None:
+        self.cfg, self.graph, self.echo = cfg, graph, echo
+        self._reasoner = None
+
+    def reasoner(self, top_k: int):
+        from kgdistill.reasoner import Reasoner
+
+        if self._reasoner is None:
+            source = read_run_config(self.cfg.soft_targets_from)
+            if source.hops != self.cfg.hops:
+                raise RunError(f"soft_targets_from {self.cfg.soft_targets_from} decodes up to {source.hops} hops, "
+                               f"this run needs {self.cfg.hops}")
+            self._reasoner = Reasoner.from_run(self.cfg.soft_targets_from, self.graph, beam_size=top_k)
+            self._reasoner.student.for_inference(self.cfg.student_training.device,
+                                                 self.cfg.soft_targets_precision)
+        return self._reasoner
+
+    def predict(self, graph: GraphBackend, questions: Sequence[Question], top_k: int, progress: bool = True
+                ) -> list[dict]:
+        from tqdm.auto import tqdm
+
+        from kgdistill.serializer import make_prompt
+
+        reasoner = self.reasoner(top_k)
+        self.echo(f"source student ({self.cfg.soft_targets_from}): path distributions of {len(questions):,} "
+                  "questions")
+        out = []
+        bs = reasoner.batch_size
+        for s in tqdm(range(0, len(questions), bs), desc="source student", unit="batch", disable=not progress):
+            chunk = questions[s:s + bs]
+            topics = [np.unique(ids[ids >= 0]) for ids in (graph.entity_ids(q.topic_entities) for q in chunk)]
+            live = [i for i, t in enumerate(topics) if t.size]
+            prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, reasoner.serializer) for i in live]
+            decoded = dict(zip(live, reasoner.decoder.decode(reasoner.student, prompts, top_k, reasoner.max_hops,
+                                                             graph, [topics[i] for i in live],
+                                                             binding=reasoner.binding)))
+            for i, q in enumerate(chunk):
+                out.append({"id": q.id, "question": q.text, "topic_entities": list(q.topic_entities),
+                            "answers": list(q.answers),
+                            "paths": [{"path": str(d.path), "prob": float(d.prob)} for d in decoded.get(i, [])]})
+        return out
+
+
 def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, progress: bool,
                        echo: Callable[[str], None]) -> list:
     """Soft-target-only records for the unlabeled questions (written once to
@@ -442,10 +539,12 @@ def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, 
     if cfg.distill.alpha >= 1.0:
         logger.warning("alpha is 1: the %d unlabeled questions teach nothing (they have only soft targets)",
                        len(questions))
-    echo(f"teacher: soft targets for {len(questions):,} unlabeled questions")
+    echo(f"{'teacher' if cfg.soft_targets_from is None else 'source student'}: soft targets for "
+         f"{len(questions):,} unlabeled questions")
     preds = teacher.predict(graph, questions, top_k=cfg.serializer.top_k, progress=progress)
     write_atomic(run / "soft_targets_unlabeled.jsonl", lambda p: write_jsonl(preds, p))
-    records = build_training_set(graph, questions, [p.to_dict() for p in preds], cfg.serializer, cfg.hops,
+    records = build_training_set(graph, questions, [p if isinstance(p, dict) else p.to_dict() for p in preds],
+                                 cfg.serializer, cfg.hops,
                                  cfg.distill.temperature, hard_targets=False)
     save_records(records, path)
     return records
