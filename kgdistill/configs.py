@@ -128,6 +128,13 @@ class TeacherConfig:
         max_expand_degree: subgraph hub cap (see :class:`kgdistill.subgraph.SubgraphConfig`).
         max_nodes: subgraph node cap.
         top_k_paths: paths kept per question in dumps.
+        gold_path_weight: weight of a path loss, ``-log p(gold relation path)`` under
+            the teacher's step distributions, added to the answer loss for training
+            questions whose dataset gives a gold path (PathQuestion, the example
+            graph). Without it a teacher trained from answers alone may prefer
+            another path that happens to reach the same answers ("the country of the
+            university where X studied" through ``born_in``); its soft targets then
+            contradict the gold path the student learns. 0: answers only.
     """
 
     hidden_dim: int = 128
@@ -137,9 +144,11 @@ class TeacherConfig:
     max_expand_degree: int = 1000
     max_nodes: int = 50_000
     top_k_paths: int = 10
+    gold_path_weight: float = 1.0
 
     def __post_init__(self) -> None:
         check_int(self, "hidden_dim", 1, 4096)
+        check_float(self, "gold_path_weight", 0.0, 100.0)
         check_float(self, "dropout", 0.0, 1.0, high_open=True)
         check_choice(self, "topic_policy", ("learned", "exclude", "keep"))
         check_int(self, "max_expand_degree", 1)

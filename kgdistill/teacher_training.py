@@ -1,8 +1,9 @@
 """Training, evaluation, path distributions and persistence of the GNN teacher.
 
-The teacher is trained from answers only (weak supervision): the loss is
+The teacher is trained from answers (weak supervision): the loss is
 ``-log sum_{a in answers} p(a)``, the probability mass the steered walk puts on the
-gold answers. Gold paths, where a dataset has them, are not used here.
+gold answers. Where a dataset gives gold paths, ``-log p(gold relation path)`` is added
+(weighted by ``TeacherConfig.gold_path_weight``, :func:`gold_path_rows`).
 """
 from __future__ import annotations
 
@@ -426,14 +427,52 @@ def score_predictions(preds: Sequence[QuestionPaths]) -> dict:
 
 
 # ---------------------------------------------------------------------- training
+def gold_path_rows(graph: GraphBackend, question: Question, binding: GraphBinding, num_steps: int,
+                   exact_hops: bool) -> list[int] | None:
+    """The teacher rows of the directed relations of a question's gold path, or ``None``
+    (no gold path, a relation the graph or the teacher lacks, a path longer than the
+    teacher's steps, or of another length when hops are exact)."""
+    from kgdistill.graph import directed_relation
+    from kgdistill.paths import GroundedPath
+
+    gold = question.gold_path
+    if gold is None:
+        return None
+    rel = gold.relation_path if isinstance(gold, GroundedPath) else gold
+    if len(rel) == 0 or len(rel) > num_steps or (exact_hops and len(rel) != num_steps):
+        return None
+    drels = []
+    for r in rel.relations:
+        rid = graph.relation_id(r.name)
+        if rid is None:
+            return None
+        drels.append(directed_relation(rid, r.inverse))
+    rows = binding.rows(np.array(drels, dtype=np.int64))
+    return None if (rows < 0).any() else rows.tolist()
+
+
+def gold_path_loss(alpha: torch.Tensor, beta: torch.Tensor, gold: Sequence[tuple[int, list[int]]]) -> torch.Tensor:
+    """Mean ``-(log beta_L + sum_t log alpha_t(r_t))`` over ``(batch row, rows)`` pairs."""
+    terms = []
+    for j, rows in gold:
+        steps = torch.arange(len(rows), device=alpha.device)
+        lp = torch.log(alpha[j, steps, torch.tensor(rows, device=alpha.device)].clamp(min=1e-30)).sum()
+        terms.append(lp + torch.log(beta[j, len(rows) - 1].clamp(min=1e-30)))
+    return -torch.stack(terms).mean()
+
+
 class _TeacherTask(TrainTask):
-    """The teacher's loss (:func:`answer_loss`) and validation Hits@1 for :func:`fit`."""
+    """The teacher's loss (:func:`answer_loss`, plus :func:`gold_path_loss` where gold
+    paths exist) and validation Hits@1 for :func:`fit`."""
 
     def __init__(self, teacher: Teacher, graph: GraphBackend, examples: list[Example], encoding: QuestionEncoding,
                  valid: Sequence[Question]) -> None:
         self.teacher, self.graph, self.examples, self.encoding, self.valid = teacher, graph, examples, encoding, valid
         self.model = teacher.model
         self.binding = teacher.bind(graph)
+        self.gold_weight = float(getattr(teacher.config, "gold_path_weight", 0.0))
+        self.gold = [gold_path_rows(graph, ex.question, self.binding, teacher.model.num_steps,
+                                    teacher.model.exact_hops) if self.gold_weight > 0 else None for ex in examples]
 
     def num_examples(self) -> int:
         return len(self.examples)
@@ -441,9 +480,13 @@ class _TeacherTask(TrainTask):
     def loss(self, indices: Sequence[int]) -> torch.Tensor:
         b = _to(collate(self.graph, [self.examples[i] for i in indices], self.encoding, self.teacher.sub_config,
                         self.binding), self.teacher.device)
-        scores, _, _ = self.model(b["question"], b["tokens"], b["token_mask"], b["edge_index"], b["edge_type"],
-                                  b["batch"], b["topic_mask"])
-        return answer_loss(scores.float(), b["answer_mask"], b["batch"], b["size"])
+        scores, alpha, beta = self.model(b["question"], b["tokens"], b["token_mask"], b["edge_index"],
+                                         b["edge_type"], b["batch"], b["topic_mask"])
+        loss = answer_loss(scores.float(), b["answer_mask"], b["batch"], b["size"])
+        gold = [(j, self.gold[i]) for j, i in enumerate(indices) if self.gold[i] is not None]
+        if gold:
+            loss = loss + self.gold_weight * gold_path_loss(alpha.float(), beta.float(), gold)
+        return loss
 
     def validate(self) -> dict:
         if not self.valid:

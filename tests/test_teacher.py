@@ -102,3 +102,29 @@ def test_answer_loss_by_hand():
     q0 = -math.log(0.5) - math.log(0.5 / 0.75)
     q1 = -math.log(0.6) - math.log(0.6 / 0.7)
     assert float(got) == pytest.approx((q0 + q1) / 2, rel=1e-5)
+
+
+def test_gold_path_loss_by_hand():
+    from kgdistill.teacher_training import gold_path_loss
+
+    alpha = torch.tensor([[[0.7, 0.2, 0.1], [0.5, 0.25, 0.25]], [[0.1, 0.1, 0.8], [0.3, 0.3, 0.4]]])
+    beta = torch.tensor([[0.4, 0.6], [1.0, 0.0]])
+    got = gold_path_loss(alpha, beta, [(0, [0, 1]), (1, [2])])
+    want = -(math.log(0.6 * 0.7 * 0.25) + math.log(1.0 * 0.8)) / 2
+    assert float(got) == pytest.approx(want, rel=1e-5)
+
+
+def test_teacher_prefers_the_gold_path_over_one_that_reaches_the_same_answers(world_teacher):
+    """The example graph's questions give gold paths; answers alone let the teacher
+    prove "which office of which country did X hold" through born_in -> city_of (the
+    same country). With the gold-path loss its top path is the gold one."""
+    from kgdistill.paths import GroundedPath
+
+    kg, valid, teacher = world_teacher
+    with_gold = [q for q in valid if q.gold_path is not None]
+    preds = teacher.predict(kg, with_gold, top_k=1)
+    gold = [str(q.gold_path.relation_path if isinstance(q.gold_path, GroundedPath) else q.gold_path)
+            for q in with_gold]
+    top = [p.paths[0]["path"] if p.paths else None for p in preds]
+    accuracy = sum(a == b for a, b in zip(top, gold)) / len(gold)
+    assert len(gold) >= 50 and accuracy >= 0.98, [(g, t) for g, t in zip(gold, top) if g != t]
