@@ -27,8 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-LEARNING_RATES = {"full": 5e-5, "lora": 5e-4, "prompt_tuning": 1e-2, "p_tuning": 1e-2,
-                  "prefix_tuning": 5e-3, "p_tuning_v2": 5e-3}
+from kgdistill.configs import PRETRAINED_LR as LEARNING_RATES  # noqa: E402
 
 
 def reworded_file(reworded: Path, dataset: str) -> Path | None:

@@ -5,6 +5,8 @@
         --set augment --split train
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded --derive
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded --jsonl
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded-augment \\
+        --set augment --split train --combined
 
 A model that memorised MetaQA's or PathQuestion's question templates may fail on a
 user's own wording. This script writes copies of the validation files (MetaQA 1/2/3-hop,
@@ -551,6 +553,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--per-template", type=int, default=0,
                    help="when deriving: training questions per dataset template that vote (default 0: all)")
     p.add_argument("--only", nargs="*", help="file names to write (e.g. metaqa-1hop pq-2h); default all")
+    p.add_argument("--combined", action="store_true",
+                   help="with --set augment --split train: also write <name>-train-combined.jsonl, the training "
+                        "questions in their original wording followed by their re-wordings (ids suffixed "
+                        "':reworded'), each with its answers and gold path: a LABELLED training file")
     p.add_argument("--jsonl", action="store_true",
                    help="also write kgdistill JSONL twins with the question type as gold path: "
                         "<name>-<split>-reworded.jsonl and the original wording <name>-<split>.jsonl")
@@ -584,6 +590,10 @@ def template_problems(spec: dict, files: Sequence[QuestionFile], all_files: Sequ
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.combined and (args.which, args.split) != ("augment", "train"):
+        print("refusing: --combined writes labelled training files; use it with --set augment --split train",
+              file=sys.stderr)
+        return 2
     if args.which == "eval" and args.split == "train":
         print("refusing: eval wordings are for validation only; use --set augment for training files",
               file=sys.stderr)
@@ -610,6 +620,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{target}: {report.written} written, {report.left_out} left out ({report.no_type} with no "
               f"derived type, {report.no_template} with no template), {len(report.types)} types, "
               f"{len(report.used)} templates used")
+        if args.combined:
+            import dataclasses
+
+            before, after = jsonl_twins(qfile, args.split, source, target, report)
+            combined = before + [dataclasses.replace(q, id=f"{q.id}:reworded") for q in after]
+            path = args.out / f"{qfile.name}-{args.split}-combined.jsonl"
+            write_jsonl_twin(combined, path)
+            print(f"{path}: {len(before)} original + {len(after)} re-worded questions with answers and gold paths")
         if args.jsonl:
             before, after = jsonl_twins(qfile, args.split, source, target, report)
             for questions, path in ((after, jsonl_path(target)),

@@ -13,7 +13,7 @@ import sys
 from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
-from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, STUDENT_TRAINING,
+from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, PRETRAINED_LR, STUDENT_TRAINING,
                                TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.serializer import SerializerConfig
@@ -108,9 +108,9 @@ def _add_student_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=_int_in(1, 16384), default=StudentConfig.n_embd, help="width of the built student")
     p.add_argument("--heads", type=_int_in(1, 256), default=StudentConfig.n_head,
                    help="attention heads of the built student")
-    p.add_argument("--softmax", choices=("full", "paths"), default=StudentConfig.softmax,
+    p.add_argument("--softmax", choices=("full", "paths"),
                    help="next-token distribution over the whole vocabulary (full) or only the path tokens (paths: "
-                        "cheaper training for pretrained students)")
+                        "cheaper training; default: paths for a --base-model, full for the built student)")
 
 
 def _add_inference_args(p: argparse.ArgumentParser) -> None:
@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature)
     p.add_argument("--epochs", type=NON_NEGATIVE, default=STUDENT_TRAINING.epochs)
     p.add_argument("--batch-size", type=POSITIVE, default=STUDENT_TRAINING.batch_size)
-    p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True), default=STUDENT_TRAINING.lr)
+    p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True),
+                   help=f"learning rate (default: {STUDENT_TRAINING.lr:g} for the built student; for a --base-model "
+                        "by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items()) + ")")
     p.add_argument("--label-fraction", type=_float_in(0.0, 1.0, low_open=True), default=1.0,
                    help="share of questions whose hard labels are used")
     _add_soft_loss(p)
@@ -327,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student-epochs", type=NON_NEGATIVE, default=STUDENT_TRAINING.epochs,
                    help="most student epochs (early stopping)")
     p.add_argument("--max-minutes", type=MINUTES, default=0.0, help="wall-time limit per model (0: none)")
+    p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True),
+                   help=f"the student's learning rate (default: {STUDENT_TRAINING.lr:g} for the built student; for a "
+                        "--base-model by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items())
+                        + ")")
     _add_student_args(p)
     _add_device_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")

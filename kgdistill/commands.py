@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+from kgdistill.configs import student_lr
 from kgdistill.errors import KGDistillError
 from kgdistill.paths import PathSyntaxError
 from kgdistill.readers import write_jsonl
@@ -248,11 +249,11 @@ def cmd_distill(args) -> int:
     from kgdistill.training import seed_everything
     from kgdistill.vocabulary import RelationVocabulary
 
-    student_config = StudentConfig(base_model=args.base_model, adaptation=args.adaptation, n_layer=args.layers,
-                                   n_embd=args.dim, n_head=args.heads, softmax=args.softmax)
+    student_config = _student_config(args)
     student_config.check_base_model()
     config = DistillConfig(alpha=args.alpha, temperature=args.temperature, label_fraction=args.label_fraction,
                            soft_loss=args.soft_loss)
+    args.lr = student_lr(student_config, args.lr)
     train_args = _train_args(STUDENT_TRAINING, args)
     side = Path(args.train_set + SERIALIZE_SIDECAR)
     sidecar = read_json(side) if side.exists() else {}
@@ -304,6 +305,17 @@ def cmd_query(args) -> int:
     return 0
 
 
+def _student_config(args):
+    """The student of ``--base-model/--adaptation/--layers/--dim/--heads/--softmax``;
+    softmax defaults to ``paths`` for a pretrained base model (a 49k-token softmax per
+    step buys a path generator nothing) and ``full`` for the built student."""
+    from kgdistill.configs import StudentConfig
+
+    softmax = args.softmax or ("paths" if args.base_model else "full")
+    return StudentConfig(base_model=args.base_model, adaptation=args.adaptation, n_layer=args.layers,
+                         n_embd=args.dim, n_head=args.heads, softmax=softmax)
+
+
 # ---------------------------------------------------------------------- run
 def _run_config_from_args(args):
     import dataclasses
@@ -316,17 +328,16 @@ def _run_config_from_args(args):
 
     exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
     device = {"device": args.device, "precision": args.precision}
+    student = _student_config(args)
     teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=args.max_minutes,
                                            device=args.device)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs,
-                                           max_minutes=args.max_minutes, **device)
+                                           max_minutes=args.max_minutes, lr=student_lr(student, args.lr), **device)
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
                      graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
                      teacher_training=teacher_training, serializer=SerializerConfig(top_k=args.top_k),
-                     student=StudentConfig(base_model=args.base_model, adaptation=args.adaptation,
-                                           n_layer=args.layers, n_embd=args.dim, n_head=args.heads,
-                                           softmax=args.softmax),
+                     student=student,
                      distill=DistillConfig(alpha=args.alpha, temperature=args.temperature,
                                            soft_loss=args.soft_loss),
                      student_training=student_training)

@@ -252,6 +252,21 @@ class DistillConfig:
         check_choice(self, "soft_loss", SOFT_LOSS_NAMES)
 
 
+PRETRAINED_LR = {"full": 5e-5, "lora": 5e-4, "prompt_tuning": 1e-2, "p_tuning": 1e-2,
+                 "prefix_tuning": 5e-3, "p_tuning_v2": 5e-3}
+"""Default learning rate per adaptation mode of a pretrained student (the methods' usual
+ranges; the small built student's default is ``STUDENT_TRAINING.lr``). Full fine-tuning
+of a pretrained LM at the small student's 2e-3 destroys what it knows."""
+
+
+def student_lr(student: StudentConfig, lr: float | None = None) -> float:
+    """``lr`` if given, else the default for ``student``: :data:`PRETRAINED_LR` of its
+    adaptation mode for a pretrained base model, ``STUDENT_TRAINING.lr`` otherwise."""
+    if lr is not None:
+        return lr
+    return PRETRAINED_LR[student.adaptation] if student.base_model else STUDENT_TRAINING.lr
+
+
 STUDENT_TRAINING = TrainArgs(epochs=30, batch_size=32, lr=2e-3, weight_decay=0.01, optimizer="adamw", patience=3,
                              max_grad_norm=1.0)
 """The student's default training settings."""

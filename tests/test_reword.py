@@ -184,3 +184,20 @@ def test_command_line_refuses_a_dataset_template(tmp_path, files, spec, capsys):
     assert R.main(["--data", str(DATA), "--out", str(out), "--only", "metaqa-1hop", "--templates", str(path)]) == 1
     assert "'Who directed {X}?' is a dataset template" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_combined_training_file(tmp_path, files):
+    """--combined: the originals then their re-wordings, every record labelled, ids distinct."""
+    from kgdistill.datasets import load_questions
+
+    args = ["--data", str(DATA), "--out", str(tmp_path), "--only", "pq-2h", "--set", "augment", "--split", "train"]
+    assert R.main(args + ["--combined"]) == 0
+    both = load_questions(tmp_path / "pq-2h-train-combined.jsonl", format="jsonl")
+    half = len(both) // 2
+    assert len(both) == 2 * half and half > 1000
+    assert len({q.id for q in both}) == len(both)
+    for old, new in zip(both[:half], both[half:]):
+        assert new.id == old.id + ":reworded" and new.text != old.text
+        assert (new.answers, new.topic_entities, new.gold_path) == (old.answers, old.topic_entities, old.gold_path)
+        assert new.answers and new.gold_path is not None
+    assert R.main(["--data", str(DATA), "--out", str(tmp_path), "--only", "pq-2h", "--combined"]) == 2  # eval set

@@ -67,3 +67,25 @@ def test_first_config_format_is_converted():
     assert c.teacher.hidden_dim == 64 and c.teacher_training.epochs == 7 and c.teacher_training.max_minutes == 3.0
     assert c.serializer.top_k == 4 and c.distill.temperature == 2.0 and c.student_training.epochs == 5
     assert c.student.n_layer == 3 and c.hops == 2 and c.version == 2 and c.distill.soft_loss == "kway"
+
+
+def test_pretrained_students_get_their_adaptation_modes_learning_rate():
+    """`kgdistill train --base-model ...` used the small student's lr 2e-3 for every mode:
+    full fine-tuning of SmolLM2 at 2e-3 wrecks it. Defaults now follow the mode, a given
+    --lr wins, and a pretrained student gets the path-only softmax unless told."""
+    from kgdistill.cli import build_parser
+    from kgdistill.commands import _run_config_from_args
+    from kgdistill.configs import PRETRAINED_LR, STUDENT_TRAINING
+
+    def config(*extra):
+        args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", *extra])
+        return _run_config_from_args(args)
+
+    built = config()
+    assert built.student_training.lr == STUDENT_TRAINING.lr == 2e-3 and built.student.softmax == "full"
+    full = config("--base-model", "some/dir")
+    assert full.student_training.lr == PRETRAINED_LR["full"] == 5e-5 and full.student.softmax == "paths"
+    lora = config("--base-model", "some/dir", "--adaptation", "lora")
+    assert lora.student_training.lr == 5e-4
+    given = config("--base-model", "some/dir", "--lr", "1e-4", "--softmax", "full")
+    assert given.student_training.lr == 1e-4 and given.student.softmax == "full"
