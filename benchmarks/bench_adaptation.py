@@ -4,7 +4,7 @@ distilled from an existing run's teacher under the same time box, scored on the
 validation questions and on our re-worded ones.
 
     .venv/bin/python benchmarks/bench_adaptation.py --datasets pq-2h,pq-3h --max-minutes 4 \\
-        [--modes lora,prompt_tuning] [--alphas 0.5,1.0] [--alpha-modes lora] [--sample 2000] \\
+        [--modes lora,prompt_tuning] [--alphas 0.5,1.0] [--alpha-modes lora] [--sample 2000] [--valid-sample 300] \\
         [--runs runs] [--reworded runs/reworded] [--out runs/adaptation]
 
 For each dataset the teacher, its soft targets and the training records come from
@@ -37,6 +37,25 @@ def reworded_file(reworded: Path, dataset: str) -> Path | None:
     return None
 
 
+def valid_sample(original: Path, reworded: Path | None, n: int, out: Path) -> tuple[Path, Path | None]:
+    """A seeded sample of ``n`` validation questions (the original-wording JSONL of
+    ``benchmarks/reword.py --jsonl``) and the same questions from the re-worded twin,
+    written once into ``out`` (every cell of a dataset uses the same sample)."""
+    import random
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = [original] + ([reworded] if reworded is not None else [])
+    written = [out / f.name for f in files]
+    if not all(w.exists() for w in written):
+        lines = [f.read_text(encoding="utf-8").splitlines(keepends=True) for f in files]
+        if any(len(x) != len(lines[0]) for x in lines):
+            raise SystemExit(f"{files}: the twins differ in length")
+        keep = sorted(random.Random(0).sample(range(len(lines[0])), min(n, len(lines[0]))))
+        for w, x in zip(written, lines):
+            w.write_text("".join(x[i] for i in keep), encoding="utf-8")
+    return written[0], (written[1] if reworded is not None else None)
+
+
 def scores(m: dict) -> dict:
     return {"hits@1": m["hits@1"], "valid_path_share": m["valid_path_share"],
             "relation_path_accuracy": m.get("relation_path_accuracy"), "ms_per_question": m["ms_per_question"]}
@@ -53,9 +72,14 @@ def run_cell(dataset: str, mode: str, alpha: float, args) -> dict:
     out = Path(args.out) / f"{dataset}-{mode}-a{alpha:g}"
     if (out / "cell.json").exists():
         return read_json(out / "cell.json")
+    original, rw = Path(args.reworded) / f"{dataset}-valid.jsonl", reworded_file(Path(args.reworded), dataset)
+    valid = None
+    if args.valid_sample:
+        original, rw = valid_sample(original, rw, args.valid_sample, Path(args.out) / f"{dataset}-valid-sample")
+        valid = str(original)
     cfg = pretrained_config(Path(args.runs) / f"remeasure-{dataset}", out, args.base_model, mode,
                             LEARNING_RATES[mode], max_minutes=args.max_minutes, patience=args.patience,
-                            alpha=alpha, sample=args.sample)
+                            alpha=alpha, sample=args.sample, valid=valid)
     t0 = time.time()
     metrics = train_run(cfg, out, progress=False, echo=lambda *a: None)
     student = read_json(out / "student" / "metrics.json")
@@ -64,12 +88,12 @@ def run_cell(dataset: str, mode: str, alpha: float, args) -> dict:
             "train_minutes": student["train_seconds"] / 60, "epochs": len(student["curve"]),
             "stopped": student["stopped"], "train_records": student["train_records"], "sample": args.sample,
             "max_minutes": args.max_minutes, "valid": scores(metrics["valid"]),
-            "teacher_valid": metrics["valid"]["teacher"]["hits@1"], "wall_seconds": None}
-    original = Path(args.reworded) / f"{dataset}-valid.jsonl"  # the same questions with gold relation paths
+            "teacher_valid": metrics["valid"]["teacher"]["hits@1"], "wall_seconds": None,
+            "valid_questions": metrics["valid"]["questions"]}
+    # the same questions with gold relation paths (MetaQA's own file has none)
     if cell["valid"]["relation_path_accuracy"] is None and original.exists():
         m, _ = Reasoner.from_run(out).evaluate(load_questions(original), with_teacher=False)
         cell["valid"]["relation_path_accuracy"] = m.get("relation_path_accuracy")
-    rw = reworded_file(Path(args.reworded), dataset)
     if rw is not None:
         reasoner = Reasoner.from_run(out)
         m, _ = reasoner.evaluate(load_questions(rw), with_teacher=True)
@@ -107,7 +131,10 @@ def main() -> None:
     p.add_argument("--alpha-modes", default="lora", help="modes that also run the alphas after the first")
     p.add_argument("--max-minutes", type=float, default=4.0)
     p.add_argument("--patience", type=int, default=2)
-    p.add_argument("--sample", type=int, default=0)
+    p.add_argument("--sample", type=int, default=0, help="a seeded sample of this many training records")
+    p.add_argument("--valid-sample", type=int, default=0,
+                   help="validate (early stopping and scores) on a seeded sample of this many validation questions "
+                        "and their re-wordings (JSONL twins of benchmarks/reword.py --jsonl; default: all)")
     p.add_argument("--base-model", default="smollm2-135m")
     p.add_argument("--runs", default="runs")
     p.add_argument("--reworded", default="runs/reworded")

@@ -3,7 +3,7 @@ training set are copied from an existing run (so only the student trains), then
 ``kgdistill.runs.train_run`` does the rest, exactly as ``kgdistill train`` would.
 
     .venv/bin/python benchmarks/bench_pretrained.py --from runs/remeasure-pq-3h --out runs/smol-pq3h-lora \\
-        [--base-model smollm2-135m] [--adaptation lora] [--lr 5e-4] [--softmax paths] [--precision bf16] \\
+        [--base-model smollm2-135m|none] [--adaptation lora] [--lr 5e-4] [--valid FILE] [--softmax paths] [--precision bf16] \\
         [--max-minutes 20] [--unlabeled FILE] [--alpha 0.5]
 
 Then score it on any question file with ``kgdistill evaluate --run OUT --questions F``.
@@ -20,10 +20,11 @@ from pathlib import Path
 def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m", adaptation: str = "lora",
                       lr: float = 5e-4, softmax: str = "paths", precision: str = "bf16", max_minutes: float = 20.0,
                       patience: int = 2, alpha: float | None = None, unlabeled: str | None = None,
-                      sample: int = 0, seed: int = 0):
+                      sample: int = 0, seed: int = 0, valid: str | None = None):
     """The run config of a pretrained student trained on ``source``'s teacher, with the
     teacher, its soft targets and the training records copied into ``out`` (with
-    ``sample``, a seeded random sample of that many training records)."""
+    ``sample``, a seeded random sample of that many training records); ``valid``
+    replaces the source run's validation file."""
     import random
 
     from kgdistill.configs import STUDENT_TRAINING, StudentConfig
@@ -40,9 +41,12 @@ def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m",
             else:
                 (shutil.copytree if (source / stage).is_dir() else shutil.copy)(source / stage, out / stage)
     distill = base.distill if alpha is None else dataclasses.replace(base.distill, alpha=alpha)
+    if base_model in (None, "none"):  # the small built student, for comparison, at its own defaults
+        student, lr, precision, patience = StudentConfig(), STUDENT_TRAINING.lr, "fp32", STUDENT_TRAINING.patience
+    else:
+        student = StudentConfig(base_model=base_model, adaptation=adaptation, softmax=softmax, max_length=128)
     return dataclasses.replace(
-        base, unlabeled=unlabeled, distill=distill, inferred={},
-        student=StudentConfig(base_model=base_model, adaptation=adaptation, softmax=softmax, max_length=128),
+        base, unlabeled=unlabeled, distill=distill, inferred={}, valid=valid or base.valid, student=student,
         student_training=dataclasses.replace(STUDENT_TRAINING, lr=lr, precision=precision,
                                              max_minutes=max_minutes, patience=patience))
 
@@ -53,9 +57,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", required=True, help="a trained run whose teacher is reused")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--base-model", default="smollm2-135m")
+    parser.add_argument("--base-model", default="smollm2-135m",
+                        help="'none': the small built student at its own defaults (lr, fp32), for comparison")
     parser.add_argument("--adaptation", default="lora")
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=None, help="default: the adaptation mode's (PRETRAINED_LR)")
+    parser.add_argument("--valid", help="validation questions instead of the source run's")
     parser.add_argument("--softmax", default="paths", choices=("full", "paths"))
     parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
     parser.add_argument("--max-minutes", type=float, default=20.0)
@@ -65,8 +71,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0, help="train on a seeded sample of this many records")
     args = parser.parse_args()
     out = Path(args.out)
-    cfg = pretrained_config(Path(args.source), out, args.base_model, args.adaptation, args.lr, args.softmax,
-                            args.precision, args.max_minutes, args.patience, args.alpha, args.unlabeled, args.sample)
+    from kgdistill.configs import PRETRAINED_LR
+
+    lr = args.lr if args.lr is not None else PRETRAINED_LR[args.adaptation]
+    cfg = pretrained_config(Path(args.source), out, args.base_model, args.adaptation, lr, args.softmax,
+                            args.precision, args.max_minutes, args.patience, args.alpha, args.unlabeled, args.sample,
+                            valid=args.valid)
     t0 = time.time()
     metrics = train_run(cfg, out, progress=False, echo=print)
     v = metrics["valid"]

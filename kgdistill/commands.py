@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from kgdistill.configs import student_lr
+from kgdistill.configs import auto_precision, student_lr
 from kgdistill.errors import KGDistillError
 from kgdistill.paths import PathSyntaxError
 from kgdistill.readers import write_jsonl
@@ -179,6 +179,7 @@ def cmd_teacher_train(args) -> int:
     from kgdistill.teacher_training import TEACHER_TRAINING, train_teacher
 
     config = TeacherConfig(hidden_dim=args.hidden_dim, max_expand_degree=args.max_expand_degree)
+    args.precision = auto_precision(args.precision, False, args.device)  # the GNN is small: fp32 unless told
     train_args = _train_args(TEACHER_TRAINING, args)
     kg = _load_graph(args)
     train = load_questions_checked(args.train, args.question_format, kg, "training questions")
@@ -254,6 +255,7 @@ def cmd_distill(args) -> int:
     config = DistillConfig(alpha=args.alpha, temperature=args.temperature, label_fraction=args.label_fraction,
                            soft_loss=args.soft_loss)
     args.lr = student_lr(student_config, args.lr)
+    args.precision = auto_precision(args.precision, bool(student_config.base_model), args.device)
     train_args = _train_args(STUDENT_TRAINING, args)
     side = Path(args.train_set + SERIALIZE_SIDECAR)
     sidecar = read_json(side) if side.exists() else {}
@@ -311,8 +313,11 @@ def _student_config(args):
     step buys a path generator nothing) and ``full`` for the built student."""
     from kgdistill.configs import StudentConfig
 
-    softmax = args.softmax or ("paths" if args.base_model else "full")
-    return StudentConfig(base_model=args.base_model, adaptation=args.adaptation, n_layer=args.layers,
+    base_model = None if args.base_model in (None, "none") else args.base_model
+    softmax = args.softmax or ("paths" if base_model else "full")
+    if base_model is None and args.adaptation != "full":
+        raise CLIError(f"--adaptation {args.adaptation} adapts a pretrained student: drop --base-model none")
+    return StudentConfig(base_model=base_model, adaptation=args.adaptation, n_layer=args.layers,
                          n_embd=args.dim, n_head=args.heads, softmax=softmax)
 
 
@@ -327,8 +332,8 @@ def _run_config_from_args(args):
     from kgdistill.teacher_training import TEACHER_TRAINING
 
     exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
-    device = {"device": args.device, "precision": args.precision}
     student = _student_config(args)
+    device = {"device": args.device, "precision": auto_precision(args.precision, bool(student.base_model), args.device)}
     teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=args.max_minutes,
                                            device=args.device)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs,

