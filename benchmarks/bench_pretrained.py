@@ -3,7 +3,7 @@ training set are copied from an existing run (so only the student trains), then
 ``kgdistill.runs.train_run`` does the rest, exactly as ``kgdistill train`` would.
 
     .venv/bin/python benchmarks/bench_pretrained.py --from runs/remeasure-pq-3h --out runs/smol-pq3h-lora \\
-        [--base-model smollm2-135m|none] [--adaptation lora] [--lr 5e-4] [--valid FILE] [--softmax paths] [--precision bf16] \\
+        [--base-model smollm2-135m|none] [--adaptation lora] [--lr 5e-4] [--valid FILE] [--softmax paths] [--precision auto] \\
         [--max-minutes 20] [--unlabeled FILE] [--alpha 0.5]
 
 Then score it on any question file with ``kgdistill evaluate --run OUT --questions F``.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m", adaptation: str = "lora",
-                      lr: float = 5e-4, softmax: str = "paths", precision: str = "bf16", max_minutes: float = 20.0,
+                      lr: float = 5e-4, softmax: str = "paths", precision: str = "auto", max_minutes: float = 20.0,
                       patience: int = 2, alpha: float | None = None, unlabeled: str | None = None,
                       sample: int = 0, seed: int = 0, valid: str | None = None):
     """The run config of a pretrained student trained on ``source``'s teacher, with the
@@ -41,6 +41,9 @@ def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m",
             else:
                 (shutil.copytree if (source / stage).is_dir() else shutil.copy)(source / stage, out / stage)
     distill = base.distill if alpha is None else dataclasses.replace(base.distill, alpha=alpha)
+    from kgdistill.configs import auto_precision
+
+    precision = auto_precision(precision, base_model not in (None, "none"))
     if base_model in (None, "none"):  # the small built student, for comparison, at its own defaults
         student, lr, precision, patience = StudentConfig(), STUDENT_TRAINING.lr, "fp32", STUDENT_TRAINING.patience
     else:
@@ -63,7 +66,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="default: the adaptation mode's (PRETRAINED_LR)")
     parser.add_argument("--valid", help="validation questions instead of the source run's")
     parser.add_argument("--softmax", default="paths", choices=("full", "paths"))
-    parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="auto: bf16 where the CPU computes it natively (AVX512-BF16/AMX), else fp32")
     parser.add_argument("--max-minutes", type=float, default=20.0)
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--alpha", type=float, default=None, help="default: the source run's")
