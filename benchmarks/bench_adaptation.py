@@ -62,6 +62,7 @@ def scores(m: dict) -> dict:
 
 
 def run_cell(dataset: str, mode: str, alpha: float, args) -> dict:
+    import torch
     from bench_pretrained import pretrained_config
 
     from kgdistill.datasets import load_questions
@@ -90,7 +91,7 @@ def run_cell(dataset: str, mode: str, alpha: float, args) -> dict:
             "max_minutes": args.max_minutes, "valid": scores(metrics["valid"]),
             "teacher_valid": metrics["valid"]["teacher"]["hits@1"], "wall_seconds": None,
             "valid_questions": metrics["valid"]["questions"], "precision": student["training"]["precision"],
-            "threads": __import__("torch").get_num_threads()}
+            "threads": torch.get_num_threads()}
     # the same questions with gold relation paths (MetaQA's own file has none)
     if cell["valid"]["relation_path_accuracy"] is None and original.exists():
         m, _ = Reasoner.from_run(out).evaluate(load_questions(original), with_teacher=False)

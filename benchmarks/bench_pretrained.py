@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m", adaptation: str = "lora",
-                      lr: float = 5e-4, softmax: str = "paths", precision: str = "auto", max_minutes: float = 20.0,
+                      lr: float | None = None, softmax: str = "paths", precision: str = "auto", max_minutes: float = 20.0,
                       patience: int = 2, alpha: float | None = None, unlabeled: str | None = None,
                       sample: int = 0, seed: int = 0, valid: str | None = None):
     """The run config of a pretrained student trained on ``source``'s teacher, with the
@@ -41,13 +41,13 @@ def pretrained_config(source: Path, out: Path, base_model: str = "smollm2-135m",
             else:
                 (shutil.copytree if (source / stage).is_dir() else shutil.copy)(source / stage, out / stage)
     distill = base.distill if alpha is None else dataclasses.replace(base.distill, alpha=alpha)
-    from kgdistill.configs import auto_precision
+    from kgdistill.configs import auto_precision, student_lr
 
-    precision = auto_precision(precision, base_model not in (None, "none"))
     if base_model in (None, "none"):  # the small built student, for comparison, at its own defaults
-        student, lr, precision, patience = StudentConfig(), STUDENT_TRAINING.lr, "fp32", STUDENT_TRAINING.patience
+        student, patience = StudentConfig(), STUDENT_TRAINING.patience
     else:
         student = StudentConfig(base_model=base_model, adaptation=adaptation, softmax=softmax, max_length=128)
+    lr, precision = student_lr(student, lr), auto_precision(precision, student.base_model is not None)
     return dataclasses.replace(
         base, unlabeled=unlabeled, distill=distill, inferred={}, valid=valid or base.valid, student=student,
         student_training=dataclasses.replace(STUDENT_TRAINING, lr=lr, precision=precision,
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--base-model", default="smollm2-135m",
                         help="'none': the small built student at its own defaults (lr, fp32), for comparison")
     parser.add_argument("--adaptation", default="lora")
-    parser.add_argument("--lr", type=float, default=None, help="default: the adaptation mode's (PRETRAINED_LR)")
+    parser.add_argument("--lr", type=float, default=None, help="default: the adaptation mode's (kgdistill.configs.student_lr)")
     parser.add_argument("--valid", help="validation questions instead of the source run's")
     parser.add_argument("--softmax", default="paths", choices=("full", "paths"))
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
@@ -75,10 +75,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0, help="train on a seeded sample of this many records")
     args = parser.parse_args()
     out = Path(args.out)
-    from kgdistill.configs import PRETRAINED_LR
-
-    lr = args.lr if args.lr is not None else PRETRAINED_LR[args.adaptation]
-    cfg = pretrained_config(Path(args.source), out, args.base_model, args.adaptation, lr, args.softmax,
+    cfg = pretrained_config(Path(args.source), out, args.base_model, args.adaptation, args.lr, args.softmax,
                             args.precision, args.max_minutes, args.patience, args.alpha, args.unlabeled, args.sample,
                             valid=args.valid)
     t0 = time.time()

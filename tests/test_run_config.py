@@ -107,6 +107,29 @@ def test_the_default_student_is_smollm2_with_its_settings():
     args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", "--precision",
                                       "fp32"])
     assert _run_config_from_args(args).student_training.precision == "fp32"
-    # adapting the small built student is refused with a message, not a traceback
+
+
+
+def test_adapting_the_small_student_is_refused_with_a_message(capsys):
+    from kgdistill.cli import main
+
     assert main(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", "--base-model", "none",
                  "--adaptation", "lora"]) == 2
+    assert "--adaptation lora adapts a pretrained student" in capsys.readouterr().err
+
+
+def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
+    """bf16 is emulated (4x slower here) on CPUs without AVX512-BF16/AMX: auto picks it
+    only where the flags say the CPU computes it, and never for the small student."""
+    import kgdistill.configs as C
+
+    with_bf16, without = tmp_path / "a", tmp_path / "b"
+    with_bf16.write_text("processor : 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
+    without.write_text("processor : 0\nflags\t\t: fpu sse avx2\n")
+    assert C.cpu_has_bf16(str(with_bf16)) and not C.cpu_has_bf16(str(without))
+    assert not C.cpu_has_bf16(str(tmp_path / "missing"))
+    monkeypatch.setattr(C, "cpu_has_bf16", lambda: True)
+    assert C.auto_precision("auto", True) == "bf16" and C.auto_precision("auto", False) == "fp32"
+    assert C.auto_precision("fp32", True) == "fp32"
+    monkeypatch.setattr(C, "cpu_has_bf16", lambda: False)
+    assert C.auto_precision("auto", True) == "fp32" and C.auto_precision("bf16", False) == "bf16"
