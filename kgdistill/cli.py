@@ -276,15 +276,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser("query", help="answer questions with verified reasoning paths",
-                       description="Decode relation paths with the student (graph-constrained unless "
-                                   "--unconstrained), run them from the topic entity, and print ranked "
-                                   "answers with the grounded path that proves each and its verdict.")
-    _add_graph_args(p)
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Find the question's topic entity in the graph (entity linking: the "
+                                   "longest graph label named in the question, misspellings matched "
+                                   "fuzzily, ties settled by the student), decode relation paths with the "
+                                   "student (graph-constrained unless --unconstrained), run them from the "
+                                   "topic, and print ranked answers with the grounded path that proves each "
+                                   "and its verdict.",
+                       epilog="examples:\n"
+                              "  kgdistill query --run runs/mq2 \"which movies share the director of Kismet\"\n"
+                              "  kgdistill query --run runs/mq2 --topic Kismet \"who directed X\"\n"
+                              "  kgdistill query --student runs/mq2/student -g kb.txt --file questions.txt")
+    _add_graph_args(p, required=False, note=" (default: the run's graph)")
     p.add_argument("question", nargs="?", help="the question")
-    p.add_argument("--topic", action="append", help="topic entity (repeat for several)")
-    p.add_argument("--file", help="question file (any supported format) for batch queries")
+    p.add_argument("--topic", action="append",
+                   help="topic entity (repeat for several); default: found in the question by entity linking")
+    p.add_argument("--file", help="question file (any supported format, topics marked) for batch queries")
     _add_question_format(p)
-    p.add_argument("--student", required=True, help="student directory")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", help="run directory from 'kgdistill train' (its graph is the default -g)")
+    which.add_argument("--student", help="student directory (needs -g)")
     p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
     p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the student's)")
     p.add_argument("--unconstrained", action="store_true", help="do not constrain decoding by the graph")
@@ -380,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
     p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the run's)")
     p.add_argument("--no-teacher", action="store_true", help="do not score the run's teacher as well")
+    p.add_argument("--link", action="store_true",
+                   help="ignore the file's marked topics: find them by entity linking, and report linking "
+                        "accuracy and Hits@1 with linked topics beside Hits@1 with the marked ones")
     p.add_argument("--unconstrained", action="store_true", help="decode without graph constraints")
     p.add_argument("--decoder", choices=DECODER_NAMES,
                    help="beam: re-encode each step; kv: KV cache (default: the student's setting)")

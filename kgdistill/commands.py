@@ -282,11 +282,27 @@ def cmd_query(args) -> int:
     from kgdistill.datasets import load_questions
     from kgdistill.reasoner import Reasoner, score_answers
 
-    if not args.file and not (args.question and args.topic):
-        raise CLIError("give a QUESTION with --topic, or --file with questions")
-    kg = _load_graph(args)
-    reasoner = Reasoner.from_student(args.student, kg, beam_size=args.beam, max_hops=args.max_hops,
-                                     constrained=not args.unconstrained, decoder=args.decoder)
+    if not args.file and not args.question:
+        raise CLIError("give a QUESTION (its topic is found in the graph unless --topic names it), or --file")
+    if args.run is None and args.student is None:
+        raise CLIError("give --run RUN (a trained run directory) or --student DIR with -g GRAPH")
+    kwargs = {"beam_size": args.beam, "max_hops": args.max_hops, "constrained": not args.unconstrained,
+              "decoder": args.decoder}
+    if args.run:
+        from kgdistill.runs import read_run_config
+
+        cfg = read_run_config(args.run)
+        if args.graph is None:
+            args.graph, args.format = cfg.graph, cfg.graph_format
+        kg = _load_graph(args)
+        if kwargs["max_hops"] is None:
+            kwargs["max_hops"] = cfg.hops
+        reasoner = Reasoner.from_run(args.run, kg, **kwargs)
+    else:
+        if args.graph is None:
+            raise CLIError("--student needs the knowledge graph: give -g/--graph")
+        kg = _load_graph(args)
+        reasoner = Reasoner.from_student(args.student, kg, **kwargs)
     reasoner.student.for_inference(args.device, args.precision)
     start = time.perf_counter()
     if args.file:
@@ -297,6 +313,9 @@ def cmd_query(args) -> int:
         results = reasoner.answer(questions)
     else:
         results = [reasoner.ask(args.question, args.topic)]
+        if results[0].note and not args.json:
+            print(f"no answer: {results[0].note} (name the topic with --topic)")
+            return 1
     elapsed = time.perf_counter() - start
     for r in results:
         print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else r.explain(args.show) + "\n")
@@ -419,7 +438,15 @@ def cmd_evaluate(args) -> int:
     reasoner.student.for_inference(args.device, args.precision)
     questions = load_questions(args.questions, args.question_format)
     check_topics_fit(kg, questions, f"questions in {args.questions}")
-    metrics, rows = reasoner.evaluate(questions, with_teacher=not args.no_teacher, progress=True)
+    if args.link:
+        from kgdistill.reasoner import evaluate_linking
+
+        given, _ = reasoner.evaluate(questions, with_teacher=False, with_ceiling=False, progress=True)
+        metrics, rows = evaluate_linking(reasoner, questions, progress=True)
+        metrics["given_topic_hits@1"] = given["hits@1"]
+        metrics["given_topic_ms_per_question"] = given["ms_per_question"]
+    else:
+        metrics, rows = reasoner.evaluate(questions, with_teacher=not args.no_teacher, progress=True)
     metrics["questions_file"] = str(Path(args.questions).resolve())
     metrics["precision"] = args.precision
     metrics["graph"] = str(Path(args.graph).resolve())
@@ -431,7 +458,17 @@ def cmd_evaluate(args) -> int:
         print(json.dumps(metrics, indent=2))
     else:
         print(f"{len(questions):,} questions from {args.questions}")
-        print(summary_line(metrics))
+        print(summary_line(metrics, "student, linked topics" if args.link else "student"))
+        if args.link:
+            acc = metrics["linking_accuracy"]
+            print(f"linking: the marked topic chosen for {100 * acc:.2f}% of the "
+                  f"{metrics['questions_with_marked_topic_in_graph']:,} questions whose marked topic is in the graph"
+                  if acc is not None else "linking: no marked topic is in the graph")
+            print(f"  among the first 3 candidates: {100 * (metrics['linking_top3'] or 0):.2f}%; "
+                  f"{metrics['linking_ms_per_question_lexical']:.3f} ms/question for the label scan, "
+                  f"{metrics['linking_ms_per_question']:.2f} with the student's rescoring")
+            print(f"  Hits@1 with the given topics: {100 * metrics['given_topic_hits@1']:.1f}; with linked topics: "
+                  f"{100 * metrics['hits@1']:.1f}")
         print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'} (one line per question)")
     return 0
 

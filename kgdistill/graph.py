@@ -272,6 +272,8 @@ class KnowledgeGraph(GraphBackend):
         self._entity_label_index: dict[str, int] | None = None
         self._relation_label_index: dict[str, int] | None = None
         self._entity_name_index: dict[str, int] | None = None
+        self.entity_aliases: dict[int, list[str]] = {}
+        """Other names of entities (e.g. ``skos:altLabel``), used by entity linking only."""
 
         n_e, n_r = len(self.entity_keys), len(self.relation_keys)
         head, relation, tail = (np.asarray(a, dtype=np.int64) for a in (head, relation, tail))

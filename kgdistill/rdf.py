@@ -17,6 +17,10 @@ RDF_LABEL_PREDICATES = (
     "http://www.w3.org/2000/01/rdf-schema#label",
     "http://www.w3.org/2004/02/skos/core#prefLabel",
 )
+RDF_ALIAS_PREDICATES = (
+    "http://www.w3.org/2004/02/skos/core#altLabel",
+)
+"""Literal objects of these are other names of the subject (for entity linking), not edges."""
 RDF_SKIPPED_PREDICATES = ("http://www.w3.org/2000/01/rdf-schema#comment",)
 
 
@@ -96,6 +100,7 @@ def graph_from_rdflib(g, name: str = "rdf", source: PathLike | None = None) -> K
 
     source = name if source is None else source
     labels: dict[str, str] = {}
+    aliases: dict[str, list[str]] = {}
     col = _TripleCollector(source, check=False)
     # rdflib iterates in hash order, which changes between processes: sort so that
     # entity and relation ids (and everything trained on them) are reproducible.
@@ -105,6 +110,11 @@ def graph_from_rdflib(g, name: str = "rdf", source: PathLike | None = None) -> K
             if o.language in (None, "en") or _term_key(s) not in labels:
                 labels[_term_key(s)] = str(o)
             continue
+        if p_key in RDF_ALIAS_PREDICATES and isinstance(o, rdflib.Literal):
+            alias = _one_line(str(o))
+            if alias and (o.language is None or o.language.split("-")[0].lower() == "en"):
+                aliases.setdefault(_term_key(s), []).append(alias)
+            continue
         if p_key in RDF_SKIPPED_PREDICATES:
             continue
         col.add(_term_key(s), p_key, _term_key(o), None)
@@ -112,7 +122,9 @@ def graph_from_rdflib(g, name: str = "rdf", source: PathLike | None = None) -> K
         raise KGFormatError(source, None, "the RDF graph has no relation triples")
     ent_labels = [_rdf_entity_label(k, labels.get(k), source) for k in col.entities]
     rel_labels = _unique([_rdf_relation_label(k, labels.get(k), source) for k in col.relations])
-    return col.build(name, entity_labels=ent_labels, relation_labels=rel_labels)
+    kg = col.build(name, entity_labels=ent_labels, relation_labels=rel_labels)
+    kg.entity_aliases = {kg.entity_index[k]: names for k, names in aliases.items() if k in kg.entity_index}
+    return kg
 
 
 def _rdf_entity_label(key: str, label: str | None, source: PathLike) -> str:

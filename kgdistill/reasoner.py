@@ -75,6 +75,9 @@ class QueryResult:
     """F1 of the top path's endpoint set against the gold answers (0 without gold)."""
     note: str | None = None
     """Why there is no answer, when the question could not be asked (e.g. unknown topic)."""
+    linking: dict | None = None
+    """How the topic was found when it was not given: the chosen entity, its mention in
+    the question, scores and the alternatives (:meth:`LinkResult.to_dict`)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +90,11 @@ class QueryResult:
 
     def explain(self, max_answers: int = 5) -> str:
         lines = [f"Q: {self.question}   [topic: {', '.join(self.topic_entities)}]"]
+        if self.linking and self.linking.get("entity") is not None:
+            alts = ", ".join(f"{a['label']}" + (f" ({a['key']})" if a["key"] != a["label"] else "")
+                             for a in self.linking["alternatives"][:4])
+            lines.append(f"   linked {self.linking['mention']!r} -> {self.linking['entity']}"
+                         + (f"; alternatives: {alts}" if alts else ""))
         if not self.answers:
             lines.append(f"   no answer: {self.note or 'no decoded path reaches an entity'}")
         for i, a in enumerate(self.answers[:max_answers], 1):
@@ -162,6 +170,12 @@ class Reasoner:
         fields = {k: v for k, v in student.serializer.items() if k in SerializerConfig.__dataclass_fields__}
         self.serializer = SerializerConfig(**fields)
         self.exclude_topic = getattr(student, "exclude_topic", True)
+        self.cache_dir: Path | None = None
+        """Where the entity index is cached (the run directory, else kgdistill's cache)."""
+        self.context_questions: Sequence[Question] | None = None
+        """Questions with known topics that teach the linker which words frame questions."""
+        self._linker = None
+        self._context_file: tuple[str | None, str | None] | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -176,7 +190,10 @@ class Reasoner:
 
             graph = load_graph(graph or config.graph, None if graph else config.graph_format)
         kwargs.setdefault("max_hops", config.hops)
-        return cls(graph, student, teacher, **kwargs)
+        reasoner = cls(graph, student, teacher, **kwargs)
+        reasoner.cache_dir = Path(run_dir)
+        reasoner._context_file = (getattr(config, "train", None), getattr(config, "question_format", None))
+        return reasoner
 
     @classmethod
     def from_student(cls, student_dir: str | Path, graph: GraphBackend, **kwargs) -> "Reasoner":
@@ -186,29 +203,121 @@ class Reasoner:
         return cls(graph, Student.load(student_dir), **kwargs)
 
     # ------------------------------------------------------------------ asking
-    def ask(self, question: str, topics: Sequence[str]) -> QueryResult:
-        """Answer one question about the named topic entities.
+    def ask(self, question: str, topics: Sequence[str] | None = None) -> QueryResult:
+        """Answer one question about the named topic entities; without ``topics`` the
+        topic is found by entity linking (see :meth:`ask_linked`).
 
         Raises:
             UnknownNameError: a topic is not in the graph.
         """
+        if not topics:
+            return self.ask_linked([question])[0]
         for t in topics:
             if self.graph.entity_id(t) is None:
                 raise UnknownNameError(f"unknown topic entity {t!r}: not in the graph")
         return self.answer([Question("query", question, list(topics), [])])[0]
 
-    def answer(self, questions: Sequence[Question]) -> list[QueryResult]:
-        """Decode paths for ``questions`` and turn them into verified, ranked answers."""
+    # ------------------------------------------------------------------ linking
+    @property
+    def linker(self):
+        """The graph's :class:`~kgdistill.linking.EntityLinker`, built on first use and
+        cached in :attr:`cache_dir` (the run directory) or kgdistill's cache."""
+        if self._linker is None:
+            from kgdistill.linking import EntityLinker
+
+            cache = self.cache_dir
+            if cache is None:
+                from kgdistill.encoder import default_cache_dir
+
+                # a context given by hand is not cached (the shared cache is per graph)
+                cache = None if self.context_questions is not None else default_cache_dir() / "linking"
+
+            def context():
+                if self.context_questions is not None:
+                    return self.context_questions
+                return _read_context(*self._context_file) if self._context_file else None
+
+            linker = EntityLinker.cached(self.graph, cache, context)
+            self._linker = linker
+        return self._linker
+
+    def link(self, texts: Sequence[str], rescore: int = 3, margin: float = 2.0) -> list:
+        """Topic candidates of each question, best first (:class:`LinkResult` each).
+
+        The linker's candidates within ``margin`` of its best (at most ``rescore``) are
+        scored by the student as well: the question with the candidate's mention masked
+        is decoded from that entity, and the log-probability of the best constrained
+        path is added to the lexical score.
+        """
+        results = [self.linker.link(t) for t in texts]
+        jobs = []
+        for qi, r in enumerate(results):
+            if len(r.candidates) < 2:
+                continue
+            top = r.candidates[0].score
+            for c in r.candidates[:rescore]:
+                if top - c.score <= margin:
+                    jobs.append((qi, c))
+        if jobs:
+            for s in range(0, len(jobs), self.batch_size):
+                chunk = jobs[s:s + self.batch_size]
+                prompts = [make_prompt(results[qi].question[:c.start] + c.label + results[qi].question[c.end:],
+                                       [c.label], self.serializer) for qi, c in chunk]
+                decoded = self.decoder.decode(self.student, prompts, min(self.beam_size, 3), self.max_hops,
+                                              self.graph, [np.array([c.entity]) for _, c in chunk],
+                                              binding=self.binding)
+                for (qi, c), paths in zip(chunk, decoded):
+                    c.path_score = max((p.logprob for p in paths), default=-50.0)
+            for r in results:
+                scored = [c for c in r.candidates if c.path_score is not None]
+                if scored:
+                    rest = [c for c in r.candidates if c.path_score is None]
+                    scored.sort(key=lambda c: (-(c.score + c.path_score), c.start, c.entity))
+                    r.candidates = scored + rest
+        return results
+
+    def ask_linked(self, texts: Sequence[str], ids: Sequence[str] | None = None,
+                   gold: Sequence[Sequence[str]] | None = None, links: Sequence | None = None) -> list[QueryResult]:
+        """Answer questions whose topic is not given: link each (unless ``links`` holds
+        their :meth:`link` results), then answer about the best candidate. A question
+        with no candidate gets a result with a ``note``."""
+        links = self.link(texts) if links is None else links
+        questions, mentions, where = [], [], []
+        results: list[QueryResult | None] = [None] * len(texts)
+        for i, (text, link) in enumerate(zip(texts, links)):
+            qid = ids[i] if ids is not None else "query"
+            answers = list(gold[i]) if gold is not None else []
+            best = link.best
+            if best is None:
+                results[i] = QueryResult(qid, text, [], answers, linking=link.to_dict(),
+                                         note="no entity of the graph is named in the question")
+                continue
+            questions.append(Question(qid, text, [best.key], answers))
+            mentions.append([best.mention, best.label])
+            where.append(i)
+        for i, res, link_i in zip(where, self.answer(questions, mentions=mentions), where):
+            res.linking = links[link_i].to_dict()
+            res.topic_entities = [links[link_i].best.label]
+            results[i] = res
+        return results  # type: ignore[return-value]
+
+    def answer(self, questions: Sequence[Question], mentions: Sequence[Sequence[str]] | None = None
+               ) -> list[QueryResult]:
+        """Decode paths for ``questions`` and turn them into verified, ranked answers.
+        ``mentions``: per question, more strings to mask in its prompt (the words that
+        named a linked topic)."""
         results: list[QueryResult] = []
         graph = self.graph
         for s in range(0, len(questions), self.batch_size):
             chunk = questions[s:s + self.batch_size]
+            extra = mentions[s:s + self.batch_size] if mentions is not None else [[]] * len(chunk)
             topics = []
             for q in chunk:
                 ids = graph.entity_ids(q.topic_entities)
                 topics.append(np.unique(ids[ids >= 0]))
             live = [i for i, t in enumerate(topics) if t.size]
-            prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, self.serializer) for i in live]
+            prompts = [make_prompt(chunk[i].text, [*chunk[i].topic_entities, *extra[i]], self.serializer)
+                       for i in live]
             decoded = self.decoder.decode(self.student, prompts, self.beam_size, self.max_hops,
                                           graph if self.constrained else None, [topics[i] for i in live],
                                           binding=self.binding)
@@ -336,6 +445,80 @@ class Reasoner:
             t_ms = 1000 * (time.perf_counter() - t0) / max(len(questions), 1)
             metrics["teacher"] = {**score_predictions(preds), "ms_per_question": t_ms}
         return metrics, rows
+
+
+def evaluate_linking(reasoner: Reasoner, questions: Sequence[Question], progress: bool = False
+                     ) -> tuple[dict, list[dict]]:
+    """Link the questions of a file that marks their topics (the marks are ignored),
+    then answer them about the linked entity.
+
+    Returns ``(metrics, rows)``: linking accuracy over the questions whose marked topic
+    is in the graph (the linked entity is the marked one; any of the marked ones for
+    several), the marked topic among the first three candidates, the lexical scan's
+    and the whole linking's (with the student's rescoring) milliseconds per question,
+    and end-to-end strict Hits@1 over all questions; one row per question.
+    """
+    from tqdm.auto import tqdm
+
+    graph = reasoner.graph
+
+    def ids_of(name: str) -> set[int]:
+        i = graph.entity_id(name)
+        return {i} if i is not None else set()
+
+    linker = reasoner.linker  # built (or read) before the clock starts
+    t0 = time.perf_counter()
+    for q in questions:
+        linker.link(q.text)
+    lexical_ms = 1000 * (time.perf_counter() - t0) / max(len(questions), 1)
+    results: list[QueryResult] = []
+    t0 = time.perf_counter()
+    links = []
+    step = reasoner.batch_size
+    for s in tqdm(range(0, len(questions), step), desc="linking", unit="batch", disable=None if progress else True):
+        links += reasoner.link([q.text for q in questions[s:s + step]])
+    link_ms = 1000 * (time.perf_counter() - t0) / max(len(questions), 1)
+    t0 = time.perf_counter()
+    for s in tqdm(range(0, len(questions), step), desc="answering", unit="batch",
+                  disable=None if progress else True):
+        chunk = questions[s:s + step]
+        results += reasoner.ask_linked([q.text for q in chunk], [q.id for q in chunk], [q.answers for q in chunk],
+                                       links=links[s:s + step])
+    total_ms = link_ms + 1000 * (time.perf_counter() - t0) / max(len(questions), 1)
+    rows, linked_ok, top3, in_graph = [], 0, 0, 0
+    for q, link, r in zip(questions, links, results):
+        marked = set().union(*(ids_of(t) for t in q.topic_entities))
+        row = r.to_dict()
+        row["hit"] = r.hit
+        row["marked_topics"] = q.topic_entities
+        if marked:
+            in_graph += 1
+            ok = link.best is not None and link.best.entity in marked
+            linked_ok += ok
+            top3 += any(c.entity in marked for c in link.candidates[:3])
+            row["linked_correctly"] = ok
+        rows.append(row)
+    metrics = score_answers(results)
+    metrics.update({"linking_accuracy": linked_ok / in_graph if in_graph else None,
+                    "linking_top3": top3 / in_graph if in_graph else None,
+                    "questions_with_marked_topic_in_graph": in_graph,
+                    "linking_ms_per_question_lexical": lexical_ms,
+                    "linking_ms_per_question": link_ms,
+                    "ms_per_question": total_ms,
+                    "no_candidate": sum(r.note is not None for r in results)})
+    return metrics, rows
+
+
+def _read_context(path, format=None) -> list[Question] | None:
+    """The run's training questions (to teach the linker question framing), or ``None``
+    when they cannot be read any more."""
+    from kgdistill.datasets import load_questions
+
+    try:
+        return load_questions(path, format) if path else None
+    except Exception as exc:  # the linker then uses its built-in word list
+        logger.info("linker context not learnt from %s (%s)", path, exc)
+        return None
 
 
 def score_answers(results: Sequence[QueryResult]) -> dict:

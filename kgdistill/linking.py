@@ -1,0 +1,325 @@
+"""Entity linking: find the topic entity of a question written without markup.
+
+The graph's entity labels (and aliases, e.g. ``skos:altLabel``) are folded (Unicode
+accents removed, case-folded, ``_`` and punctuation made word breaks) and put into an
+Aho-Corasick automaton (``pyahocorasick``); a question is folded the same way and
+scanned once for every label that occurs in it on word boundaries. Mentions inside a
+longer mention are dropped (longest match), the rest are ranked by a lexical score:
+longer mentions first, mentions made of the words that frame questions (``what``,
+``films``, ``directed``, learnt from training questions with :meth:`EntityLinker.fit_context`,
+else a small built-in list) last. A question without any exact match falls back to
+fuzzy matching of its word n-grams against the labels (``rapidfuzz``), for misspelt
+names. Several entities may share a label (films with one title): they become
+separate candidates, ordered by their number of edges.
+
+The :class:`~kgdistill.reasoner.Reasoner` then lets the student decide among the best
+few candidates: the question with each candidate's mention masked is decoded from that
+candidate, and the log-probability of its best graph-constrained path is added to the
+lexical score (a question reads naturally only with the right span masked, and only
+the right entity has the edges the question asks about).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import pickle
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from kgdistill.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[^\W_]+")
+INDEX_VERSION = 1
+
+# Words that frame questions rather than name things: the context prior used when no
+# training questions are given (fit_context learns a better one from them).
+BUILTIN_CONTEXT_WORDS = frozenset("""
+a an the of in on at to for from by with about as and or is are was were be been do does did
+what which who whom whose when where why how many much that this these those there it its
+s his her their my your our me you he she they we i name list tell give show find
+film films movie movies book books written write wrote direct directed director directors
+star starred stars starring act acted actor actors actress appear appeared release released
+year years type types genre genres language languages about share shared same also other
+""".split())
+
+
+def fold(text: str) -> str:
+    """Accents removed, case-folded: the form in which labels and questions are compared."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text`` (``_`` and punctuation separate words)."""
+    return _WORD.findall(fold(text))
+
+
+def _words_with_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Folded words of ``text`` and each word's (start, end) in the original text."""
+    out_chars: list[str] = []
+    origin: list[int] = []
+    for i, c in enumerate(text):
+        f = fold(c)
+        out_chars.append(f)
+        origin.extend([i] * len(f))
+    folded = "".join(out_chars)
+    toks, spans = [], []
+    for m in _WORD.finditer(folded):
+        toks.append(m.group())
+        spans.append((origin[m.start()], origin[m.end() - 1] + 1))
+    return toks, spans
+
+
+@dataclass
+class LinkCandidate:
+    """One entity the question may be about."""
+
+    entity: int
+    """The entity's id in the graph."""
+    label: str
+    key: str
+    mention: str
+    """The words of the question that name it."""
+    start: int
+    end: int
+    """Character span of the mention in the question."""
+    score: float
+    """Lexical score (higher is better); the reasoner adds the student's path score."""
+    method: str = "exact"
+    """``exact`` (a label or alias occurs in the question) or ``fuzzy``."""
+    alias: str | None = None
+    """The alias that matched, when it was not the label."""
+    path_score: float | None = None
+    """Log-probability of the best constrained path from it (set by the reasoner)."""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("entity")
+        return d
+
+
+@dataclass
+class LinkResult:
+    """The chosen topic entity and the alternatives, best first."""
+
+    question: str
+    candidates: list[LinkCandidate] = field(default_factory=list)
+
+    @property
+    def best(self) -> LinkCandidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    def to_dict(self, alternatives: int = 5) -> dict:
+        best = self.best
+        return {"entity": best.label if best else None, "key": best.key if best else None,
+                "mention": best.mention if best else None, "span": [best.start, best.end] if best else None,
+                "method": best.method if best else None, "score": best.score if best else None,
+                "path_score": best.path_score if best else None,
+                "alternatives": [c.to_dict() for c in self.candidates[1:1 + alternatives]]}
+
+
+class EntityLinker:
+    """Longest-match label scan with a fuzzy fallback (see the module docstring).
+
+    Args:
+        labels: entity labels in id order.
+        keys: entity keys in id order (default: the labels).
+        aliases: extra names per entity id.
+        degrees: edges per entity (orders entities that share a label); default: none.
+        min_chars: labels shorter than this (folded, without spaces) are not indexed
+            unless they are all digits (years).
+        fuzzy_cutoff: the least rapidfuzz ratio (0-100) a fuzzy match needs.
+    """
+
+    def __init__(self, labels: Sequence[str], keys: Sequence[str] | None = None,
+                 aliases: dict[int, Sequence[str]] | None = None, degrees: np.ndarray | None = None,
+                 min_chars: int = 2, fuzzy_cutoff: float = 88.0) -> None:
+        import ahocorasick
+
+        if not 0 <= fuzzy_cutoff <= 100:
+            raise ConfigError(f"fuzzy_cutoff must be in [0, 100], got {fuzzy_cutoff}")
+        self.labels = list(labels)
+        self.keys = list(keys) if keys is not None else self.labels
+        if len(self.keys) != len(self.labels):
+            raise ConfigError(f"{len(self.keys)} keys for {len(self.labels)} labels")
+        self.degrees = (np.asarray(degrees, dtype=np.int64) if degrees is not None
+                        else np.zeros(len(self.labels), dtype=np.int64))
+        self.fuzzy_cutoff = fuzzy_cutoff
+        self.context: dict[str, float] = {}
+        by_name: dict[str, list[tuple[int, str | None]]] = {}
+        names = [(i, lab, None) for i, lab in enumerate(self.labels)]
+        for i, extra in (aliases or {}).items():
+            names += [(int(i), a, a) for a in extra]
+        for i, name, alias in names:
+            toks = words(name)
+            joined = " ".join(toks)
+            if not toks or (len(joined.replace(" ", "")) < min_chars and not joined.isdigit()):
+                continue
+            by_name.setdefault(joined, []).append((i, alias))
+        self.names = list(by_name)
+        self.name_entities: list[list[tuple[int, str | None]]] = []
+        self.automaton = ahocorasick.Automaton()
+        for n, name in enumerate(self.names):
+            ents = sorted(set(by_name[name]), key=lambda e: (-int(self.degrees[e[0]]), e[0]))
+            self.name_entities.append(ents)
+            self.automaton.add_word(f" {name} ", n)
+        self.automaton.make_automaton()
+        self._fuzzy_names: list[str] | None = None
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_graph(cls, graph, **kwargs) -> "EntityLinker":
+        """The linker of a graph backend: its labels, keys, aliases and degrees."""
+        labels = graph.entity_labels_all()
+        keys = getattr(graph, "entity_keys", None)
+        aliases = getattr(graph, "entity_aliases", None) or {}
+        degrees = graph.degree(np.arange(len(labels), dtype=np.int64)) if len(labels) else None
+        return cls(labels, keys, aliases, degrees, **kwargs)
+
+    @staticmethod
+    def fingerprint(graph) -> str:
+        """Identifies the graph's names (labels, keys, aliases): the cache key."""
+        h = hashlib.sha1(f"kgdistill-linker-{INDEX_VERSION}".encode())
+        for part in (graph.entity_labels_all(), getattr(graph, "entity_keys", None) or ()):
+            h.update("\x1f".join(part).encode("utf-8", "surrogatepass"))
+        aliases = getattr(graph, "entity_aliases", None) or {}
+        h.update(repr(sorted((int(k), list(v)) for k, v in aliases.items())).encode())
+        h.update(str(getattr(graph, "num_triples", "")).encode())
+        return h.hexdigest()[:16]
+
+    @classmethod
+    def cached(cls, graph, cache_dir: str | Path | None, context=None) -> "EntityLinker":
+        """The graph's linker, read from ``cache_dir`` when it holds one built for the
+        same names, else built and (where the directory is writable) saved there.
+        ``context``: a callable returning questions with known topics for
+        :meth:`fit_context` (or ``None``), called only when the index is built."""
+        def build():
+            linker = cls.from_graph(graph)
+            questions = context() if context is not None else None
+            if questions:
+                linker.fit_context(questions)
+            return linker
+
+        if cache_dir is None:
+            return build()
+        path = Path(cache_dir) / f"linker-{cls.fingerprint(graph)}.pkl"
+        if path.is_file():
+            try:
+                with open(path, "rb") as fh:
+                    linker = pickle.load(fh)
+                if isinstance(linker, cls):
+                    return linker
+            except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
+                logger.warning("ignoring the entity index cache %s (%s)", path, exc)
+        linker = build()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump(linker, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        except OSError as exc:
+            logger.info("entity index not cached in %s (%s)", cache_dir, exc)
+        return linker
+
+    def fit_context(self, questions: Iterable) -> "EntityLinker":
+        """Learn how often each word frames questions (occurs outside the topic
+        mention) from questions with known topics (``Question`` objects)."""
+        counts: dict[str, int] = {}
+        n = 0
+        for q in questions:
+            text = q.text
+            for t in sorted(q.topic_entities, key=len, reverse=True):
+                for form in (t, t.replace("_", " ")):
+                    text = text.replace(form, " ")
+            n += 1
+            for w in set(words(text)):
+                counts[w] = counts.get(w, 0) + 1
+        self.context = {w: c / n for w, c in counts.items()} if n else {}
+        return self
+
+    # ------------------------------------------------------------------ linking
+    def _commonness(self, toks: Sequence[str]) -> float:
+        """Share (0-1) of a mention's words that frame questions rather than name things."""
+        if self.context:
+            return sum(min(1.0, 20 * self.context.get(t, 0.0)) for t in toks) / len(toks)
+        return sum(t in BUILTIN_CONTEXT_WORDS for t in toks) / len(toks)
+
+    def _score(self, toks: Sequence[str], degree: int) -> float:
+        chars = sum(len(t) for t in toks)
+        return math.log1p(chars) + 0.5 * math.log1p(len(toks)) - 3.0 * self._commonness(toks) \
+            + 0.01 * math.log1p(degree)
+
+    def link(self, question: str, limit: int = 10) -> LinkResult:
+        """Candidate topic entities of ``question``, best first (at most ``limit``)."""
+        toks, spans = _words_with_spans(question)
+        result = LinkResult(question)
+        if not toks:
+            return result
+        hay = " " + " ".join(toks) + " "
+        starts, pos = {}, 1
+        for i, t in enumerate(toks):
+            starts[pos] = i
+            pos += len(t) + 1
+        found = []  # (first word, last word + 1, name index)
+        for end, n in self.automaton.iter(hay):
+            name = self.names[n]
+            first = starts[end - len(name) - 1 + 1]
+            found.append((first, first + name.count(" ") + 1, n))
+        # longest match: drop mentions inside a longer one
+        kept = [m for m in found if not any(o[0] <= m[0] and m[1] <= o[1] and (o[1] - o[0]) > (m[1] - m[0])
+                                            for o in found)]
+        cands = []
+        for a, b, n in kept:
+            mention_toks = toks[a:b]
+            s, e = spans[a][0], spans[b - 1][1]
+            for ent, alias in self.name_entities[n]:
+                name = alias or self.labels[ent]
+                # the same name written exactly (case, accents) as in the question wins a tie
+                same = 0.05 if name == question[s:e] else 0.02 if name.replace("_", " ") == question[s:e] else 0.0
+                cands.append(LinkCandidate(ent, self.labels[ent], self.keys[ent], question[s:e], s, e,
+                                           self._score(mention_toks, int(self.degrees[ent])) + same, "exact",
+                                           alias))
+        if not cands:
+            cands = self._fuzzy(question, toks, spans)
+        cands.sort(key=lambda c: (-c.score, c.start, c.entity))
+        seen, out = set(), []
+        for c in cands:  # an entity once, at its best mention
+            if c.entity not in seen:
+                seen.add(c.entity)
+                out.append(c)
+        result.candidates = out[:limit]
+        return result
+
+    def _fuzzy(self, question: str, toks: list[str], spans: list[tuple[int, int]]) -> list[LinkCandidate]:
+        """Word n-grams of the question matched against the labels by rapidfuzz ratio."""
+        from rapidfuzz import fuzz, process
+
+        if self._fuzzy_names is None:
+            self._fuzzy_names = list(self.names)
+        cands = []
+        max_n = min(len(toks), 8)
+        for n in range(max_n, 0, -1):
+            for a in range(len(toks) - n + 1):
+                gram = toks[a:a + n]
+                if self._commonness(gram) >= 0.99:
+                    continue
+                text = " ".join(gram)
+                if len(text) < 4:
+                    continue
+                for name, ratio, idx in process.extract(text, self._fuzzy_names, scorer=fuzz.ratio,
+                                                        score_cutoff=self.fuzzy_cutoff, limit=3):
+                    s, e = spans[a][0], spans[a + n - 1][1]
+                    for ent, alias in self.name_entities[idx]:
+                        score = self._score(gram, int(self.degrees[ent])) - (100 - ratio) / 10
+                        cands.append(LinkCandidate(ent, self.labels[ent], self.keys[ent], question[s:e], s, e,
+                                                   score, "fuzzy", alias))
+        return cands
