@@ -10,7 +10,7 @@ import math
 import os
 import sys
 
-from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query,
+from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query, cmd_serve,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
 from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
@@ -400,6 +400,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_args(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serve", help="answer questions over HTTP (JSON API and a web page)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Serve a trained run: POST /ask (question, optional topic, beam, "
+                                   "max_answers) returns ranked answers with their proving paths and "
+                                   "verdicts; POST /verify checks a path hop by hop; GET /paths lists "
+                                   "relation paths from an entity; GET /health; the web page is at /, the "
+                                   "API documentation at /docs. Concurrent questions are decoded together "
+                                   "(micro-batching).",
+                       epilog="example:\n  kgdistill serve --run runs/mq2 --port 8000\n"
+                              "  curl -s localhost:8000/ask -H 'Content-Type: application/json' \\\n"
+                              "       -d '{\"question\": \"who directed Kismet\"}'")
+    _add_graph_args(p, required=False, note=" (default: the run's graph)")
+    p.add_argument("--run", required=True, help="run directory from 'kgdistill train'")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=_int_in(1, 65535), default=8000)
+    p.add_argument("--beam", type=_int_in(1, 20), default=5, help="default paths decoded per question")
+    p.add_argument("--max-batch", type=_int_in(1, 1024), default=32, help="most questions decoded together")
+    p.add_argument("--max-wait-ms", type=_float_in(0.0, 1000.0), default=5.0,
+                   help="how long a batch waits for more questions after the first")
+    _add_inference_args(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="train and query on the example graph in graphs/ (about a minute)",
                        description="Trains teacher and student on graphs/world.ttl with its example "

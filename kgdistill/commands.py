@@ -3,6 +3,7 @@ each reads its parsed arguments, calls the library and prints the result."""
 from __future__ import annotations
 
 import json
+import sys
 import logging
 import time
 from pathlib import Path
@@ -470,6 +471,46 @@ def cmd_evaluate(args) -> int:
             print(f"  Hits@1 with the given topics: {100 * metrics['given_topic_hits@1']:.1f}; with linked topics: "
                   f"{100 * metrics['hits@1']:.1f}")
         print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'} (one line per question)")
+    return 0
+
+
+def _service_reasoner(args):
+    """The reasoner of ``serve``/``mcp``: a run (its graph unless -g), loaded once."""
+    from kgdistill.reasoner import Reasoner
+    from kgdistill.runs import read_run_config
+
+    cfg = read_run_config(args.run)
+    if args.graph is None:
+        args.graph, args.format = cfg.graph, cfg.graph_format
+    kg = _load_graph(args)
+    reasoner = Reasoner.from_run(args.run, kg, beam_size=args.beam, batch_size=args.max_batch)
+    reasoner.student.for_inference(args.device, args.precision)
+    return reasoner
+
+
+def cmd_serve(args) -> int:
+    import ipaddress
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CLIError("the service needs FastAPI and uvicorn: pip install 'kgdistill[serve]'") from None
+    from kgdistill.service import ServiceConfig, create_app, serve
+
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"warning: serving on {args.host}, reachable from other machines; the service has no "
+              "authentication", file=sys.stderr)
+    reasoner = _service_reasoner(args)
+    config = ServiceConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    app = create_app(reasoner, config, title=f"kgdistill: {Path(args.run).name}")
+    print(f"kgdistill: serving {args.run} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    serve(app, args.host, args.port, log_level="info" if args.verbose else "warning")
     return 0
 
 

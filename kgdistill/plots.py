@@ -46,14 +46,16 @@ def plot_curves(teacher_curve: Sequence[dict], student_curve: Sequence[dict], pa
     return out
 
 
-def plot_reasoning(graph: GraphBackend, grounded: GroundedPath, path: str | Path, context: int = 4,
-                   title: str | None = None) -> Path:
+def plot_reasoning(graph: GraphBackend, grounded: GroundedPath, path, context: int = 4,
+                   title: str | None = None, entity_ids: list[int] | None = None):
     """The entities of a grounded path, up to ``context`` other neighbours of each, and
-    the edges among them; the proving path drawn thick in red with its relations."""
+    the edges among them; the proving path drawn thick in red with its relations.
+    ``path``: a file name (format from its extension) or a binary file object (SVG).
+    ``entity_ids``: the path's entities as ids (labels may be shared)."""
     import networkx as nx
 
     plt = _pyplot()
-    chain = [int(graph.entity_id(e)) for e in grounded.entities]
+    chain = list(entity_ids) if entity_ids is not None else [int(graph.entity_id(e)) for e in grounded.entities]
     nodes = set(chain)
     for e in chain:
         _, _, nbrs = graph.edges(np.array([e]))
@@ -86,6 +88,10 @@ def plot_reasoning(graph: GraphBackend, grounded: GroundedPath, path: str | Path
     ax.set_title(title or str(grounded), fontsize=9)
     ax.axis("off")
     fig.tight_layout()
+    if hasattr(path, "write"):  # a file object: SVG (the service's pictures)
+        fig.savefig(path, format="svg")
+        plt.close(fig)
+        return path
     out = Path(path)
     fig.savefig(out, dpi=110)
     plt.close(fig)

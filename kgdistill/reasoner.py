@@ -277,7 +277,8 @@ class Reasoner:
         return results
 
     def ask_linked(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-                   gold: Sequence[Sequence[str]] | None = None, links: Sequence | None = None) -> list[QueryResult]:
+                   gold: Sequence[Sequence[str]] | None = None, links: Sequence | None = None,
+                   beam_size: int | None = None) -> list[QueryResult]:
         """Answer questions whose topic is not given: link each (unless ``links`` holds
         their :meth:`link` results), then answer about the best candidate. A question
         with no candidate gets a result with a ``note``."""
@@ -295,17 +296,20 @@ class Reasoner:
             questions.append(Question(qid, text, [best.key], answers))
             mentions.append([best.mention, best.label])
             where.append(i)
-        for i, res, link_i in zip(where, self.answer(questions, mentions=mentions), where):
+        for i, res, link_i in zip(where, self.answer(questions, mentions=mentions, beam_size=beam_size), where):
             res.linking = links[link_i].to_dict()
             res.topic_entities = [links[link_i].best.label]
             results[i] = res
         return results  # type: ignore[return-value]
 
-    def answer(self, questions: Sequence[Question], mentions: Sequence[Sequence[str]] | None = None
-               ) -> list[QueryResult]:
+    def answer(self, questions: Sequence[Question], mentions: Sequence[Sequence[str]] | None = None,
+               beam_size: int | None = None) -> list[QueryResult]:
         """Decode paths for ``questions`` and turn them into verified, ranked answers.
         ``mentions``: per question, more strings to mask in its prompt (the words that
-        named a linked topic)."""
+        named a linked topic); ``beam_size``: instead of the reasoner's."""
+        beam = self.beam_size if beam_size is None else int(beam_size)
+        if not 1 <= beam <= 100:
+            raise ConfigError(f"beam_size must be in [1, 100], got {beam_size!r}")
         results: list[QueryResult] = []
         graph = self.graph
         for s in range(0, len(questions), self.batch_size):
@@ -318,7 +322,7 @@ class Reasoner:
             live = [i for i, t in enumerate(topics) if t.size]
             prompts = [make_prompt(chunk[i].text, [*chunk[i].topic_entities, *extra[i]], self.serializer)
                        for i in live]
-            decoded = self.decoder.decode(self.student, prompts, self.beam_size, self.max_hops,
+            decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops,
                                           graph if self.constrained else None, [topics[i] for i in live],
                                           binding=self.binding)
             by_q = dict(zip(live, decoded))

@@ -1,0 +1,444 @@
+"""The HTTP service: ``kgdistill serve`` (FastAPI on uvicorn).
+
+Endpoints (JSON; the OpenAPI description is at ``/docs`` and ``/openapi.json``):
+
+* ``POST /ask``: ``{"question", "topic"?, "beam"?, "max_answers"?}`` -> ranked answers,
+  each with the grounded path that proves it, the path's probability and the
+  verifier's verdict, the decoded relation paths, and the linked entity with its
+  alternatives when no topic was given.
+* ``POST /verify``: ``{"path"}`` (a grounded path) or ``{"path", "topic"}`` (a relation
+  path from the topic) -> the verdict with the failing hop.
+* ``GET /paths?entity=...&max_hops=2&limit=200``: relation paths leaving an entity.
+* ``GET /picture.svg?path=...``: the reasoning-subgraph picture of a grounded path.
+* ``GET /health``; ``GET /``: the web page.
+
+The model is loaded once. Questions from concurrent requests are answered together:
+a single worker takes every request waiting in the queue (up to ``max_batch``, waiting
+at most ``max_wait_ms`` for more after the first) and runs them through the reasoner
+as one batch, in a thread, so the event loop keeps accepting requests. Request bodies
+over ``max_body_bytes`` are refused with 413, out-of-range fields with 422 and a
+message naming the field and what was expected; an error inside the reasoner becomes
+a 500 for that request only.
+"""
+
+
+import asyncio
+import io
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Optional
+
+from kgdistill.configs import MAX_HOPS
+from kgdistill.errors import KGDistillError
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+MAX_NAME_CHARS = 500
+MAX_PATH_CHARS = 4000
+MAX_BEAM = 20
+MAX_ANSWERS = 50
+
+
+@dataclass
+class ServiceConfig:
+    """Limits and batching of the service."""
+
+    max_batch: int = 32
+    """Most questions answered in one batch."""
+    max_wait_ms: float = 5.0
+    """How long the batcher waits for more requests after the first one."""
+    max_body_bytes: int = 64 * 1024
+    request_timeout_s: float = 60.0
+    """A request whose answer takes longer gets 503."""
+    max_paths: int = 1000
+    """Most relation paths ``/paths`` returns."""
+
+
+class _Job:
+    __slots__ = ("question", "topic", "beam", "future")
+
+    def __init__(self, question: str, topic: Optional[str], beam: int, future: asyncio.Future) -> None:
+        self.question, self.topic, self.beam, self.future = question, topic, beam, future
+
+
+class MicroBatcher:
+    """Collects questions from concurrent requests and answers them in batches on one
+    worker thread (the model is not shared between threads)."""
+
+    def __init__(self, reasoner, config: ServiceConfig) -> None:
+        self.reasoner, self.config = reasoner, config
+        self.queue: asyncio.Queue[_Job] | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgdistill-model")
+        self.task: asyncio.Task | None = None
+        self.batches = 0
+        self.questions = 0
+        self.lock = threading.Lock()  # the reasoner is used by the batch thread only, and by /verify readers
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def ask(self, question: str, topic: Optional[str], beam: int):
+        if self.queue is None:
+            raise RuntimeError("the batcher is not running")
+        fut = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Job(question, topic, beam, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self.queue.get()]
+            deadline = loop.time() + self.config.max_wait_ms / 1000
+            while len(jobs) < self.config.max_batch:
+                timeout = deadline - loop.time()
+                try:
+                    jobs.append(self.queue.get_nowait() if timeout <= 0 else
+                                await asyncio.wait_for(self.queue.get(), timeout))
+                except (asyncio.QueueEmpty, asyncio.TimeoutError):
+                    break
+            jobs = [j for j in jobs if not j.future.cancelled()]
+            if not jobs:
+                continue
+            try:
+                results = await loop.run_in_executor(self.executor, self._answer, jobs)
+            except Exception as exc:  # the whole batch failed: answer each alone
+                logger.exception("batch of %d failed", len(jobs))
+                results = [exc] * len(jobs)
+            for job, res in zip(jobs, results):
+                if job.future.done():
+                    continue
+                if isinstance(res, BaseException):
+                    job.future.set_exception(res)
+                else:
+                    job.future.set_result(res)
+
+    def _answer(self, jobs: list[_Job]) -> list[Any]:
+        from kgdistill.datasets import Question
+
+        self.batches += 1
+        self.questions += len(jobs)
+        out: list[Any] = [None] * len(jobs)
+        for beam in sorted({j.beam for j in jobs}):
+            given = [i for i, j in enumerate(jobs) if j.beam == beam and j.topic]
+            linked = [i for i, j in enumerate(jobs) if j.beam == beam and not j.topic]
+            try:
+                if given:
+                    qs = [Question("ask", jobs[i].question, [jobs[i].topic], []) for i in given]
+                    for i, r in zip(given, self.reasoner.answer(qs, beam_size=beam)):
+                        out[i] = r
+                if linked:
+                    rs = self.reasoner.ask_linked([jobs[i].question for i in linked], beam_size=beam)
+                    for i, r in zip(linked, rs):
+                        out[i] = r
+            except Exception as exc:  # noqa: BLE001 - reported per request
+                for i in given + linked:
+                    if out[i] is None:
+                        out[i] = exc
+        return out
+
+
+def _web_page() -> str:
+    return resources.files("kgdistill.web").joinpath("index.html").read_text(encoding="utf-8")
+
+
+def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdistill"):
+    """The FastAPI application answering with ``reasoner`` (see the module docstring)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI, HTTPException, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from pydantic import BaseModel, ConfigDict, Field
+
+    config = config or ServiceConfig()
+    batcher = MicroBatcher(reasoner, config)
+    graph = reasoner.graph
+    started = time.time()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        batcher.start()
+        try:
+            reasoner.linker  # build or read the entity index before the first question
+        except Exception:  # noqa: BLE001 - linking then fails per request, with its message
+            logger.exception("entity index not built")
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan, version=_version(),
+                  description="Knowledge-graph question answering with verified reasoning paths.")
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    class AskRequest(Strict):
+        question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")
+        topic: Optional[str] = Field(None, min_length=1, max_length=MAX_NAME_CHARS,
+                                     description="topic entity (key or label); default: found by entity linking")
+        beam: int = Field(reasoner.beam_size, ge=1, le=MAX_BEAM, description="relation paths decoded")
+        max_answers: int = Field(5, ge=1, le=MAX_ANSWERS, description="answers returned")
+
+    class Answer(BaseModel):
+        entity: str
+        key: str
+        score: float
+        path: str
+        path_prob: float
+        verified: bool
+
+    class DecodedPathOut(BaseModel):
+        path: str
+        prob: float
+        valid: bool
+        num_endpoints: int
+        failing_hop: Optional[int]
+        reason: Optional[str]
+
+    class Candidate(BaseModel):
+        label: str
+        key: str
+        mention: str
+        start: int
+        end: int
+        score: float
+        method: str
+        alias: Optional[str]
+        path_score: Optional[float]
+
+    class Linking(BaseModel):
+        entity: Optional[str]
+        key: Optional[str]
+        mention: Optional[str]
+        span: Optional[list[int]]
+        method: Optional[str]
+        score: Optional[float]
+        path_score: Optional[float]
+        alternatives: list[Candidate]
+
+    class AskResponse(BaseModel):
+        question: str
+        topic_entities: list[str]
+        answers: list[Answer]
+        paths: list[DecodedPathOut]
+        linking: Optional[Linking]
+        note: Optional[str]
+        ms: float
+
+    class VerifyRequest(Strict):
+        path: str = Field(min_length=1, max_length=MAX_PATH_CHARS,
+                          description="a grounded path 'A -> r -> B', or with topic a relation path 'r1 -> ~r2'")
+        topic: Optional[str] = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
+
+    class VerifyResponse(BaseModel):
+        path: str
+        topic: Optional[str]
+        valid: bool
+        failing_hop: Optional[int]
+        reason: Optional[str]
+        message: str
+        suggestions: list[str]
+        endpoints: list[str]
+        groundings: list[str]
+
+    class PathOut(BaseModel):
+        path: str
+        num_endpoints: int
+        endpoints: list[str]
+
+    class PathsResponse(BaseModel):
+        entity: str
+        paths: list[PathOut]
+        capped: list[str]
+
+    class Health(BaseModel):
+        status: str
+        graph: str
+        entities: int
+        relations: int
+        student: str
+        uptime_s: float
+        batches: int
+        questions: int
+
+    class ErrorOut(BaseModel):
+        error: str
+        detail: Any = None
+
+    errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 500: {"model": ErrorOut},
+              503: {"model": ErrorOut}}
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        problems = []
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":
+                problems.append("body: not valid JSON (expected an object such as {\"question\": \"...\"})")
+                continue
+            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            problems.append(f"{where}: {e.get('msg', 'invalid')}")
+        return JSONResponse(status_code=422, content={"error": "; ".join(problems) or "invalid request",
+                                                      "detail": [{"loc": list(map(str, e.get("loc", ()))),
+                                                                  "msg": e.get("msg")} for e in exc.errors()]})
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail), "detail": None})
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):  # never a traceback to the client
+        logger.exception("request failed")
+        return JSONResponse(status_code=500, content={"error": f"internal error: {type(exc).__name__}", "detail": None})
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return JSONResponse(status_code=400, content={"error": "bad Content-Length", "detail": None})
+            if int(length) > config.max_body_bytes:
+                return JSONResponse(status_code=413, content={
+                    "error": f"request body of {int(length):,} bytes; the limit is {config.max_body_bytes:,}",
+                    "detail": None})
+        elif request.method in ("POST", "PUT", "PATCH"):
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > config.max_body_bytes:
+                    return JSONResponse(status_code=413, content={
+                        "error": f"request body over the limit of {config.max_body_bytes:,} bytes", "detail": None})
+            request._body = body  # read already: hand it on
+        return await call_next(request)
+
+    def _unknown_topic(topic: str) -> HTTPException:
+        from kgdistill.verify import close_matches
+
+        near = close_matches(topic, graph.entity_labels_all())
+        return HTTPException(422, f"unknown topic entity {topic!r}: not in the graph"
+                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
+
+    @app.post("/ask", response_model=AskResponse, responses=errors,
+              summary="answer a question with verified reasoning paths")
+    async def ask(req: AskRequest):
+        if req.topic is not None and graph.entity_id(req.topic) is None:
+            raise _unknown_topic(req.topic)
+        t0 = time.perf_counter()
+        try:
+            res = await asyncio.wait_for(batcher.ask(req.question, req.topic, req.beam), config.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(503, f"no answer within {config.request_timeout_s:.0f} s: the service is overloaded")
+        except KGDistillError as exc:
+            raise HTTPException(422, str(exc))
+        d = res.to_dict()
+        return {"question": req.question, "topic_entities": d["topic_entities"],
+                "answers": [{k: a[k] for k in ("entity", "key", "score", "path", "path_prob", "verified")}
+                            for a in d["answers"][:req.max_answers]],
+                "paths": d["paths"], "linking": d.get("linking"), "note": d.get("note"),
+                "ms": 1000 * (time.perf_counter() - t0)}
+
+    @app.post("/verify", response_model=VerifyResponse, responses=errors,
+              summary="check a grounded path, or a relation path from a topic, hop by hop")
+    async def verify(req: VerifyRequest):
+        from kgdistill.errors import PathSyntaxError
+        from kgdistill.paths import GroundedPath
+        from kgdistill.verify import verify_paths, verify_relation_path
+
+        try:
+            if req.topic is not None:
+                r = verify_relation_path(graph, req.topic, req.path, max_groundings=10).to_dict()
+            else:
+                r = verify_paths(graph, [GroundedPath.parse(req.path)]).result(0).to_dict()
+                r.update(topic=None, endpoints=[], groundings=[])
+        except PathSyntaxError as exc:
+            raise HTTPException(422, f"path: {exc}")
+        r["endpoints"] = r.get("endpoints", [])[:100]
+        return r
+
+    @app.get("/paths", response_model=PathsResponse, responses=errors,
+             summary="relation paths leaving an entity, with endpoint counts")
+    async def paths(entity: str = Query(min_length=1, max_length=MAX_NAME_CHARS),
+                    max_hops: int = Query(2, ge=1, le=min(MAX_HOPS, 3)),
+                    limit: int = Query(200, ge=1, le=config.max_paths),
+                    endpoints: int = Query(3, ge=0, le=20)):
+        from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
+
+        if graph.entity_id(entity) is None:
+            raise _unknown_topic(entity)
+        found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops, max_paths=limit))
+        rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:limit]
+        return {"entity": entity, "capped": list(found.capped),
+                "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:endpoints]}
+                          for p, e in rows]}
+
+    @app.get("/picture.svg", responses={**errors, 200: {"content": {"image/svg+xml": {}}}},
+             summary="the reasoning subgraph around a grounded path (SVG)")
+    async def picture(path: str = Query(min_length=1, max_length=MAX_PATH_CHARS)):
+        from kgdistill.errors import PathSyntaxError
+        from kgdistill.paths import GroundedPath
+        from kgdistill.plots import plot_reasoning
+        from kgdistill.verify import verify_paths
+
+        try:
+            grounded = GroundedPath.parse(path)
+        except PathSyntaxError as exc:
+            raise HTTPException(422, f"path: {exc}")
+        verdict = verify_paths(graph, [grounded]).result(0)
+        if not verdict.valid:
+            raise HTTPException(422, f"the path does not verify: hop {verdict.failing_hop + 1}: {verdict.message}")
+
+        def draw() -> bytes:
+            buf = io.BytesIO()
+            with _PLOT_LOCK:
+                plot_reasoning(graph, grounded, buf, title=str(grounded))
+            return buf.getvalue()
+
+        svg = await asyncio.get_running_loop().run_in_executor(None, draw)
+        return Response(content=svg, media_type="image/svg+xml")
+
+    @app.get("/health", response_model=Health)
+    async def health():
+        student = reasoner.student
+        base = getattr(student.config, "base_model", None) or "small (built)"
+        return {"status": "ok", "graph": str(getattr(graph, "name", "graph")), "entities": graph.num_entities,
+                "relations": graph.num_relations, "student": str(base), "uptime_s": time.time() - started,
+                "batches": batcher.batches, "questions": batcher.questions}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return _web_page()
+
+    app.state.batcher = batcher
+    return app
+
+
+_PLOT_LOCK = threading.Lock()  # matplotlib's pyplot state is not thread-safe
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("kgdistill")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def serve(app, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+    """Run ``app`` with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level, limit_concurrency=1024, timeout_keep_alive=30)

@@ -1,0 +1,211 @@
+"""The HTTP service: the JSON schema of every endpoint, errors that say what was
+expected, limits, micro-batching of concurrent requests on a real uvicorn server, and
+a fuzz of malformed requests (never a 5xx)."""
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kgdistill.reasoner import Reasoner  # noqa: E402
+from kgdistill.service import ServiceConfig, create_app  # noqa: E402
+
+ANSWER_KEYS = {"entity", "key", "score", "path", "path_prob", "verified"}
+ASK_KEYS = {"question", "topic_entities", "answers", "paths", "linking", "note", "ms"}
+PATH_KEYS = {"path", "prob", "valid", "num_endpoints", "failing_hop", "reason"}
+LINK_KEYS = {"entity", "key", "mention", "span", "method", "score", "path_score", "alternatives"}
+
+
+@pytest.fixture(scope="module")
+def reasoner(world_run):
+    return Reasoner.from_run(world_run)
+
+
+@pytest.fixture(scope="module")
+def client(reasoner):
+    with TestClient(create_app(reasoner, ServiceConfig(max_body_bytes=4096))) as c:
+        yield c
+
+
+def test_ask_with_linking_has_a_stable_schema(client):
+    r = client.post("/ask", json={"question": "Where was Ada Lovelace born?", "max_answers": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == ASK_KEYS
+    assert body["topic_entities"] == ["Ada Lovelace"]
+    assert set(body["linking"]) == LINK_KEYS and body["linking"]["entity"] == "Ada Lovelace"
+    assert 1 <= len(body["answers"]) <= 2 and all(set(a) == ANSWER_KEYS for a in body["answers"])
+    top = body["answers"][0]
+    assert top["entity"] == "London" and top["verified"] is True
+    assert top["path"] == "Ada Lovelace -> born_in -> London"
+    assert body["paths"] and all(set(p) == PATH_KEYS for p in body["paths"])
+
+
+def test_ask_with_topic_and_beam(client):
+    r = client.post("/ask", json={"question": "Where was X born?", "topic": "Ada Lovelace", "beam": 2})
+    body = r.json()
+    assert r.status_code == 200 and body["linking"] is None and len(body["paths"]) <= 2
+    assert body["answers"][0]["entity"] == "London"
+
+
+def test_ask_without_any_entity_says_so(client):
+    body = client.post("/ask", json={"question": "qwertyuiop zxcvbnm"}).json()
+    assert body["answers"] == [] and "no entity of the graph" in body["note"]
+
+
+@pytest.mark.parametrize("payload, status, words", [
+    ({"question": 5}, 422, "question: Input should be a valid string"),
+    ({}, 422, "question: Field required"),
+    ({"question": ""}, 422, "question: String should have at least 1 character"),
+    ({"question": "x", "beam": 500}, 422, "beam: Input should be less than or equal to 20"),
+    ({"question": "x", "max_answers": 0}, 422, "max_answers"),
+    ({"question": "x", "topic": "Nobody Anywhere"}, 422, "unknown topic entity 'Nobody Anywhere'"),
+    ({"question": "x", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ({"question": "x" * 5000}, 413, "limit is 4,096"),
+])
+def test_bad_asks_get_4xx_with_a_message(client, payload, status, words):
+    r = client.post("/ask", json=payload)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"] and set(r.json()) == {"error", "detail"}
+
+
+def test_body_that_is_not_json(client):
+    r = client.post("/ask", content=b"not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "not valid JSON" in r.json()["error"]
+
+
+def test_chunked_oversized_body_is_refused(client):
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 1000
+
+    r = client.post("/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_verify_grounded_and_relation_paths(client):
+    r = client.post("/verify", json={"path": "Ada Lovelace -> born_in -> London -> city_of -> United Kingdom"})
+    assert r.status_code == 200 and r.json()["valid"] is True
+    r = client.post("/verify", json={"path": "Ada Lovelace -> born_in -> Paris -> city_of -> France"}).json()
+    assert r["valid"] is False and r["failing_hop"] == 0 and r["reason"] == "no_such_edge"
+    r = client.post("/verify", json={"path": "born_in -> ~city_of", "topic": "Ada Lovelace"}).json()
+    assert r["valid"] is False and r["failing_hop"] == 1 and r["reason"] == "wrong_direction"
+    r = client.post("/verify", json={"path": "born_in -> city_of", "topic": "Ada Lovelace"}).json()
+    assert r["valid"] is True and r["endpoints"] == ["United Kingdom"]
+    r = client.post("/verify", json={"path": "->->"})
+    assert r.status_code == 422 and "expected 'entity -> relation -> entity" in r.json()["error"]
+
+
+def test_paths_and_limits(client):
+    r = client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": 1})
+    assert r.status_code == 200
+    assert {p["path"] for p in r.json()["paths"]} >= {"born_in", "died_in"}
+    assert client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": 9}).status_code == 422
+    assert client.get("/paths", params={"entity": "Nobody Anywhere"}).status_code == 422
+    assert client.get("/paths").status_code == 422
+
+
+def test_picture_is_svg_and_refuses_invalid_paths(client):
+    r = client.get("/picture.svg", params={"path": "Ada Lovelace -> born_in -> London"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in r.content and b"London" in r.content
+    r = client.get("/picture.svg", params={"path": "Ada Lovelace -> born_in -> Paris"})
+    assert r.status_code == 422 and "does not verify" in r.json()["error"]
+
+
+def test_health_page_and_openapi(client):
+    h = client.get("/health").json()
+    assert h["status"] == "ok" and h["entities"] == 228
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="question"' in page.text
+    spec = client.get("/openapi.json").json()
+    assert {"/ask", "/verify", "/paths", "/health", "/picture.svg"} <= set(spec["paths"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True) | st.text(max_size=300),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(
+    json_values,
+    st.fixed_dictionaries({"question": json_values}, optional={"topic": json_values, "beam": json_values,
+                                                               "max_answers": json_values}),
+    st.fixed_dictionaries({"question": st.text(min_size=1, max_size=400)},
+                          optional={"topic": st.text(min_size=1, max_size=60),
+                                    "beam": st.integers(-3, 30)})))
+def test_fuzzed_asks_never_get_a_server_error(client, body):
+    r = client.post("/ask", content=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert r.status_code < 500, (body, r.text)
+    assert r.status_code in (200, 413, 422)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.text(max_size=200), topic=st.one_of(st.none(), st.text(max_size=40)))
+def test_fuzzed_verify_and_paths_never_get_a_server_error(client, path, topic):
+    body = {"path": path} if topic is None else {"path": path, "topic": topic}
+    assert client.post("/verify", json=body).status_code < 500
+    assert client.get("/paths", params={"entity": path[:100] or "x"}).status_code < 500
+    assert client.get("/picture.svg", params={"path": path or "x"}).status_code < 500
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_concurrent_requests_are_batched_on_a_real_server(reasoner):
+    import httpx
+    import uvicorn
+
+    app = create_app(reasoner, ServiceConfig(max_batch=32, max_wait_ms=20))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):  # bounded wait for startup
+            if server.started:
+                break
+            time.sleep(0.05)
+        assert server.started
+        questions = ["Where was Ada Lovelace born?", "Who founded Apple?", "What is the capital of France?",
+                     "Where did Marie Curie die?"] * 6
+        results = [None] * len(questions)
+
+        def worker(i):
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+                results[i] = c.post("/ask", json={"question": questions[i]})
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(questions))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert all(r is not None and r.status_code == 200 for r in results)
+        by_question = {}
+        for q, r in zip(questions, results):  # the same question gets the same answers in any batch
+            answers = r.json()["answers"]
+            by_question.setdefault(q, []).append(answers)
+        for q, runs in by_question.items():
+            for answers in runs[1:]:
+                assert [(a["entity"], a["path"]) for a in answers] == [(a["entity"], a["path"]) for a in runs[0]], q
+                # batch padding changes float rounding only
+                assert all(abs(a["score"] - b["score"]) < 1e-4 for a, b in zip(answers, runs[0])), q
+        batcher = app.state.batcher
+        assert batcher.questions == len(questions)
+        assert batcher.batches < len(questions) / 2, batcher.batches  # answered together, not one by one
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
