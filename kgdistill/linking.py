@@ -42,12 +42,22 @@ INDEX_VERSION = 1
 # Words that frame questions rather than name things: the context prior used when no
 # training questions are given (fit_context learns a better one from them).
 BUILTIN_CONTEXT_WORDS = frozenset("""
-a an the of in on at to for from by with about as and or is are was were be been do does did
-what which who whom whose when where why how many much that this these those there it its
-s his her their my your our me you he she they we i name list tell give show find
-film films movie movies book books written write wrote direct directed director directors
-star starred stars starring act acted actor actors actress appear appeared release released
-year years type types genre genres language languages about share shared same also other
+a an the of in on at to for from by with about as and or but if than then so not no nor is are was were be been
+being am do does did doing done have has had having will would shall should can could may might must
+what which who whom whose when where why how many much that this these those there here it its itself
+s t his her hers him their them they theirs my mine your yours our ours me you he she we i us one ones
+all any some each every both either neither few more most other others another such same own only also very
+just too again once ever never always often still yet already even up down out over under into onto off
+between through during before after above below against among around behind across along within without
+name names list tell give gave given show shown find found know known say said get got make made
+take took taken see seen come came go went gone want like look use used work works worked call called
+write wrote written writer writers direct directed director directors star starred stars starring
+act acted acting actor actors actress actresses cast play played plays appear appeared appears feature
+featured features featuring release released come came out premiere premiered film films movie movies
+picture pictures book books story stories series show shows year years date dates time times type types
+genre genres kind kinds language languages tag tags topic topics keyword keywords subject subjects person
+people man men woman women thing things place places part parts people someone somebody anyone whoever
+whatever whichever main same first last new old other others together also share shared sharing
 """.split())
 
 
@@ -64,6 +74,12 @@ def words(text: str) -> list[str]:
 
 def _words_with_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Folded words of ``text`` and each word's (start, end) in the original text."""
+    if text.isascii():  # folding is lower-casing: offsets are unchanged
+        toks, spans = [], []
+        for m in _WORD.finditer(text.lower()):
+            toks.append(m.group())
+            spans.append(m.span())
+        return toks, spans
     out_chars: list[str] = []
     origin: list[int] = []
     for i, c in enumerate(text):
@@ -172,7 +188,7 @@ class EntityLinker:
             self.name_entities.append(ents)
             self.automaton.add_word(f" {name} ", n)
         self.automaton.make_automaton()
-        self._fuzzy_names: list[str] | None = None
+        self._fuzzy_names: dict[int, tuple[list[str], list[int]]] | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -248,10 +264,11 @@ class EntityLinker:
 
     # ------------------------------------------------------------------ linking
     def _commonness(self, toks: Sequence[str]) -> float:
-        """Share (0-1) of a mention's words that frame questions rather than name things."""
-        if self.context:
-            return sum(min(1.0, 20 * self.context.get(t, 0.0)) for t in toks) / len(toks)
-        return sum(t in BUILTIN_CONTEXT_WORDS for t in toks) / len(toks)
+        """Share (0-1) of a mention's words that frame questions rather than name things:
+        how often each word framed the training questions (:meth:`fit_context`), and
+        at least 0.7 for a common English word."""
+        ctx = self.context
+        return sum(max(min(1.0, 20 * ctx.get(t, 0.0)), 0.7 * (t in BUILTIN_CONTEXT_WORDS)) for t in toks) / len(toks)
 
     def _score(self, toks: Sequence[str], degree: int) -> float:
         chars = sum(len(t) for t in toks)
@@ -283,8 +300,11 @@ class EntityLinker:
             s, e = spans[a][0], spans[b - 1][1]
             for ent, alias in self.name_entities[n]:
                 name = alias or self.labels[ent]
-                # the same name written exactly (case, accents) as in the question wins a tie
-                same = 0.05 if name == question[s:e] else 0.02 if name.replace("_", " ") == question[s:e] else 0.0
+                mention = question[s:e]
+                # A name written exactly as the graph writes it: a strong sign where the
+                # user capitalised it, a tie-breaker between names that differ by case.
+                exact = name == mention or name.replace("_", " ") == mention
+                same = (1.0 if mention != mention.lower() else 0.05) if exact else 0.0
                 cands.append(LinkCandidate(ent, self.labels[ent], self.keys[ent], question[s:e], s, e,
                                            self._score(mention_toks, int(self.degrees[ent])) + same, "exact",
                                            alias))
@@ -303,22 +323,30 @@ class EntityLinker:
         """Word n-grams of the question matched against the labels by rapidfuzz ratio."""
         from rapidfuzz import fuzz, process
 
-        if self._fuzzy_names is None:
-            self._fuzzy_names = list(self.names)
+        if self._fuzzy_names is None:  # names by word count: a misspelling rarely changes it by more than one
+            buckets: dict[int, list[int]] = {}
+            for i, name in enumerate(self.names):
+                buckets.setdefault(name.count(" ") + 1, []).append(i)
+            self._fuzzy_names = {}
+            for n in range(1, max(buckets, default=0) + 2):
+                index = [i for m in (n - 1, n, n + 1) for i in buckets.get(m, [])]
+                self._fuzzy_names[n] = ([self.names[i] for i in index], index)
         cands = []
-        max_n = min(len(toks), 8)
-        for n in range(max_n, 0, -1):
+        for n in range(min(len(toks), 8), 0, -1):
+            names, index = self._fuzzy_names.get(n, ([], []))
+            if not names:
+                continue
             for a in range(len(toks) - n + 1):
                 gram = toks[a:a + n]
-                if self._commonness(gram) >= 0.99:
+                if self._commonness(gram) >= 0.5:
                     continue
                 text = " ".join(gram)
                 if len(text) < 4:
                     continue
-                for name, ratio, idx in process.extract(text, self._fuzzy_names, scorer=fuzz.ratio,
-                                                        score_cutoff=self.fuzzy_cutoff, limit=3):
+                for _, ratio, j in process.extract(text, names, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff,
+                                                   limit=3):
                     s, e = spans[a][0], spans[a + n - 1][1]
-                    for ent, alias in self.name_entities[idx]:
+                    for ent, alias in self.name_entities[index[j]]:
                         score = self._score(gram, int(self.degrees[ent])) - (100 - ratio) / 10
                         cands.append(LinkCandidate(ent, self.labels[ent], self.keys[ent], question[s:e], s, e,
                                                    score, "fuzzy", alias))
