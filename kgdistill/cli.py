@@ -10,7 +10,7 @@ import math
 import os
 import sys
 
-from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_query, cmd_serve,
+from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
                                 cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
 from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
@@ -422,6 +422,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long a batch waits for more questions after the first")
     _add_inference_args(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve a run's reasoner to AI assistants (Model Context Protocol, stdio)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="A Model Context Protocol server on stdin/stdout with three tools: ask "
+                                   "(answers with verified reasoning paths; the topic is linked when not given), "
+                                   "verify (a path checked hop by hop) and paths (relation paths from an entity). "
+                                   "Add it to an MCP client's configuration as a command.",
+                       epilog='client configuration, e.g.:\n'
+                              '  {"mcpServers": {"kgdistill": {"command": "kgdistill",\n'
+                              '                                "args": ["mcp", "--run", "/path/to/run"]}}}')
+    _add_graph_args(p, required=False, note=" (default: the run's graph)")
+    p.add_argument("--run", required=True, help="run directory from 'kgdistill train'")
+    p.add_argument("--beam", type=_int_in(1, 20), default=5, help="paths decoded per question")
+    _add_inference_args(p)
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("demo", help="train and query on the example graph in graphs/ (about a minute)",
                        description="Trains teacher and student on graphs/world.ttl with its example "

@@ -514,6 +514,30 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        raise CLIError("the MCP server needs the mcp package: pip install 'kgdistill[serve]'") from None
+    from kgdistill.mcp_server import Loader, build_server, run_stdio
+
+    # a wrong --run fails here, before the server starts (the full check, which imports
+    # torch, runs in the loader: clients expect the handshake within seconds)
+    if not (Path(args.run) / "config.json").is_file():
+        raise CLIError(f"{args.run} is not a run directory (no config.json); train one with 'kgdistill train'")
+    args.max_batch = 64
+
+    def load():
+        reasoner = _service_reasoner(args)
+        reasoner.linker  # build or read the entity index before the first call
+        print(f"kgdistill: {args.run} loaded", file=sys.stderr, flush=True)
+        return reasoner
+
+    print(f"kgdistill: MCP server for {args.run} on stdio (tools: ask, verify, paths)", file=sys.stderr, flush=True)
+    run_stdio(build_server(Loader(load), name=f"kgdistill-{Path(args.run).name}"))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from kgdistill.demo import run_demo
 

@@ -1,0 +1,180 @@
+"""``kgdistill mcp``: the reasoner as a Model Context Protocol server (stdio).
+
+Three tools, so that an AI assistant can answer from the graph with verified proofs
+instead of from memory:
+
+* ``ask(question, topic?, max_answers?)``: ranked answers, each with the grounded path
+  that proves it, the path's probability and the verifier's verdict; the linked topic
+  and its alternatives when no topic is given.
+* ``verify(path, topic?)``: a grounded path (``A -> r -> B``), or a relation path from
+  ``topic``, checked hop by hop; the failing hop and why.
+* ``paths(entity, max_hops?, limit?)``: the relation paths leaving an entity.
+
+Tool errors (an unknown entity, a malformed path) come back as MCP tool errors with a
+message, never as a crashed server. stdout is the protocol channel: nothing else is
+printed there.
+"""
+
+
+from typing import Any
+
+from kgdistill.errors import KGDistillError
+
+MAX_TEXT = 2000
+
+
+def _tool_error():
+    """The exception whose message an MCP client sees (mcp 2: ToolError; mcp 1 shows any)."""
+    try:
+        from mcp.server.mcpserver.exceptions import ToolError
+        return ToolError
+    except ImportError:
+        try:
+            from mcp.server.fastmcp.exceptions import ToolError
+            return ToolError
+        except ImportError:
+            return ValueError
+
+
+def _server_class():
+    try:  # mcp 2.x
+        from mcp.server.mcpserver import MCPServer
+        return MCPServer
+    except ImportError:  # mcp 1.x
+        from mcp.server.fastmcp import FastMCP
+        return FastMCP
+
+
+class Loader:
+    """Loads the reasoner in a background thread so that the server answers the
+    client's handshake at once (clients give up on a silent server after seconds);
+    tool calls wait for it."""
+
+    def __init__(self, load, timeout_s: float = 600.0) -> None:
+        import threading
+
+        self._load, self.timeout_s = load, timeout_s
+        self._done = threading.Event()
+        self._value = self._error = None
+        threading.Thread(target=self._run, daemon=True, name="kgdistill-load").start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._load()
+        except BaseException as exc:  # noqa: BLE001 - reported to every tool call
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def get(self):
+        if not self._done.wait(self.timeout_s):
+            raise TimeoutError(f"the model is still loading after {self.timeout_s:.0f} s")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def build_server(reasoner, name: str = "kgdistill"):
+    """The MCP server answering with ``reasoner`` (a Reasoner, or a :class:`Loader` of one)."""
+    ToolError = _tool_error()
+
+    def _reasoner():
+        if not isinstance(reasoner, Loader):
+            return reasoner
+        try:
+            return reasoner.get()
+        except KGDistillError as exc:
+            raise ToolError(f"the run could not be loaded: {exc}") from None
+
+    class _Graph:  # the graph of the (possibly still loading) reasoner
+        def __getattr__(self, attr):
+            return getattr(_reasoner().graph, attr)
+
+    graph = _Graph()
+    server = _server_class()(
+        name, instructions="Answers questions over a knowledge graph with reasoning paths that are checked "
+                           "hop by hop against the graph. Prefer 'ask'; use 'verify' to check a path you "
+                           "were given and 'paths' to see which relations leave an entity.")
+
+    def _check_text(value, what: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ToolError(f"{what} must be a non-empty string")
+        if len(value) > MAX_TEXT:
+            raise ToolError(f"{what} is {len(value):,} characters; at most {MAX_TEXT:,}")
+        return value.strip()
+
+    def _known(entity: str) -> None:
+        if graph.entity_id(entity) is None:
+            from kgdistill.verify import close_matches
+
+            near = close_matches(entity, graph.entity_labels_all())
+            raise ToolError(f"unknown entity {entity!r}: not in the graph"
+                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
+
+    @server.tool(structured_output=True, description="Answer a question from the knowledge graph. Returns ranked answers, each with the "
+                             "grounded reasoning path that proves it (entity -> relation -> entity ...), the "
+                             "path's probability and whether the path verifies in the graph. Without 'topic' the "
+                             "question's topic entity is found in the text (the chosen entity and alternatives "
+                             "are returned under 'linking').")
+    def ask(question: str, topic: str | None = None, max_answers: int = 5) -> dict[str, Any]:
+        question = _check_text(question, "question")
+        if not 1 <= int(max_answers) <= 50:
+            raise ToolError("max_answers must be between 1 and 50")
+        _reasoner()
+        if topic:
+            topic = _check_text(topic, "topic")
+            _known(topic)
+        try:
+            res = _reasoner().ask(question, [topic] if topic else None)
+        except KGDistillError as exc:
+            raise ToolError(str(exc)) from None
+        d = res.to_dict()
+        return {"question": question, "topic_entities": d["topic_entities"],
+                "answers": [{k: a[k] for k in ("entity", "score", "path", "path_prob", "verified")}
+                            for a in d["answers"][:int(max_answers)]],
+                "linking": d.get("linking"), "note": d.get("note")}
+
+    @server.tool(structured_output=True, description="Check a reasoning path against the knowledge graph, hop by hop and in the stated "
+                             "direction. 'path' is a grounded path 'Entity -> relation -> Entity -> ...' (a "
+                             "leading '~' on a relation walks it backwards), or, with 'topic', a relation path "
+                             "'relation -> relation' from that entity. Returns valid, the failing hop (0-based) "
+                             "and why, and suggestions.")
+    def verify(path: str, topic: str | None = None) -> dict[str, Any]:
+        from kgdistill.errors import PathSyntaxError
+        from kgdistill.paths import GroundedPath
+        from kgdistill.verify import verify_paths, verify_relation_path
+
+        path = _check_text(path, "path")
+        try:
+            if topic:
+                r = verify_relation_path(graph, _check_text(topic, "topic"), path, max_groundings=5).to_dict()
+                r["endpoints"] = r["endpoints"][:50]
+                return r
+            return verify_paths(graph, [GroundedPath.parse(path)]).result(0).to_dict()
+        except PathSyntaxError as exc:
+            raise ToolError(f"path: {exc}") from None
+
+    @server.tool(structured_output=True, description="List the relation paths (up to max_hops, at most 3) that leave an entity of the "
+                             "knowledge graph, with how many entities each reaches and a few of them.")
+    def paths(entity: str, max_hops: int = 2, limit: int = 100) -> dict[str, Any]:
+        from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
+
+        entity = _check_text(entity, "entity")
+        if not 1 <= int(max_hops) <= 3:
+            raise ToolError("max_hops must be 1, 2 or 3")
+        if not 1 <= int(limit) <= 1000:
+            raise ToolError("limit must be between 1 and 1000")
+        _known(entity)
+        found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=int(max_hops),
+                                                                          max_paths=int(limit)))
+        rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:int(limit)]
+        return {"entity": entity, "capped": list(found.capped),
+                "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:3]}
+                          for p, e in rows]}
+
+    return server
+
+
+def run_stdio(server) -> None:
+    """Serve over stdin/stdout until the client closes the stream."""
+    server.run("stdio")

@@ -1,0 +1,50 @@
+"""The MCP server, driven by the mcp package's own client over stdio (a real
+``kgdistill mcp`` subprocess)."""
+import asyncio
+import os
+import sys
+
+import pytest
+
+pytest.importorskip("mcp")
+
+
+def _call(run, calls):
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "kgdistill", "mcp", "--run", str(run)],
+                                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    async def go():
+        async with Client(params, read_timeout_seconds=120) as client:
+            tools = await client.list_tools()
+            results = [await client.call_tool(name, args) for name, args in calls]
+            return tools, results
+
+    return asyncio.run(asyncio.wait_for(go(), 300))
+
+
+def test_mcp_tools_answer_verify_and_list_paths(world_run):
+    tools, (ask, ask_topic, bad_topic, verify_bad, verify_rel, bad_path, paths) = _call(world_run, [
+        ("ask", {"question": "Where was Ada Lovelace born?"}),
+        ("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": 1}),
+        ("ask", {"question": "Where was X born?", "topic": "Ada Lovelase"}),
+        ("verify", {"path": "Ada Lovelace -> born_in -> Paris"}),
+        ("verify", {"path": "born_in -> city_of", "topic": "Ada Lovelace"}),
+        ("verify", {"path": "->->"}),
+        ("paths", {"entity": "Ada Lovelace", "max_hops": 1}),
+    ])
+    assert {t.name for t in tools.tools} == {"ask", "verify", "paths"}
+    assert not ask.is_error
+    a = ask.structured_content
+    assert a["linking"]["entity"] == "Ada Lovelace"
+    assert a["answers"][0]["entity"] == "London" and a["answers"][0]["verified"] is True
+    assert a["answers"][0]["path"] == "Ada Lovelace -> born_in -> London"
+    assert len(ask_topic.structured_content["answers"]) == 1
+    assert bad_topic.is_error and "did you mean 'Ada Lovelace'" in bad_topic.content[0].text
+    v = verify_bad.structured_content
+    assert v["valid"] is False and v["failing_hop"] == 0 and v["reason"] == "no_such_edge"
+    assert verify_rel.structured_content["valid"] is True
+    assert verify_rel.structured_content["endpoints"] == ["United Kingdom"]
+    assert bad_path.is_error and "expected 'entity -> relation -> entity" in bad_path.content[0].text
+    assert {p["path"] for p in paths.structured_content["paths"]} >= {"born_in", "died_in"}
