@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kgdistill.graph import GraphBackend, directed_relation
-from kgdistill.paths import RelationPath
+from kgdistill.paths import RelationPath, sorted_member
 from kgdistill.vocabulary import GraphBinding
 
 
@@ -291,6 +291,7 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
         ``(entities, mass)``: sorted entity ids and their mass (sums to at most 1).
     """
     ents = np.unique(np.asarray(topics, dtype=np.int64))
+    starts = ents
     mass = np.full(ents.size, 1.0 / max(ents.size, 1))
     if frontiers is not None:
         frontiers.append(ents)
@@ -307,7 +308,7 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
         ents, inv = np.unique(dst, return_inverse=True)
         mass = np.bincount(inv, weights=share, minlength=ents.size)
         if exclude_topic:
-            keep = ~np.isin(ents, topics)
+            keep = ~sorted_member(starts, ents)
             ents, mass = ents[keep], mass[keep]
         if frontiers is not None:
             frontiers.append(ents)

@@ -418,6 +418,9 @@ class KnowledgeGraph(GraphBackend):
             keys = sources * self._n_drel + drel
             starts = np.searchsorted(self._adj_key, keys, side="left")
             ends = np.searchsorted(self._adj_key, keys, side="right")
+        if sources.size == 1:  # one range: a slice (the common case of path grounding)
+            a, b = int(starts[0]), int(ends[0])
+            return np.full(b - a, sources[0], dtype=np.int64), self._adj_drel[a:b].copy(), self._adj_dst[a:b].copy()
         idx = concat_ranges(starts, ends)
         src = np.repeat(sources, ends - starts)
         return src, self._adj_drel[idx], self._adj_dst[idx]

@@ -115,10 +115,12 @@ class LinkCandidate:
     """The alias that matched, when it was not the label."""
     path_score: float | None = None
     """Log-probability of the best constrained path from it (set by the reasoner)."""
+    decoded: list | None = field(default=None, repr=False, compare=False)
+    """The student's decoded paths from it, when the reasoner scored it (reused to
+    answer the question, so that a linked question is decoded once)."""
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("entity")
+        d = {k: v for k, v in asdict(self).items() if k not in ("entity", "decoded")}
         return d
 
 

@@ -241,7 +241,8 @@ class Reasoner:
             self._linker = linker
         return self._linker
 
-    def link(self, texts: Sequence[str], rescore: int = 3, margin: float = 1.0, weight: float = 0.5) -> list:
+    def link(self, texts: Sequence[str], rescore: int = 3, margin: float = 1.0, weight: float = 0.5,
+             beam_size: int | None = None) -> list:
         """Topic candidates of each question, best first (:class:`LinkResult` each).
 
         The linker's candidates within ``margin`` of its best (at most ``rescore``) are
@@ -251,8 +252,10 @@ class Reasoner:
         a student that knows only its training wordings gives the right reading of a
         new wording a low score too: measured on our re-worded MetaQA 2-hop questions,
         weight 1 within a margin of 2 let the small student pick "the other" over the film
-        title in 5% of them.)
+        title in 5% of them.) The decoded paths are kept on each scored candidate
+        (``decoded``, ``beam_size`` beams) and :meth:`ask_linked` answers from them.
         """
+        beam = self.beam_size if beam_size is None else int(beam_size)
         results = [self.linker.link(t) for t in texts]
         jobs = []
         for qi, r in enumerate(results):
@@ -267,11 +270,12 @@ class Reasoner:
                 chunk = jobs[s:s + self.batch_size]
                 prompts = [make_prompt(results[qi].question[:c.start] + c.label + results[qi].question[c.end:],
                                        [c.label], self.serializer) for qi, c in chunk]
-                decoded = self.decoder.decode(self.student, prompts, min(self.beam_size, 3), self.max_hops,
-                                              self.graph, [np.array([c.entity]) for _, c in chunk],
-                                              binding=self.binding)
+                decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops, self.graph,
+                                              [np.array([c.entity]) for _, c in chunk], binding=self.binding)
                 for (qi, c), paths in zip(chunk, decoded):
                     c.path_score = max((p.logprob for p in paths), default=-50.0)
+                    if self.constrained:
+                        c.decoded = (beam, paths)
             for r in results:
                 scored = [c for c in r.candidates if c.path_score is not None]
                 if scored:
@@ -282,11 +286,12 @@ class Reasoner:
 
     def ask_linked(self, texts: Sequence[str], ids: Sequence[str] | None = None,
                    gold: Sequence[Sequence[str]] | None = None, links: Sequence | None = None,
-                   beam_size: int | None = None) -> list[QueryResult]:
+                   beam_size: int | None = None, max_answers: int | None = None) -> list[QueryResult]:
         """Answer questions whose topic is not given: link each (unless ``links`` holds
         their :meth:`link` results), then answer about the best candidate. A question
         with no candidate gets a result with a ``note``."""
-        links = self.link(texts) if links is None else links
+        beam = self.beam_size if beam_size is None else int(beam_size)
+        links = self.link(texts, beam_size=beam) if links is None else links
         questions, mentions, where = [], [], []
         results: list[QueryResult | None] = [None] * len(texts)
         for i, (text, link) in enumerate(zip(texts, links)):
@@ -297,17 +302,24 @@ class Reasoner:
                 results[i] = QueryResult(qid, text, [], answers, linking=link.to_dict(),
                                          note="no entity of the graph is named in the question")
                 continue
-            questions.append(Question(qid, text, [best.key], answers))
-            mentions.append([best.mention, best.label])
-            where.append(i)
-        for i, res, link_i in zip(where, self.answer(questions, mentions=mentions, beam_size=beam_size), where):
-            res.linking = links[link_i].to_dict()
-            res.topic_entities = [links[link_i].best.label]
+            question = Question(qid, text, [best.key], answers)
+            if best.decoded is not None and best.decoded[0] == beam:  # decoded while linking
+                results[i] = self._result(question, np.array([best.entity], dtype=np.int64), best.decoded[1],
+                                          max_answers)
+            else:
+                questions.append(question)
+                mentions.append([best.mention, best.label])
+                where.append(i)
+        for i, res in zip(where, self.answer(questions, mentions=mentions, beam_size=beam, max_answers=max_answers)):
             results[i] = res
+        for i, link in enumerate(links):
+            if link.best is not None:
+                results[i].linking = link.to_dict()
+                results[i].topic_entities = [link.best.label]
         return results  # type: ignore[return-value]
 
     def answer(self, questions: Sequence[Question], mentions: Sequence[Sequence[str]] | None = None,
-               beam_size: int | None = None) -> list[QueryResult]:
+               beam_size: int | None = None, max_answers: int | None = None) -> list[QueryResult]:
         """Decode paths for ``questions`` and turn them into verified, ranked answers.
         ``mentions``: per question, more strings to mask in its prompt (the words that
         named a linked topic); ``beam_size``: instead of the reasoner's."""
@@ -335,11 +347,12 @@ class Reasoner:
                     res = QueryResult(q.id, q.text, q.topic_entities, q.answers,
                                       note="no topic entity of the question is in the graph")
                 else:
-                    res = self._result(q, topics[i], by_q[i])
+                    res = self._result(q, topics[i], by_q[i], max_answers)
                 results.append(res)
         return results
 
-    def _result(self, q: Question, topics: np.ndarray, decoded: Sequence[DecodedPath]) -> QueryResult:
+    def _result(self, q: Question, topics: np.ndarray, decoded: Sequence[DecodedPath],
+                max_answers: int | None = None) -> QueryResult:
         graph = self.graph
         res = QueryResult(q.id, q.text, q.topic_entities, q.answers)
         scores: dict[int, float] = {}
@@ -379,7 +392,7 @@ class Reasoner:
             e = kv[0]
             return (best_path[e][0], significant(best_path[e][1]), graph.entity_label(e), keys[e] if keys else "")
 
-        ranked = sorted(scores.items(), key=order)[:self.max_answers]
+        ranked = sorted(scores.items(), key=order)[:self.max_answers if max_answers is None else max_answers]
         # The proving grounded path of each answer, in ids, verified in one batch by
         # the verifier's id-level core (labels may be shared by several entities).
         groundings: list[list[int] | None] = []
