@@ -38,14 +38,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = (task / "children").read_text().split()
+                todo += [int(k) for k in kids]
+                out += [int(k) for k in kids]
+        except OSError:
+            pass
+    return out
+
+
 def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    """Resident memory of the server and its model process (all descendants), MiB."""
+    total = 0.0
+    for p in [pid, *_descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total or float("nan")
 
 
 def start_server(run: str, port: int, extra: list[str], log: Path) -> subprocess.Popen:
@@ -122,6 +139,68 @@ async def load(base: str, questions: list[str], clients: int, seconds: float, pi
             "model_busy_share": model_s / wall}
 
 
+def _ms(text: str) -> float:
+    """wrk's '12.34ms' / '1.02s' / '850.00us' as milliseconds."""
+    for unit, scale in (("us", 1e-3), ("ms", 1.0), ("s", 1e3), ("m", 6e4)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+
+
+async def load_wrk(base: str, questions: list[str], clients: int, seconds: float, pid: int, tmp: Path) -> dict:
+    """The same load from ``wrk`` (C, one thread): a client that costs the machine far
+    less CPU than Python's, so the server gets more of the 2 cores."""
+    import re
+    import shutil
+    import threading
+
+    import httpx
+
+    if not shutil.which("wrk"):
+        raise SystemExit("--client wrk needs wrk (apt-get install wrk)")
+    bodies = [json.dumps({"question": q}) for q in questions]
+    script = tmp / "ask.lua"
+    script.write_text("local bodies = {" + ",".join(json.dumps(b) for b in bodies) + "}\n"
+                      "local i = 0\n"
+                      "request = function()\n"
+                      "  i = i % #bodies + 1\n"
+                      "  return wrk.format('POST', '/ask', {['Content-Type'] = 'application/json'}, bodies[i])\n"
+                      "end\n")
+    rss = [rss_mib(pid)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            rss.append(rss_mib(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    before = httpx.get(base + "/health").json()
+    t0 = time.perf_counter()
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s",
+                          "-s", str(script), base], capture_output=True, text=True, timeout=seconds + 120).stdout
+    wall = time.perf_counter() - t0
+    done.set()
+    after = httpx.get(base + "/health").json()
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = {"non-2xx": non2xx} if non2xx else {}
+    if sock and sum(map(int, sock.groups())):
+        errors["socket"] = sum(map(int, sock.groups()))
+    answered = after["questions"] - before["questions"]
+    batches = after["batches"] - before["batches"]
+    model_s = after["model_seconds"] - before["model_seconds"]
+    return {"clients": clients, "seconds": wall, "requests": total - non2xx,
+            "rps": float(re.search(r"Requests/sec:\s+(\S+)", out).group(1)),
+            "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"]), "mean_ms": None, "errors": errors,
+            "rss_mib_start": rss[0], "rss_mib_end": rss[-1], "rss_mib_peak": max(rss),
+            "mean_batch": answered / batches if batches else None,
+            "model_ms_per_question": 1000 * model_s / answered if answered else None,
+            "model_busy_share": model_s / wall, "client": "wrk"}
+
+
 def fuzz_requests(seed: int, n: int) -> list[tuple[str, str, dict]]:
     """``(method, path, httpx kwargs)`` of malformed or hostile requests."""
     rng = random.Random(seed)
@@ -194,6 +273,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--fuzz", type=int, default=500, help="malformed requests sent (0: none)")
     ap.add_argument("--serve-args", default="", help="extra arguments for kgdistill serve, e.g. '--max-batch 64'")
+    ap.add_argument("--client", choices=["python", "wrk"], default="python",
+                    help="load generator: httpx coroutines in this process, or wrk (C; far less CPU per request)")
     ap.add_argument("--out", help="JSON file for the figures")
     args = ap.parse_args()
 
@@ -206,14 +287,17 @@ def main() -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     proc = start_server(args.run, port, args.serve_args.split(), log)
     results: dict = {"run": args.run, "questions": args.questions, "serve_args": args.serve_args,
-                     "cpu": os.cpu_count(), "levels": []}
+                     "cpu": os.cpu_count(), "client": args.client, "levels": []}
     try:
         asyncio.run(wait_ready(base, proc))
         asyncio.run(load(base, questions, 4, args.warmup, proc.pid))  # warm-up, not reported
         print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB start/end/peak':>24} "
               f"{'batch':>6} {'model ms/q':>10} {'model busy':>10}")
         for n in args.clients:
-            r = asyncio.run(load(base, questions, n, args.seconds, proc.pid))
+            if args.client == "wrk":
+                r = asyncio.run(load_wrk(base, questions, n, args.seconds, proc.pid, log.parent))
+            else:
+                r = asyncio.run(load(base, questions, n, args.seconds, proc.pid))
             results["levels"].append(r)
             print(f"{n:>7} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {sum(r['errors'].values()):>7} "
                   f"{r['rss_mib_start']:>14.0f}/{r['rss_mib_end']:.0f}/{r['rss_mib_peak']:.0f} "

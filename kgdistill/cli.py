@@ -420,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=_int_in(1, 1024), default=32, help="most questions decoded together")
     p.add_argument("--max-wait-ms", type=_float_in(0.0, 1000.0), default=5.0,
                    help="how long a batch waits for more questions after the first")
+    p.add_argument("--threads", type=_int_in(1, 256),
+                   help="torch threads of the model process (default: torch's choice)")
+    p.add_argument("--in-process", action="store_true",
+                   help="answer in a thread of the server process instead of a separate model process "
+                        "(less memory; slower under load: the model's Python work and the server's share one "
+                        "interpreter lock)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_serve)
 

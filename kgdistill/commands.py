@@ -505,9 +505,22 @@ def cmd_serve(args) -> int:
     if not loopback:
         print(f"warning: serving on {args.host}, reachable from other machines; the service has no "
               "authentication", file=sys.stderr)
-    reasoner = _service_reasoner(args)
     config = ServiceConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
-    app = create_app(reasoner, config, title=f"kgdistill: {Path(args.run).name}")
+    title = f"kgdistill: {Path(args.run).name}"
+    if args.in_process:
+        app = create_app(_service_reasoner(args), config, title=title)
+    else:  # the model in its own process; this one holds the graph for /verify, /paths, pictures
+        from kgdistill.runs import read_run_config
+        from kgdistill.service import GraphOnly
+
+        cfg = read_run_config(args.run)
+        if args.graph is None:
+            args.graph, args.format = cfg.graph, cfg.graph_format
+        kg = _load_graph(args)
+        spec = {"run": str(args.run), "graph": str(args.graph), "beam": args.beam, "max_batch": args.max_batch,
+                "device": args.device, "precision": args.precision, "threads": args.threads}
+        app = create_app(GraphOnly(kg, args.beam, cfg.student.base_model or "small (built)"), config,
+                         title=title, process=spec)
     print(f"kgdistill: serving {args.run} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops",
           file=sys.stderr, flush=True)
     serve(app, args.host, args.port, log_level="info" if args.verbose else "warning")

@@ -59,6 +59,10 @@ class ServiceConfig:
     """Most relation paths ``/paths`` returns."""
 
 
+class ModelFailed(RuntimeError):
+    """The model thread or process failed on a whole batch (answered with 503)."""
+
+
 class _Job:
     __slots__ = ("question", "topic", "beam", "max_answers", "future")
 
@@ -68,20 +72,95 @@ class _Job:
         self.max_answers = max_answers
 
 
-class MicroBatcher:
-    """Collects questions from concurrent requests and answers them in batches on one
-    worker thread (the model is not shared between threads)."""
+def answer_jobs(reasoner, jobs: list[tuple]) -> list[Any]:
+    """Answer ``(question, topic or None, beam, max_answers)`` jobs together: one
+    result dict (:meth:`QueryResult.to_dict`) or exception per job."""
+    from kgdistill.datasets import Question
 
-    def __init__(self, reasoner, config: ServiceConfig) -> None:
-        self.reasoner, self.config = reasoner, config
+    out: list[Any] = [None] * len(jobs)
+    for beam in sorted({j[2] for j in jobs}):
+        given = [i for i, j in enumerate(jobs) if j[2] == beam and j[1]]
+        linked = [i for i, j in enumerate(jobs) if j[2] == beam and not j[1]]
+        # answers are grounded and verified only as far as the batch asks for them
+        most = max(j[3] for j in jobs if j[2] == beam)
+        try:
+            if given:
+                qs = [Question("ask", jobs[i][0], [jobs[i][1]], []) for i in given]
+                for i, r in zip(given, reasoner.answer(qs, beam_size=beam, max_answers=most)):
+                    out[i] = r.to_dict()
+            if linked:
+                rs = reasoner.ask_linked([jobs[i][0] for i in linked], beam_size=beam, max_answers=most)
+                for i, r in zip(linked, rs):
+                    out[i] = r.to_dict()
+        except Exception as exc:  # noqa: BLE001 - reported per request
+            for i in given + linked:
+                if out[i] is None:
+                    out[i] = exc
+    return out
+
+
+# ---------------------------------------------------------------------- model process
+_WORKER: dict = {}
+
+
+def _worker_init(spec: dict) -> None:
+    """Load the run's reasoner in the model process (once)."""
+    import os
+
+    if spec.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
+    from kgdistill.reasoner import Reasoner
+
+    reasoner = Reasoner.from_run(spec["run"], spec.get("graph"), beam_size=spec["beam"],
+                                 batch_size=spec["max_batch"])
+    reasoner.student.for_inference(spec.get("device", "cpu"), spec.get("precision", "fp32"))
+    reasoner.linker  # build or read the entity index now
+    _WORKER["reasoner"] = reasoner
+    _WORKER["pid"] = os.getpid()
+
+
+def _worker_answer(jobs: list[tuple]) -> tuple[list[Any], float]:
+    t0 = time.perf_counter()
+    out = answer_jobs(_WORKER["reasoner"], jobs)
+    return out, time.perf_counter() - t0
+
+
+def _worker_ping() -> int:
+    return _WORKER["pid"]
+
+
+class MicroBatcher:
+    """Collects questions from concurrent requests and answers them in batches, on one
+    model thread (``reasoner`` given) or in one model process (``process`` given: the
+    settings of :func:`_worker_init`). A model process keeps the model's Python work
+    off the event loop's interpreter lock, and a crash of it fails only the batch in
+    flight: the next batch starts a new one."""
+
+    def __init__(self, reasoner, config: ServiceConfig, process: dict | None = None) -> None:
+        self.reasoner, self.config, self.process = reasoner, config, process
         self.queue: asyncio.Queue[_Job] | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgdistill-model")
+        self.executor = self._new_executor()
         self.task: asyncio.Task | None = None
         self.batches = 0
         self.questions = 0
         self.model_seconds = 0.0
-        """Time spent answering in the model thread (for /health and the load benchmark)."""
-        self.lock = threading.Lock()  # the reasoner is used by the batch thread only, and by /verify readers
+        """Time spent answering in the model thread or process (for /health and the load benchmark)."""
+
+    def _new_executor(self):
+        if self.process is None:
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgdistill-model")
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(self.process,))
+
+    async def warm(self) -> None:
+        """Start the model process and load the model before the first request."""
+        if self.process is not None:
+            await asyncio.wrap_future(self.executor.submit(_worker_ping))
 
     def start(self) -> None:
         self.queue = asyncio.Queue()
@@ -96,7 +175,7 @@ class MicroBatcher:
                 pass
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def ask(self, question: str, topic: Optional[str], beam: int, max_answers: int = 10):
+    async def ask(self, question: str, topic: Optional[str], beam: int, max_answers: int = 10) -> dict:
         if self.queue is None:
             raise RuntimeError("the batcher is not running")
         fut = asyncio.get_running_loop().create_future()
@@ -118,11 +197,25 @@ class MicroBatcher:
             jobs = [j for j in jobs if not j.future.cancelled()]
             if not jobs:
                 continue
+            work = [(j.question, j.topic, j.beam, j.max_answers) for j in jobs]
             try:
-                results = await loop.run_in_executor(self.executor, self._answer, jobs)
-            except Exception as exc:  # the whole batch failed: answer each alone
+                if self.process is None:
+                    results, seconds = await loop.run_in_executor(self.executor, self._answer, work)
+                else:
+                    results, seconds = await asyncio.wrap_future(self.executor.submit(_worker_answer, work))
+                self.model_seconds += seconds
+            except Exception as exc:  # the whole batch failed (e.g. the model process died)
                 logger.exception("batch of %d failed", len(jobs))
-                results = [exc] * len(jobs)
+                results = [ModelFailed(f"the model failed on this batch ({type(exc).__name__}); "
+                                       "a new model process is started: retry")] * len(jobs)
+                if self.process is not None:
+                    from concurrent.futures.process import BrokenProcessPool
+
+                    if isinstance(exc, BrokenProcessPool):  # start a new model process
+                        self.executor.shutdown(wait=False, cancel_futures=True)
+                        self.executor = self._new_executor()
+            self.batches += 1
+            self.questions += len(jobs)
             for job, res in zip(jobs, results):
                 if job.future.done():
                     continue
@@ -131,47 +224,30 @@ class MicroBatcher:
                 else:
                     job.future.set_result(res)
 
-    def _answer(self, jobs: list[_Job]) -> list[Any]:
+    def _answer(self, work: list[tuple]) -> tuple[list[Any], float]:
         t0 = time.perf_counter()
-        try:
-            return self._answer_batch(jobs)
-        finally:
-            self.batches += 1
-            self.questions += len(jobs)
-            self.model_seconds += time.perf_counter() - t0
+        out = answer_jobs(self.reasoner, work)
+        return out, time.perf_counter() - t0
 
-    def _answer_batch(self, jobs: list[_Job]) -> list[Any]:
-        from kgdistill.datasets import Question
 
-        out: list[Any] = [None] * len(jobs)
-        for beam in sorted({j.beam for j in jobs}):
-            given = [i for i, j in enumerate(jobs) if j.beam == beam and j.topic]
-            linked = [i for i, j in enumerate(jobs) if j.beam == beam and not j.topic]
-            # answers are grounded and verified only as far as the batch asks for them
-            most = max(j.max_answers for j in jobs if j.beam == beam)
-            try:
-                if given:
-                    qs = [Question("ask", jobs[i].question, [jobs[i].topic], []) for i in given]
-                    for i, r in zip(given, self.reasoner.answer(qs, beam_size=beam, max_answers=most)):
-                        out[i] = r
-                if linked:
-                    rs = self.reasoner.ask_linked([jobs[i].question for i in linked], beam_size=beam,
-                                                  max_answers=most)
-                    for i, r in zip(linked, rs):
-                        out[i] = r
-            except Exception as exc:  # noqa: BLE001 - reported per request
-                for i in given + linked:
-                    if out[i] is None:
-                        out[i] = exc
-        return out
+class GraphOnly:
+    """What the HTTP layer needs of a reasoner when a model process answers the
+    questions: the graph, the default beam and the student's name."""
+
+    def __init__(self, graph, beam_size: int, student_name: str) -> None:
+        self.graph, self.beam_size, self.student_name = graph, beam_size, student_name
 
 
 def _web_page() -> str:
     return resources.files("kgdistill.web").joinpath("index.html").read_text(encoding="utf-8")
 
 
-def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdistill"):
-    """The FastAPI application answering with ``reasoner`` (see the module docstring)."""
+def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdistill", process: dict | None = None):
+    """The FastAPI application answering with ``reasoner`` (see the module docstring).
+
+    ``process``: answer questions in a separate model process that loads the run
+    itself (``{"run", "graph", "beam", "max_batch", "device", "precision", "threads"}``);
+    ``reasoner`` then serves the graph endpoints only (its student is not used)."""
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI, HTTPException, Query, Request
@@ -180,17 +256,20 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
     from pydantic import BaseModel, ConfigDict, Field
 
     config = config or ServiceConfig()
-    batcher = MicroBatcher(reasoner, config)
+    batcher = MicroBatcher(None if process else reasoner, config, process)
     graph = reasoner.graph
     started = time.time()
 
     @asynccontextmanager
     async def lifespan(app):
         batcher.start()
-        try:
-            reasoner.linker  # build or read the entity index before the first question
-        except Exception:  # noqa: BLE001 - linking then fails per request, with its message
-            logger.exception("entity index not built")
+        if process is not None:
+            await batcher.warm()
+        else:
+            try:
+                reasoner.linker  # build or read the entity index before the first question
+            except Exception:  # noqa: BLE001 - linking then fails per request, with its message
+                logger.exception("entity index not built")
         yield
         await batcher.stop()
 
@@ -359,7 +438,9 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
             raise HTTPException(503, f"no answer within {config.request_timeout_s:.0f} s: the service is overloaded")
         except KGDistillError as exc:
             raise HTTPException(422, str(exc))
-        d = res.to_dict()
+        except ModelFailed as exc:
+            raise HTTPException(503, str(exc))
+        d = res
         # returned as a response object: FastAPI's per-request validation of the nested
         # model costs more than answering a batched question (the schema is AskResponse,
         # checked by the tests)
@@ -430,8 +511,10 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
 
     @app.get("/health", response_model=Health)
     async def health():
-        student = reasoner.student
-        base = getattr(student.config, "base_model", None) or "small (built)"
+        if hasattr(reasoner, "student_name"):
+            base = reasoner.student_name
+        else:
+            base = getattr(reasoner.student.config, "base_model", None) or "small (built)"
         return {"status": "ok", "graph": str(getattr(graph, "name", "graph")), "entities": graph.num_entities,
                 "relations": graph.num_relations, "student": str(base), "uptime_s": time.time() - started,
                 "batches": batcher.batches, "questions": batcher.questions,

@@ -209,3 +209,32 @@ def test_concurrent_requests_are_batched_on_a_real_server(reasoner):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_model_process_mode_answers_and_survives_a_crashed_model(world_run):
+    """`kgdistill serve` answers in a separate model process: the same answers; a model
+    process that dies fails only the batch in flight, and the next request gets a new
+    one."""
+    import os
+    import signal
+
+    from kgdistill.readers import load_graph
+    from kgdistill.runs import read_run_config
+    from kgdistill.service import GraphOnly
+
+    cfg = read_run_config(world_run)
+    spec = {"run": str(world_run), "graph": cfg.graph, "beam": 5, "max_batch": 8, "device": "cpu",
+            "precision": "fp32", "threads": 1}
+    app = create_app(GraphOnly(load_graph(cfg.graph), 5, "small (built)"), ServiceConfig(), process=spec)
+    with TestClient(app) as c:
+        body = c.post("/ask", json={"question": "Where was Ada Lovelace born?"}).json()
+        assert body["answers"][0]["path"] == "Ada Lovelace -> born_in -> London"
+        assert c.get("/health").json()["student"] == "small (built)"
+        batcher = app.state.batcher
+        pid = batcher.executor.submit(__import__("kgdistill.service", fromlist=["x"])._worker_ping).result()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        first = c.post("/ask", json={"question": "Who founded Apple?"})
+        assert first.status_code == 503 and "retry" in first.json()["error"]  # the batch that met the dead process
+        again = c.post("/ask", json={"question": "Where was Ada Lovelace born?"})
+        assert again.status_code == 200 and again.json()["answers"][0]["entity"] == "London"
