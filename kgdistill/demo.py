@@ -98,6 +98,6 @@ def run_demo(out: str | Path, graph_path: str | Path | None = None, retrain: boo
         svg = plot_reasoning(kg, grounded, out / "reasoning.svg", title=f"{top.question}\n{grounded}")
         echo(f"\n== Pictures\n  reasoning subgraph of '{top.answers[0].entity}': {png} and {svg}")
     echo(f"  training curves: {out / 'curves.png'}")
-    echo(f"\nNext: kgdistill query -g {graph_path} --student {out / 'student'} "
-          f"\"Where was Angela Merkel born?\" --topic \"Angela Merkel\"")
+    echo(f"\nNext: kgdistill query --run {out} \"Where was Angela Merkel born?\"\n"
+         f"      kgdistill serve --run {out}     (web page and JSON API on http://127.0.0.1:8000/)")
     return 0
