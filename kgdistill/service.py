@@ -134,9 +134,10 @@ def _worker_ping() -> int:
 class MicroBatcher:
     """Collects questions from concurrent requests and answers them in batches, on one
     model thread (``reasoner`` given) or in one model process (``process`` given: the
-    settings of :func:`_worker_init`). A model process keeps the model's Python work
-    off the event loop's interpreter lock, and a crash of it fails only the batch in
-    flight: the next batch starts a new one."""
+    settings of :func:`_worker_init`). A crash of a model process fails only the batch
+    in flight: the next batch starts a new one. (Throughput was about the same either
+    way on 2 cores, benchmarks/RESULTS.md; the process costs a second copy of torch and
+    the graph.)"""
 
     def __init__(self, reasoner, config: ServiceConfig, process: dict | None = None) -> None:
         self.reasoner, self.config, self.process = reasoner, config, process
