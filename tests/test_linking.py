@@ -174,3 +174,21 @@ def test_evaluate_link_on_world(world_run, tmp_path, capsys):
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert all("linking" in r and "linked_correctly" in r for r in rows)
     assert "linking: the marked topic chosen for" in capsys.readouterr().out
+
+
+def test_names_that_differ_only_by_case_follow_the_question():
+    """MetaQA has the director `Petter Næss` and the tag `petter næss`: the name written
+    as in the question wins (the first linker tied them and took the busier one)."""
+    kg = KnowledgeGraph.from_triples([("Elling", "directed_by", "Petter Næss"), ("Mozart", "directed_by", "Petter Næss"),
+                                      ("Elling", "has_tags", "petter næss")], name="case")
+    linker = EntityLinker.from_graph(kg)
+    assert best(linker, "which films can be described by petter næss") == "petter næss"
+    assert best(linker, "which films did Petter Næss direct") == "Petter Næss"
+
+
+def test_a_capitalised_title_beats_a_common_word_label():
+    """"who was behind the camera for Ripe": `camera` (a tag) is a longer label than
+    `Ripe`, but the user capitalised the title as the graph writes it."""
+    kg = KnowledgeGraph.from_triples([("Ripe", "directed_by", "Mo Ogrodnik"), ("Jaws", "has_tags", "camera")],
+                                     name="camera")
+    assert best(EntityLinker.from_graph(kg), "who was behind the camera for Ripe") == "Ripe"
