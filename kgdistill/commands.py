@@ -3,8 +3,8 @@ each reads its parsed arguments, calls the library and prints the result."""
 from __future__ import annotations
 
 import json
-import sys
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -279,32 +279,47 @@ def cmd_distill(args) -> int:
     return 0
 
 
-def cmd_query(args) -> int:
-    from kgdistill.datasets import load_questions
-    from kgdistill.reasoner import Reasoner, score_answers
-
-    if not args.file and not args.question:
-        raise CLIError("give a QUESTION (its topic is found in the graph unless --topic names it), or --file")
-    if args.run is None and args.student is None:
-        raise CLIError("give --run RUN (a trained run directory) or --student DIR with -g GRAPH")
-    kwargs = {"beam_size": args.beam, "max_hops": args.max_hops, "constrained": not args.unconstrained,
-              "decoder": args.decoder}
-    if args.run:
+def _run_graph(args):
+    """``(graph, run config or None)``: the graph of -g, else of --run's configuration
+    (read and checked before the graph is loaded)."""
+    cfg = None
+    if getattr(args, "run", None):
         from kgdistill.runs import read_run_config
 
         cfg = read_run_config(args.run)
         if args.graph is None:
             args.graph, args.format = cfg.graph, cfg.graph_format
-        kg = _load_graph(args)
-        if kwargs["max_hops"] is None:
-            kwargs["max_hops"] = cfg.hops
+    elif args.graph is None:
+        raise CLIError("--student needs the knowledge graph: give -g/--graph")
+    return _load_graph(args), cfg
+
+
+def _load_reasoner(args, **kwargs):
+    """The reasoner of --run or --student (with -g), on the device and precision asked
+    for; ``kwargs`` (``None`` values dropped) go to :class:`Reasoner`."""
+    from kgdistill.reasoner import Reasoner
+
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    kg, _ = _run_graph(args)
+    if getattr(args, "run", None):
         reasoner = Reasoner.from_run(args.run, kg, **kwargs)
     else:
-        if args.graph is None:
-            raise CLIError("--student needs the knowledge graph: give -g/--graph")
-        kg = _load_graph(args)
         reasoner = Reasoner.from_student(args.student, kg, **kwargs)
     reasoner.student.for_inference(args.device, args.precision)
+    return reasoner
+
+
+def cmd_query(args) -> int:
+    from kgdistill.datasets import load_questions
+    from kgdistill.reasoner import score_answers
+
+    if not args.file and not args.question:
+        raise CLIError("give a QUESTION (its topic is found in the graph unless --topic names it), or --file")
+    if args.run is None and args.student is None:
+        raise CLIError("give --run RUN (a trained run directory) or --student DIR with -g GRAPH")
+    reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops,
+                              constrained=not args.unconstrained, decoder=args.decoder)
+    kg = reasoner.graph
     start = time.perf_counter()
     if args.file:
         questions = load_questions(args.file, args.question_format)
@@ -416,27 +431,12 @@ def cmd_compress(args) -> int:
 def cmd_evaluate(args) -> int:
     from kgdistill.datasets import load_questions
     from kgdistill.io import write_atomic, write_json_atomic
-    from kgdistill.reasoner import Reasoner, check_topics_fit
-    from kgdistill.runs import read_run_config, summary_line
+    from kgdistill.reasoner import check_topics_fit
+    from kgdistill.runs import summary_line
 
-    kwargs = {"beam_size": args.beam, "constrained": not args.unconstrained, "decoder": args.decoder}
-    if args.max_hops is not None:
-        kwargs["max_hops"] = args.max_hops
-    if args.run:
-        cfg = read_run_config(args.run)  # checked before the graph is loaded
-        if args.graph is None:
-            args.graph, args.format = cfg.graph, cfg.graph_format
-        kg = _load_graph(args)
-        reasoner = Reasoner.from_run(args.run, kg, **kwargs)
-    else:
-        if args.graph is None:  # checked before loading anything
-            raise CLIError("--student needs the knowledge graph: give -g/--graph")
-        from kgdistill.student import Student
-
-        student = Student.load(args.student)
-        kg = _load_graph(args)
-        reasoner = Reasoner(kg, student, **kwargs)
-    reasoner.student.for_inference(args.device, args.precision)
+    reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops,
+                              constrained=not args.unconstrained, decoder=args.decoder)
+    kg = reasoner.graph
     questions = load_questions(args.questions, args.question_format)
     check_topics_fit(kg, questions, f"questions in {args.questions}")
     if args.link:
@@ -474,20 +474,6 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _service_reasoner(args):
-    """The reasoner of ``serve``/``mcp``: a run (its graph unless -g), loaded once."""
-    from kgdistill.reasoner import Reasoner
-    from kgdistill.runs import read_run_config
-
-    cfg = read_run_config(args.run)
-    if args.graph is None:
-        args.graph, args.format = cfg.graph, cfg.graph_format
-    kg = _load_graph(args)
-    reasoner = Reasoner.from_run(args.run, kg, beam_size=args.beam, batch_size=args.max_batch)
-    reasoner.student.for_inference(args.device, args.precision)
-    return reasoner
-
-
 def cmd_serve(args) -> int:
     import ipaddress
 
@@ -508,15 +494,11 @@ def cmd_serve(args) -> int:
     config = ServiceConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
     title = f"kgdistill: {Path(args.run).name}"
     if args.in_process:
-        app = create_app(_service_reasoner(args), config, title=title)
+        app = create_app(_load_reasoner(args, beam_size=args.beam, batch_size=args.max_batch), config, title=title)
     else:  # the model in its own process; this one holds the graph for /verify, /paths, pictures
-        from kgdistill.runs import read_run_config
         from kgdistill.service import GraphOnly
 
-        cfg = read_run_config(args.run)
-        if args.graph is None:
-            args.graph, args.format = cfg.graph, cfg.graph_format
-        kg = _load_graph(args)
+        kg, cfg = _run_graph(args)
         spec = {"run": str(args.run), "graph": str(args.graph), "beam": args.beam, "max_batch": args.max_batch,
                 "device": args.device, "precision": args.precision, "threads": args.threads}
         app = create_app(GraphOnly(kg, args.beam, cfg.student.base_model or "small (built)"), config,
@@ -541,7 +523,7 @@ def cmd_mcp(args) -> int:
     args.max_batch = 64
 
     def load():
-        reasoner = _service_reasoner(args)
+        reasoner = _load_reasoner(args, beam_size=args.beam, batch_size=args.max_batch)
         reasoner.linker  # build or read the entity index before the first call
         print(f"kgdistill: {args.run} loaded", file=sys.stderr, flush=True)
         return reasoner

@@ -21,9 +21,9 @@ the right entity has the edges the question asks about).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
-import pickle
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -37,7 +37,7 @@ from kgdistill.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W_]+")
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 # Words that frame questions rather than name things: the context prior used when no
 # training questions are given (fit_context learns a better one from them).
@@ -115,9 +115,9 @@ class LinkCandidate:
     """The alias that matched, when it was not the label."""
     path_score: float | None = None
     """Log-probability of the best constrained path from it (set by the reasoner)."""
-    decoded: list | None = field(default=None, repr=False, compare=False)
-    """The student's decoded paths from it, when the reasoner scored it (reused to
-    answer the question, so that a linked question is decoded once)."""
+    decoded: tuple | None = field(default=None, repr=False, compare=False)
+    """``(beam size, decoded paths)`` of the student from it, when the reasoner scored
+    it (reused to answer the question, so that a linked question is decoded once)."""
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("entity", "decoded")}
@@ -159,9 +159,8 @@ class EntityLinker:
 
     def __init__(self, labels: Sequence[str], keys: Sequence[str] | None = None,
                  aliases: dict[int, Sequence[str]] | None = None, degrees: np.ndarray | None = None,
-                 min_chars: int = 2, fuzzy_cutoff: float = 88.0) -> None:
-        import ahocorasick
-
+                 min_chars: int = 2, fuzzy_cutoff: float = 88.0,
+                 index: tuple[list[str], list[list[tuple[int, str | None]]]] | None = None) -> None:
         if not 0 <= fuzzy_cutoff <= 100:
             raise ConfigError(f"fuzzy_cutoff must be in [0, 100], got {fuzzy_cutoff}")
         self.labels = list(labels)
@@ -172,25 +171,30 @@ class EntityLinker:
                         else np.zeros(len(self.labels), dtype=np.int64))
         self.fuzzy_cutoff = fuzzy_cutoff
         self.context: dict[str, float] = {}
-        by_name: dict[str, list[tuple[int, str | None]]] = {}
-        names = [(i, lab, None) for i, lab in enumerate(self.labels)]
-        for i, extra in (aliases or {}).items():
-            names += [(int(i), a, a) for a in extra]
-        for i, name, alias in names:
-            toks = words(name)
-            joined = " ".join(toks)
-            if not toks or (len(joined.replace(" ", "")) < min_chars and not joined.isdigit()):
-                continue
-            by_name.setdefault(joined, []).append((i, alias))
-        self.names = list(by_name)
-        self.name_entities: list[list[tuple[int, str | None]]] = []
+        if index is None:  # fold every name (the part a cache saves)
+            by_name: dict[str, list[tuple[int, str | None]]] = {}
+            names = [(i, lab, None) for i, lab in enumerate(self.labels)]
+            for i, extra in (aliases or {}).items():
+                names += [(int(i), a, a) for a in extra]
+            for i, name, alias in names:
+                toks = words(name)
+                joined = " ".join(toks)
+                if not toks or (len(joined.replace(" ", "")) < min_chars and not joined.isdigit()):
+                    continue
+                by_name.setdefault(joined, []).append((i, alias))
+            index = (list(by_name), [sorted(set(by_name[n]), key=lambda e: (-int(self.degrees[e[0]]), e[0]))
+                                     for n in by_name])
+        self.names, self.name_entities = index
+        self._build_automaton()
+        self._fuzzy_names: dict[int, tuple[list[str], list[int]]] | None = None
+
+    def _build_automaton(self) -> None:
+        import ahocorasick
+
         self.automaton = ahocorasick.Automaton()
         for n, name in enumerate(self.names):
-            ents = sorted(set(by_name[name]), key=lambda e: (-int(self.degrees[e[0]]), e[0]))
-            self.name_entities.append(ents)
             self.automaton.add_word(f" {name} ", n)
         self.automaton.make_automaton()
-        self._fuzzy_names: dict[int, tuple[list[str], list[int]]] | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -228,21 +232,30 @@ class EntityLinker:
 
         if cache_dir is None:
             return build()
-        path = Path(cache_dir) / f"linker-{cls.fingerprint(graph)}.pkl"
+        fingerprint = cls.fingerprint(graph)
+        path = Path(cache_dir) / f"linker-{fingerprint}.json"
         if path.is_file():
-            try:
-                with open(path, "rb") as fh:
-                    linker = pickle.load(fh)
-                if isinstance(linker, cls):
-                    return linker
-            except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
+            try:  # plain JSON: a cache file can hold data, never code
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("version") != INDEX_VERSION or data.get("fingerprint") != fingerprint:
+                    raise ValueError("built for another graph or version")
+                n = len(graph.entity_labels_all())
+                entities = [[(int(e), a if a is None else str(a)) for e, a in ents] for ents in data["entities"]]
+                if len(entities) != len(data["names"]) or any(not 0 <= e < n for ents in entities for e, _ in ents):
+                    raise ValueError("entity ids out of range")
+                linker = cls.from_graph(graph, index=([str(x) for x in data["names"]], entities))
+                linker.context = {str(k): float(v) for k, v in data["context"].items()}
+                return linker
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                # a stale or damaged cache is rebuilt, never trusted
                 logger.warning("ignoring the entity index cache %s (%s)", path, exc)
         linker = build()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump(linker, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.write_text(json.dumps({"version": INDEX_VERSION, "fingerprint": fingerprint, "names": linker.names,
+                                       "entities": linker.name_entities, "context": linker.context}),
+                           encoding="utf-8")
             tmp.replace(path)
         except OSError as exc:
             logger.info("entity index not cached in %s (%s)", cache_dir, exc)

@@ -18,6 +18,7 @@ printed there.
 
 from typing import Any
 
+from kgdistill.api import PathSyntaxError, answer_payload, paths_payload, unknown_entity, verify_payload
 from kgdistill.errors import KGDistillError
 
 MAX_TEXT = 2000
@@ -86,11 +87,9 @@ def build_server(reasoner, name: str = "kgdistill"):
         except KGDistillError as exc:
             raise ToolError(f"the run could not be loaded: {exc}") from None
 
-    class _Graph:  # the graph of the (possibly still loading) reasoner
-        def __getattr__(self, attr):
-            return getattr(_reasoner().graph, attr)
+    def _graph():  # the graph of the (possibly still loading) reasoner
+        return _reasoner().graph
 
-    graph = _Graph()
     server = _server_class()(
         name, instructions="Answers questions over a knowledge graph with reasoning paths that are checked "
                            "hop by hop against the graph. Prefer 'ask'; use 'verify' to check a path you "
@@ -103,14 +102,6 @@ def build_server(reasoner, name: str = "kgdistill"):
             raise ToolError(f"{what} is {len(value):,} characters; at most {MAX_TEXT:,}")
         return value.strip()
 
-    def _known(entity: str) -> None:
-        if graph.entity_id(entity) is None:
-            from kgdistill.verify import close_matches
-
-            near = close_matches(entity, graph.entity_labels_all())
-            raise ToolError(f"unknown entity {entity!r}: not in the graph"
-                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
-
     @server.tool(structured_output=True, description="Answer a question from the knowledge graph. Returns ranked answers, each with the "
                              "grounded reasoning path that proves it (entity -> relation -> entity ...), the "
                              "path's probability and whether the path verifies in the graph. Without 'topic' the "
@@ -120,57 +111,41 @@ def build_server(reasoner, name: str = "kgdistill"):
         question = _check_text(question, "question")
         if not 1 <= int(max_answers) <= 50:
             raise ToolError("max_answers must be between 1 and 50")
-        _reasoner()
-        if topic:
-            topic = _check_text(topic, "topic")
-            _known(topic)
         try:
+            if topic:
+                topic = _check_text(topic, "topic")
+                if _graph().entity_id(topic) is None:
+                    raise unknown_entity(_graph(), topic)
             res = _reasoner().ask(question, [topic] if topic else None)
         except KGDistillError as exc:
             raise ToolError(str(exc)) from None
-        d = res.to_dict()
-        return {"question": question, "topic_entities": d["topic_entities"],
-                "answers": [{k: a[k] for k in ("entity", "score", "path", "path_prob", "verified")}
-                            for a in d["answers"][:int(max_answers)]],
-                "linking": d.get("linking"), "note": d.get("note")}
+        return {"question": question, **answer_payload(res.to_dict(), int(max_answers))}
 
-    @server.tool(structured_output=True, description="Check a reasoning path against the knowledge graph, hop by hop and in the stated "
-                             "direction. 'path' is a grounded path 'Entity -> relation -> Entity -> ...' (a "
-                             "leading '~' on a relation walks it backwards), or, with 'topic', a relation path "
-                             "'relation -> relation' from that entity. Returns valid, the failing hop (0-based) "
-                             "and why, and suggestions.")
+    @server.tool(structured_output=True, description="Check a reasoning path against the knowledge graph, hop by "
+                 "hop and in the stated direction. 'path' is a grounded path 'Entity -> relation -> Entity -> ...' "
+                 "(a leading '~' on a relation walks it backwards), or, with 'topic', a relation path "
+                 "'relation -> relation' from that entity. Returns valid, the failing hop (0-based) and why, and "
+                 "suggestions.")
     def verify(path: str, topic: str | None = None) -> dict[str, Any]:
-        from kgdistill.errors import PathSyntaxError
-        from kgdistill.paths import GroundedPath
-        from kgdistill.verify import verify_paths, verify_relation_path
-
         path = _check_text(path, "path")
+        topic = _check_text(topic, "topic") if topic else None
         try:
-            if topic:
-                r = verify_relation_path(graph, _check_text(topic, "topic"), path, max_groundings=5).to_dict()
-                r["endpoints"] = r["endpoints"][:50]
-                return r
-            return verify_paths(graph, [GroundedPath.parse(path)]).result(0).to_dict()
-        except PathSyntaxError as exc:
-            raise ToolError(f"path: {exc}") from None
+            return verify_payload(_graph(), path, topic, max_groundings=5, max_endpoints=50)
+        except KGDistillError as exc:
+            raise ToolError(f"path: {exc}" if isinstance(exc, PathSyntaxError) else str(exc)) from None
 
-    @server.tool(structured_output=True, description="List the relation paths (up to max_hops, at most 3) that leave an entity of the "
-                             "knowledge graph, with how many entities each reaches and a few of them.")
+    @server.tool(structured_output=True, description="List the relation paths (up to max_hops, at most 3) that "
+                 "leave an entity of the knowledge graph, with how many entities each reaches and a few of them.")
     def paths(entity: str, max_hops: int = 2, limit: int = 100) -> dict[str, Any]:
-        from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
-
         entity = _check_text(entity, "entity")
         if not 1 <= int(max_hops) <= 3:
             raise ToolError("max_hops must be 1, 2 or 3")
         if not 1 <= int(limit) <= 1000:
             raise ToolError("limit must be between 1 and 1000")
-        _known(entity)
-        found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=int(max_hops),
-                                                                          max_paths=int(limit)))
-        rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:int(limit)]
-        return {"entity": entity, "capped": list(found.capped),
-                "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:3]}
-                          for p, e in rows]}
+        try:
+            return paths_payload(_graph(), entity, int(max_hops), int(limit))
+        except KGDistillError as exc:
+            raise ToolError(str(exc)) from None
 
     return server
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Optional
 
+from kgdistill.api import PathSyntaxError, answer_payload, paths_payload, unknown_entity, verify_payload
 from kgdistill.configs import MAX_HOPS
 from kgdistill.errors import KGDistillError
 
@@ -419,18 +420,11 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
             request._body = body  # read already: hand it on
         return await call_next(request)
 
-    def _unknown_topic(topic: str) -> HTTPException:
-        from kgdistill.verify import close_matches
-
-        near = close_matches(topic, graph.entity_labels_all())
-        return HTTPException(422, f"unknown topic entity {topic!r}: not in the graph"
-                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
-
     @app.post("/ask", response_model=AskResponse, responses=errors,
               summary="answer a question with verified reasoning paths")
     async def ask(req: AskRequest):
         if req.topic is not None and graph.entity_id(req.topic) is None:
-            raise _unknown_topic(req.topic)
+            raise HTTPException(422, str(unknown_entity(graph, req.topic)))
         t0 = time.perf_counter()
         try:
             res = await asyncio.wait_for(batcher.ask(req.question, req.topic, req.beam, req.max_answers),
@@ -441,33 +435,19 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
             raise HTTPException(422, str(exc))
         except ModelFailed as exc:
             raise HTTPException(503, str(exc))
-        d = res
         # returned as a response object: FastAPI's per-request validation of the nested
         # model costs more than answering a batched question (the schema is AskResponse,
         # checked by the tests)
-        return JSONResponse({"question": req.question, "topic_entities": d["topic_entities"],
-                             "answers": [{k: a[k] for k in ("entity", "key", "score", "path", "path_prob", "verified")}
-                                         for a in d["answers"][:req.max_answers]],
-                             "paths": d["paths"], "linking": d.get("linking"), "note": d.get("note"),
+        return JSONResponse({"question": req.question, **answer_payload(res, req.max_answers),
                              "ms": 1000 * (time.perf_counter() - t0)})
 
     @app.post("/verify", response_model=VerifyResponse, responses=errors,
               summary="check a grounded path, or a relation path from a topic, hop by hop")
     async def verify(req: VerifyRequest):
-        from kgdistill.errors import PathSyntaxError
-        from kgdistill.paths import GroundedPath
-        from kgdistill.verify import verify_paths, verify_relation_path
-
         try:
-            if req.topic is not None:
-                r = verify_relation_path(graph, req.topic, req.path, max_groundings=10).to_dict()
-            else:
-                r = verify_paths(graph, [GroundedPath.parse(req.path)]).result(0).to_dict()
-                r.update(topic=None, endpoints=[], groundings=[])
+            return verify_payload(graph, req.path, req.topic)
         except PathSyntaxError as exc:
             raise HTTPException(422, f"path: {exc}")
-        r["endpoints"] = r.get("endpoints", [])[:100]
-        return r
 
     @app.get("/paths", response_model=PathsResponse, responses=errors,
              summary="relation paths leaving an entity, with endpoint counts")
@@ -475,15 +455,10 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
                     max_hops: int = Query(2, ge=1, le=min(MAX_HOPS, 3)),
                     limit: int = Query(200, ge=1, le=config.max_paths),
                     endpoints: int = Query(3, ge=0, le=20)):
-        from kgdistill.paths import EnumerationLimits, enumerate_relation_paths
-
-        if graph.entity_id(entity) is None:
-            raise _unknown_topic(entity)
-        found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops, max_paths=limit))
-        rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:limit]
-        return {"entity": entity, "capped": list(found.capped),
-                "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:endpoints]}
-                          for p, e in rows]}
+        try:
+            return paths_payload(graph, entity, max_hops, limit, endpoints)
+        except KGDistillError as exc:
+            raise HTTPException(422, str(exc))
 
     @app.get("/picture.svg", responses={**errors, 200: {"content": {"image/svg+xml": {}}}},
              summary="the reasoning subgraph around a grounded path (SVG)")

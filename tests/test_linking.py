@@ -1,8 +1,6 @@
 """Entity linking: the label scan, its fuzzy fallback, aliases, the cache, and linking
 through the reasoner and the command line."""
 import json
-import pickle
-
 import numpy as np
 import pytest
 
@@ -69,14 +67,17 @@ def test_question_words_lose_to_names(kg):
     assert best(linker, "which films did Vincente Minnelli direct") == "Vincente Minnelli"
 
 
-def test_fit_context_learns_framing_words(kg):
+def test_fit_context_learns_framing_words():
+    """"screened" is an entity here and a longer name than "gigi"; only the training
+    questions tell that it frames questions ("when was X screened")."""
+    kg = KnowledgeGraph.from_triples([("Gigi", "release_year", "1958"), ("Screened", "release_year", "2001")],
+                                     name="context")
     linker = EntityLinker.from_graph(kg)
-    before = linker.link("where was Gigi made").candidates
-    linker.fit_context([Question(str(i), f"where was {t} made", [t], []) for i, t in
-                        enumerate(["Paris", "Rome", "Oslo", "Gigi"])])
-    assert linker.context["where"] == 1.0 and linker.context["made"] == 1.0
-    assert best(linker, "where was Gigi made") == "Gigi"
-    assert before  # the question had candidates before too
+    assert best(linker, "when was gigi screened") == "Screened"  # without context: the longer name
+    linker.fit_context([Question(str(i), f"when was {t} screened", [t], []) for i, t in
+                        enumerate(["Paris", "Rome", "Oslo"])])
+    assert linker.context["screened"] == 1.0 and linker.context["when"] == 1.0 and "paris" not in linker.context
+    assert best(linker, "when was gigi screened") == "Gigi"
 
 
 def test_fuzzy_fallback_for_misspellings(kg):
@@ -110,22 +111,31 @@ e:dc rdfs:label "Washington, D.C." ; e:capital_of e:us .
     linker = EntityLinker.from_graph(kg)
     c = linker.link("what is the capital of the USA").best
     assert c.key == "http://e.org/us" and c.alias == "USA" and c.label == "United States"
-    assert best(linker, "Etats-Unis capital") is None or best(linker, "Etats-Unis capital") != "United States"
+    assert best(linker, "Etats-Unis capital") != "United States"  # a French alias is not indexed
 
 
 def test_cache_is_reused_and_a_damaged_one_rebuilt(kg, tmp_path):
-    first = EntityLinker.cached(kg, tmp_path)
-    files = list(tmp_path.glob("linker-*.pkl"))
-    assert len(files) == 1
-    again = EntityLinker.cached(kg, tmp_path)
-    assert again.names == first.names and best(again, "where is York") == "York"
-    files[0].write_bytes(b"not a pickle")
-    rebuilt = EntityLinker.cached(kg, tmp_path)
-    assert best(rebuilt, "where is York") == "York"
-    assert isinstance(pickle.loads(files[0].read_bytes()), EntityLinker)  # and saved again
+    first = EntityLinker.cached(kg, tmp_path, context=lambda: [Question("1", "where is Paris", ["Paris"], [])])
+    files = list(tmp_path.glob("linker-*.json"))
+    assert len(files) == 1 and first.context["where"] == 1.0
+    data = json.loads(files[0].read_text())
+    assert data["names"] == first.names  # plain JSON data, nothing executable
+
+    def no_context():
+        raise AssertionError("the cached index must not be rebuilt")
+
+    again = EntityLinker.cached(kg, tmp_path, context=no_context)
+    assert again.names == first.names and again.context == first.context
+    assert best(again, "where is York") == "York"
+    for damage in ("not json", json.dumps({**data, "entities": [[[10**6, None]]] * len(data["names"])}),
+                   json.dumps({**data, "version": -1})):
+        files[0].write_text(damage)
+        rebuilt = EntityLinker.cached(kg, tmp_path)
+        assert best(rebuilt, "where is York") == "York"
+        assert json.loads(files[0].read_text())["names"] == first.names  # and saved again
     other = KnowledgeGraph.from_triples(TRIPLES[:2], name="other")
     EntityLinker.cached(other, tmp_path)
-    assert len(list(tmp_path.glob("linker-*.pkl"))) == 2  # another graph, another index
+    assert len(list(tmp_path.glob("linker-*.json"))) == 2  # another graph, another index
 
 
 def test_metaqa_labels_link_marked_topics(metaqa_kg):
@@ -159,7 +169,7 @@ def test_query_without_topic_links_it(world_run, capsys):
     assert "linked 'Ada Lovelce' -> Ada Lovelace" in out
     assert main(["query", "--run", str(world_run), "qwertyuiop zxcvbnm"]) == 1
     assert "no entity of the graph is named in the question" in capsys.readouterr().out
-    assert (world_run / next(p.name for p in world_run.glob("linker-*.pkl"))).is_file()  # cached in the run
+    assert len(list(world_run.glob("linker-*.json"))) == 1  # cached in the run
 
 
 def test_evaluate_link_on_world(world_run, tmp_path, capsys):

@@ -109,7 +109,6 @@ def test_the_default_student_is_smollm2_with_its_settings():
     assert _run_config_from_args(args).student_training.precision == "fp32"
 
 
-
 def test_adapting_the_small_student_is_refused_with_a_message(capsys):
     from kgdistill.cli import main
 

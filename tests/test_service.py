@@ -67,7 +67,7 @@ def test_ask_without_any_entity_says_so(client):
     ({"question": ""}, 422, "question: String should have at least 1 character"),
     ({"question": "x", "beam": 500}, 422, "beam: Input should be less than or equal to 20"),
     ({"question": "x", "max_answers": 0}, 422, "max_answers"),
-    ({"question": "x", "topic": "Nobody Anywhere"}, 422, "unknown topic entity 'Nobody Anywhere'"),
+    ({"question": "x", "topic": "Nobody Anywhere"}, 422, "unknown entity 'Nobody Anywhere'"),
     ({"question": "x", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"question": "x" * 5000}, 413, "limit is 4,096"),
 ])
