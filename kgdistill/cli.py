@@ -11,7 +11,7 @@ import os
 import sys
 
 from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
-                                cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
+                                cmd_import, cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
 from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
                                TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
@@ -29,6 +29,10 @@ graph formats (detected from extension and first line, or --format):
   tsv     subject<TAB>relation<TAB>object (PathQuestion kb.txt)
   rdf     .ttl .nt .rdf .xml .owl .jsonld .n3 (labels from rdfs:label)
   rog     .jsonl/.json/.parquet question records with a 'graph' list of [h, r, t]
+
+triple stores (-g, for graphs too large for memory):
+  oxigraph:DIR                 an on-disk Oxigraph store: kgdistill import kb.txt --store DIR
+  sparql+http://HOST:PORT/PATH any SPARQL 1.1 endpoint (entities are IRIs, names from rdfs:label)
 
 examples:
   kgdistill demo
@@ -81,7 +85,9 @@ MINUTES = _float_in(0.0)
 
 
 def _add_graph_args(p: argparse.ArgumentParser, required: bool = True, note: str = "") -> None:
-    p.add_argument("-g", "--graph", required=required, help="knowledge-graph file" + note)
+    p.add_argument("-g", "--graph", required=required,
+                   help="knowledge-graph file, or a triple store: oxigraph:DIR (made by 'kgdistill import') "
+                        "or sparql+http://HOST:PORT/PATH (any SPARQL 1.1 endpoint)" + note)
     p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
                    help="graph format (default: detect from extension and content)")
 
@@ -147,6 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("import", help="load a graph file into an on-disk Oxigraph store (-g oxigraph:DIR)",
+                       description="Write a graph file into a new Oxigraph (RocksDB) store, then use it "
+                                   "everywhere with -g oxigraph:DIR: nothing of the graph is held in memory. "
+                                   "RDF files stream in; MetaQA/TSV/RoG files are read (and checked) first, "
+                                   "their names become IRIs under --base with rdfs:label. Written to "
+                                   "DIR.partial and renamed when complete.",
+                       epilog="example:\n  kgdistill import ../shared/datasets/metaqa/kb.txt --store stores/metaqa\n"
+                              "  kgdistill verify -g oxigraph:stores/metaqa \"Kismet -> directed_by -> "
+                              "William Dieterle\"", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("graph", help="the graph file (any format kgdistill reads)")
+    p.add_argument("--store", required=True, help="the store directory to create")
+    p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
+                   help="graph format (default: detect from extension and content)")
+    p.add_argument("--base", default="http://kgdistill.local/", help="IRI prefix for names of non-RDF files")
+    p.add_argument("--replace", action="store_true", help="replace an existing store at --store")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("paths", help="enumerate relation paths from an entity",
                        description="All relation paths (with inverse relations ~r) of length up to "

@@ -439,7 +439,8 @@ def detect_graph_format(path: PathLike) -> str:
 
 
 def load_graph(path: PathLike, format: str | None = None) -> KnowledgeGraph:
-    """Load a knowledge graph file.
+    """Load a knowledge graph file, or open a triple store (``oxigraph:DIR``,
+    ``sparql+http://HOST:PORT/PATH``: a :class:`kgdistill.sparql.SparqlGraph`).
 
     Args:
         path: the file.
@@ -449,6 +450,10 @@ def load_graph(path: PathLike, format: str | None = None) -> KnowledgeGraph:
     Raises:
         KGFormatError: naming the file and line of the first problem.
     """
+    from kgdistill.sparql import is_store_spec, open_graph_spec
+
+    if is_store_spec(path):  # a triple store: oxigraph:DIR or sparql+http://...
+        return open_graph_spec(str(path))
     fmt = format or detect_graph_format(path)
     if fmt not in GRAPH_FORMATS:
         raise ConfigError(f"unknown graph format {fmt!r}; choose from {sorted(GRAPH_FORMATS)}")

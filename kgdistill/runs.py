@@ -37,6 +37,7 @@ from kgdistill.datasets import Question
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
 from kgdistill.graph import GraphBackend
+from kgdistill.sparql import resolve_graph_location
 from kgdistill.pretrained import PRETRAINED
 from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
@@ -219,7 +220,7 @@ class RunConfig:
         """A copy with absolute paths and hops decided (inferred from the training
         questions where not given)."""
         c = dataclasses.replace(self, inferred=dict(self.inferred))
-        c.graph, c.train = str(Path(c.graph).resolve()), str(Path(c.train).resolve())
+        c.graph, c.train = resolve_graph_location(c.graph), str(Path(c.train).resolve())
         c.valid = str(Path(c.valid).resolve()) if c.valid else None
         c.unlabeled = str(Path(c.unlabeled).resolve()) if c.unlabeled else None
         if c.student.base_model and c.student.base_model not in PRETRAINED:  # names stay names

@@ -1,0 +1,679 @@
+"""Knowledge graphs in triple stores: an embedded Oxigraph store or any SPARQL 1.1
+endpoint, behind the same :class:`~kgdistill.graph.GraphBackend` as the in-memory graph.
+
+A store is opened from a graph spec (:func:`open_graph_spec`):
+
+* ``oxigraph:DIR`` — an on-disk Oxigraph (RocksDB) store, e.g. one written by
+  ``kgdistill import GRAPH --store DIR``, opened read-only in this process;
+* ``sparql+http://HOST:PORT/query`` (or ``sparql+https://...``) — any SPARQL 1.1
+  endpoint, queried over HTTP (results as SPARQL JSON).
+
+How a store maps onto kgdistill's graph model:
+
+* entities are IRIs; an entity's readable name is its ``rdfs:label`` (or
+  ``skos:prefLabel``; configurable), else the IRI's local name;
+* relations are the predicates with IRI objects (label, alias and comment predicates
+  excepted); a relation's name is its ``rdfs:label``, else the predicate's local name;
+  ``~relation`` (the inverse hop) is the SPARQL inverse direction;
+* literal-valued predicates are attributes, not edges.
+
+No dense list of all entities is needed: integer ids are handed out as entities are
+met (so ``num_entities`` counts the entities seen so far), and every query asks the
+store only what it can answer from its indexes — neighbours of a set of entities by
+relation (``VALUES``), triple existence, labels of given entities, entities with a
+given label. Terms are written into queries by :func:`sparql_iri` and
+:func:`sparql_string` only; a name that is not a valid IRI never reaches a query.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Iterable, Sequence
+from urllib.parse import urlencode, urlsplit
+
+import numpy as np
+
+from kgdistill.errors import ConfigError, KGDistillError
+from kgdistill.graph import GraphBackend, IdArray, check_name
+from kgdistill.rdf import RDF_ALIAS_PREDICATES, RDF_LABEL_PREDICATES, RDF_SKIPPED_PREDICATES, iri_local_name
+
+logger = logging.getLogger(__name__)
+
+KEY_PREDICATE = "http://kgdistill.local/vocab#searchKey"
+"""Folded label (see :func:`kgdistill.linking.words`) written beside every label and
+alias by ``kgdistill import``: entity linking finds entities by it with one indexed
+lookup per question."""
+STORE_METADATA = "kgdistill-store.json"
+"""What ``kgdistill import`` records beside an Oxigraph store (its relations, counts)."""
+CHUNK = 2000
+"""Most entities (or triples) written into one query's ``VALUES``."""
+
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+class StoreError(KGDistillError):
+    """A triple store could not be opened or answered with an error."""
+
+
+class Literal(str):
+    """A literal from a query result: its lexical form, with ``lang`` (or ``None``)."""
+
+    lang: str | None = None
+
+    def __new__(cls, value: str, lang: str | None = None) -> "Literal":
+        obj = super().__new__(cls, value)
+        obj.lang = lang.lower() if lang else None
+        return obj
+
+
+# ---------------------------------------------------------------------- escaping
+def valid_iri(iri: str) -> bool:
+    """Whether ``iri`` can be written as ``<iri>`` in SPARQL: absolute (has a scheme)
+    and free of the characters the IRIREF production forbids."""
+    return bool(isinstance(iri, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", iri)
+                and not _IRI_FORBIDDEN.search(iri))
+
+
+def sparql_iri(iri: str) -> str:
+    """``<iri>``; raises ``ValueError`` for a string that is not a writable IRI (a
+    name containing ``>``, a space, a quote, ... could otherwise change the query)."""
+    if not valid_iri(iri):
+        raise ValueError(f"not an IRI: {iri[:80]!r}")
+    return f"<{iri}>"
+
+
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def sparql_string(text: str, lang: str | None = None) -> str:
+    """``text`` as a SPARQL string literal (``"..."``, optionally ``@lang``): quotes,
+    backslashes and line breaks are escaped, so no text can close the literal."""
+    body = "".join(_STRING_ESCAPES.get(c, c) for c in text)
+    if lang is not None and not re.fullmatch(r"[A-Za-z]+(-[A-Za-z0-9]+)*", lang):
+        raise ValueError(f"not a language tag: {lang!r}")
+    return f'"{body}"' + (f"@{lang}" if lang else "")
+
+
+# ---------------------------------------------------------------------- executors
+class SparqlExecutor(ABC):
+    """Runs a SPARQL SELECT query; rows hold ``str`` IRIs, :class:`Literal` literals
+    and ``None`` for unbound variables."""
+
+    name: str
+
+    @abstractmethod
+    def select(self, query: str) -> list[list]:
+        """The result rows of a SELECT query, in the order of its variables."""
+
+
+_NT_ESCAPE = re.compile(r'\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))', re.S)
+_NT_SIMPLE = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+
+
+def _nt_unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+
+    def sub(m):
+        if m.group(1) or m.group(2):
+            return chr(int(m.group(1) or m.group(2), 16))
+        return _NT_SIMPLE.get(m.group(3), m.group(3))
+    return _NT_ESCAPE.sub(sub, text)
+
+
+def _tsv_term(cell: str):
+    """One cell of SPARQL TSV results (N-Triples-like terms)."""
+    if not cell:
+        return None
+    if cell[0] == "<":
+        return cell[1:-1]
+    if cell[0] == '"':
+        end = cell.rfind('"')
+        tail = cell[end + 1:]
+        return Literal(_nt_unescape(cell[1:end]), tail[1:] if tail.startswith("@") else None)
+    if cell.startswith("_:"):
+        return cell
+    return Literal(cell)  # bare numbers and booleans
+
+
+class EmbeddedExecutor(SparqlExecutor):
+    """Queries an on-disk Oxigraph store in this process (``pyoxigraph``)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        try:
+            import pyoxigraph
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise ConfigError("an Oxigraph store needs pyoxigraph: pip install 'kgdistill[store]'") from None
+        path = Path(directory)
+        if not path.is_dir():
+            raise ConfigError(f"{path}: no Oxigraph store there (make one with: kgdistill import GRAPH --store {path})")
+        try:
+            self.store = pyoxigraph.Store.read_only(str(path))
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot open as an Oxigraph store ({exc})") from None
+        self._tsv = pyoxigraph.QueryResultsFormat.TSV
+        self.name = f"oxigraph:{path}"
+        self.directory = path
+
+    def select(self, query: str) -> list[list]:
+        try:
+            data = self.store.query(query).serialize(format=self._tsv)
+        except (SyntaxError, OSError, ValueError) as exc:
+            raise StoreError(f"{self.name}: query failed ({exc})") from None
+        lines = data.decode("utf-8").split("\n")
+        return [[_tsv_term(c) for c in line.split("\t")] for line in lines[1:] if line]
+
+
+class HttpExecutor(SparqlExecutor):
+    """Queries a SPARQL 1.1 endpoint over HTTP (POST, form-encoded, SPARQL JSON
+    results), one kept-alive connection per thread; connection failures are retried
+    (queries only read), timeouts and HTTP errors raise :class:`StoreError`."""
+
+    def __init__(self, url: str, timeout: float = 60.0, retries: int = 3) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"not a SPARQL endpoint URL: {url!r} (expected http://HOST:PORT/PATH)")
+        self.url, self.parts = url, parts
+        self.timeout, self.retries = timeout, retries
+        self.name = f"sparql+{url}"
+        self._local = threading.local()
+
+    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or fresh:
+            if conn is not None:
+                conn.close()
+            cls = http.client.HTTPSConnection if self.parts.scheme == "https" else http.client.HTTPConnection
+            conn = cls(self.parts.hostname, self.parts.port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def select(self, query: str) -> list[list]:
+        body = urlencode({"query": query}).encode()
+        path = self.parts.path or "/"
+        if self.parts.query:
+            path += "?" + self.parts.query
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Accept": "application/sparql-results+json"}
+        for attempt in range(self.retries + 1):
+            try:
+                conn = self._connection(fresh=attempt > 0)
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                break
+            except TimeoutError:
+                self._connection(fresh=True)
+                raise StoreError(f"{self.url}: no answer within {self.timeout:g} s") from None
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                if attempt == self.retries:
+                    raise StoreError(f"{self.url}: cannot reach the SPARQL endpoint "
+                                     f"({type(exc).__name__}: {exc}; tried {attempt + 1} times)") from None
+                time.sleep(0.2 * 2 ** attempt)
+        if resp.status != 200:
+            text = data.decode("utf-8", "replace").strip().replace("\n", " ")
+            raise StoreError(f"{self.url}: HTTP {resp.status} {resp.reason}: {text[:300]}")
+        try:
+            doc = json.loads(data)
+            names = doc["head"]["vars"]
+            bindings = doc["results"]["bindings"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{self.url}: not a SPARQL JSON result ({exc})") from None
+        return [[_json_term(b.get(v)) for v in names] for b in bindings]
+
+
+def _json_term(term):
+    if term is None:
+        return None
+    kind = term.get("type")
+    if kind == "uri":
+        return term["value"]
+    if kind == "bnode":
+        return "_:" + term["value"]
+    return Literal(term["value"], term.get("xml:lang"))
+
+
+# ---------------------------------------------------------------------- the backend
+class SparqlGraph(GraphBackend):
+    """A knowledge graph in a triple store (see the module docstring).
+
+    Args:
+        executor: runs the queries (embedded Oxigraph or HTTP).
+        label_predicates: predicates whose literal objects name entities and relations,
+            in order of preference.
+        relations: predicate IRIs that are relations, if known (``kgdistill import``
+            records them); default: asked of the store once (``SELECT DISTINCT ?p``).
+        name: the graph's name in messages.
+    """
+
+    dense = False
+    """No dense list of all entities: entity linking searches the store instead."""
+
+    def __init__(self, executor: SparqlExecutor, label_predicates: Sequence[str] = RDF_LABEL_PREDICATES,
+                 relations: Sequence[str] | None = None, name: str | None = None,
+                 num_triples: int | None = None, has_search_keys: bool | None = None) -> None:
+        self.executor = executor
+        self.name = name or executor.name
+        for p in label_predicates:
+            sparql_iri(p)
+        self.label_predicates = tuple(label_predicates)
+        self._labels_values = " ".join(sparql_iri(p) for p in self.label_predicates)
+        self._keys: list[str] = []
+        self._index: dict[str, int] = {}
+        self._labels: dict[int, str] = {}
+        self._by_name: dict[str, int | None] = {}
+        self._lock = threading.RLock()
+        self.num_triples = num_triples
+        if relations is None:
+            logger.info("%s: listing the store's predicates (once; kgdistill import records them)", self.name)
+            skip = set(RDF_LABEL_PREDICATES) | set(RDF_ALIAS_PREDICATES) | set(RDF_SKIPPED_PREDICATES) \
+                | {KEY_PREDICATE} | set(self.label_predicates)
+            rows = executor.select("SELECT DISTINCT ?p WHERE { ?s ?p ?o FILTER(isIRI(?o)) }")
+            relations = sorted(r[0] for r in rows if isinstance(r[0], str) and r[0] not in skip)
+        self.relation_keys = [r for r in relations if valid_iri(r)]
+        if not self.relation_keys:
+            raise StoreError(f"{self.name}: the store has no relation triples (predicates with IRI objects)")
+        self._relation_labels = self._name_relations(self.relation_keys)
+        self._rel_of = {k: i for i, k in enumerate(self.relation_keys)}
+        self._rel_by_label = {lab: i for i, lab in enumerate(self._relation_labels)}
+        self._rel_iri = [sparql_iri(k) for k in self.relation_keys]
+        self._rel_values = " ".join(self._rel_iri)
+        if has_search_keys is None:
+            has_search_keys = bool(executor.select(f"SELECT ?e WHERE {{ ?e <{KEY_PREDICATE}> ?k }} LIMIT 1"))
+        self.has_search_keys = has_search_keys
+
+    # ------------------------------------------------------------------ relations
+    def _name_relations(self, keys: list[str]) -> list[str]:
+        from kgdistill.rdf import _unique
+
+        labels = self._fetch_labels(keys)
+        out = []
+        for k in keys:
+            text = " ".join((labels.get(k) or iri_local_name(k)).split()).replace(" ", "_")
+            if check_name(text, "relation"):
+                text = iri_local_name(k).replace(" ", "_")
+            if check_name(text, "relation"):
+                raise StoreError(f"{self.name}: predicate {k[:120]!r} has no usable relation name")
+            out.append(text)
+        return _unique(out)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relation_keys)
+
+    def relation_id(self, name: str) -> int | None:
+        found = self._rel_by_label.get(name)
+        return found if found is not None else self._rel_of.get(name)
+
+    def relation_label(self, relation: int) -> str:
+        return self._relation_labels[relation]
+
+    def relation_labels_all(self) -> Sequence[str]:
+        return self._relation_labels
+
+    def drel_label(self, drel: int) -> str:
+        return ("~" if drel % 2 else "") + self.relation_label(drel // 2)
+
+    # ------------------------------------------------------------------ entities
+    @property
+    def num_entities(self) -> int:
+        """Entities met so far (a store is never listed whole)."""
+        return len(self._keys)
+
+    @property
+    def entity_keys(self) -> list[str]:
+        return self._keys
+
+    def _intern(self, iri: str) -> int:
+        i = self._index.get(iri)
+        if i is None:
+            with self._lock:
+                i = self._index.get(iri)
+                if i is None:
+                    i = self._index[iri] = len(self._keys)
+                    self._keys.append(iri)
+        return i
+
+    def _intern_many(self, iris: Sequence[str]) -> np.ndarray:
+        index = self._index
+        out = np.empty(len(iris), dtype=np.int64)
+        for n, iri in enumerate(iris):
+            i = index.get(iri)
+            out[n] = i if i is not None else self._intern(iri)
+        return out
+
+    def entity_key(self, entity: int) -> str:
+        return self._keys[entity]
+
+    def _iris(self, ids) -> list[str]:
+        keys = self._keys
+        return [keys[i] for i in np.asarray(ids, dtype=np.int64).tolist()]
+
+    def _fetch_labels(self, iris: Sequence[str]) -> dict[str, str]:
+        """Preferred label of each IRI that has one (English or untagged first, then
+        the order of ``label_predicates``)."""
+        out: dict[str, tuple] = {}
+        rank = {p: n for n, p in enumerate(self.label_predicates)}
+        iris = [i for i in iris if valid_iri(i)]
+        for a in range(0, len(iris), CHUNK):
+            values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
+            rows = self.executor.select(f"SELECT ?e ?p ?l WHERE {{ VALUES ?e {{ {values} }} "
+                                        f"VALUES ?p {{ {self._labels_values} }} ?e ?p ?l FILTER(isLiteral(?l)) }}")
+            for e, p, lab in rows:
+                if not isinstance(lab, Literal):
+                    continue
+                lang = lab.lang
+                key = (0 if lang in (None, "en") or (lang or "").startswith("en-") else 1, rank.get(p, 9), str(lab))
+                if e not in out or key < out[e]:
+                    out[e] = key
+        return {e: k[2] for e, k in out.items()}
+
+    def _entity_name(self, iri: str, label: str | None) -> str:
+        text = " ".join(label.split()) if label else ""
+        if not text or check_name(text, "entity"):
+            if text:
+                logger.warning("%s: label %r of %s breaks the name rules; using the IRI", self.name, text, iri)
+            text = " ".join(iri_local_name(iri).split()) or iri
+            if check_name(text, "entity"):
+                text = iri
+        return text
+
+    def entity_labels(self, ids: Sequence[int]) -> list[str]:
+        """Labels of many entities with one query for those not seen before."""
+        ids = [int(i) for i in ids]
+        missing = sorted({i for i in ids if i not in self._labels})
+        if missing:
+            iris = self._iris(missing)
+            found = self._fetch_labels(iris)
+            for i, iri in zip(missing, iris):
+                self._labels[i] = self._entity_name(iri, found.get(iri))
+        return [self._labels[i] for i in ids]
+
+    def entity_label(self, entity: int) -> str:
+        label = self._labels.get(int(entity))
+        return label if label is not None else self.entity_labels([entity])[0]
+
+    def entity_labels_all(self) -> Sequence[str]:
+        """Labels of the entities met so far (a store is never listed whole)."""
+        return self.entity_labels(range(len(self._keys)))
+
+    def entity_id(self, name: str) -> int | None:
+        found = self.entity_ids([name])[0]
+        return None if found < 0 else int(found)
+
+    def entity_ids(self, names: Sequence[str]) -> np.ndarray:
+        """Ids by IRI or label (-1: unknown). A label several entities carry resolves
+        to the one with the smallest IRI; lookups are remembered."""
+        names = list(names)
+        todo = sorted({n for n in names if isinstance(n, str) and n not in self._by_name})
+        if todo:
+            iris = [n for n in todo if valid_iri(n) and ("://" in n or n.startswith("urn:"))]
+            exists = self._existing(iris)
+            for n in iris:
+                if n in exists:
+                    self._by_name[n] = self._intern(n)
+            for n, iri in self._by_label([n for n in todo if n not in self._by_name]).items():
+                self._by_name[n] = None if iri is None else self._intern(iri)
+        return np.array([-1 if (i := self._by_name.get(n)) is None else i for n in names], dtype=np.int64)
+
+    def _existing(self, iris: list[str]) -> set[str]:
+        """The IRIs that occur as subject or IRI object of a relation triple."""
+        out: set[str] = set()
+        for a in range(0, len(iris), CHUNK):
+            values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
+            rows = self.executor.select(
+                f"SELECT DISTINCT ?e WHERE {{ VALUES ?e {{ {values} }} VALUES ?p {{ {self._rel_values} }} "
+                f"{{ ?e ?p ?o }} UNION {{ ?o ?p ?e }} }}")
+            out.update(r[0] for r in rows)
+        return out
+
+    def _by_label(self, names: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {n: None for n in names}
+        for a in range(0, len(names), CHUNK // 2):
+            part = names[a:a + CHUNK // 2]
+            values = " ".join(f"({sparql_string(n)} {sparql_string(n)}) ({sparql_string(n)} "
+                              f"{sparql_string(n, 'en')})" for n in part)
+            rows = self.executor.select(
+                f"SELECT ?n ?e WHERE {{ VALUES (?n ?l) {{ {values} }} VALUES ?p {{ {self._labels_values} }} "
+                f"?e ?p ?l FILTER(isIRI(?e)) }}")
+            for n, e in rows:
+                n = str(n)
+                if n in out and isinstance(e, str) and (out[n] is None or e < out[n]):
+                    out[n] = e
+        return out
+
+    def search_keys(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """``(folded key, entity IRI)`` for entities whose label or alias folds to one
+        of ``keys`` (stores written by ``kgdistill import`` hold these keys)."""
+        out = []
+        keys = sorted(set(keys))
+        for a in range(0, len(keys), CHUNK):
+            values = " ".join(sparql_string(k) for k in keys[a:a + CHUNK])
+            rows = self.executor.select(f"SELECT ?k ?e WHERE {{ VALUES ?k {{ {values} }} ?e <{KEY_PREDICATE}> ?k }}")
+            out += [(str(k), e) for k, e in rows if isinstance(e, str)]
+        return out
+
+    def labels_matching(self, texts: Sequence[str]) -> list[tuple[str, str]]:
+        """``(text, entity IRI)`` for entities labelled exactly ``text`` (plain or
+        English literal): entity search on stores without search keys."""
+        out = []
+        texts = sorted(set(texts))
+        for a in range(0, len(texts), CHUNK // 2):
+            values = " ".join(f"({sparql_string(t)} {sparql_string(t)}) ({sparql_string(t)} {sparql_string(t, 'en')})"
+                              for t in texts[a:a + CHUNK // 2])
+            rows = self.executor.select(
+                f"SELECT ?t ?e WHERE {{ VALUES (?t ?l) {{ {values} }} VALUES ?p {{ {self._labels_values} }} "
+                f"?e ?p ?l FILTER(isIRI(?e)) }}")
+            out += [(str(t), e) for t, e in rows if isinstance(e, str)]
+        return out
+
+    def aliases(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        """Other names (``skos:altLabel``) of the given entities."""
+        iris = self._iris(ids)
+        out: dict[int, list[str]] = {}
+        preds = " ".join(sparql_iri(p) for p in RDF_ALIAS_PREDICATES)
+        for a in range(0, len(iris), CHUNK):
+            values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
+            for e, lab in self.executor.select(f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {values} }} "
+                                               f"VALUES ?p {{ {preds} }} ?e ?p ?l FILTER(isLiteral(?l)) }}"):
+                if isinstance(lab, Literal) and lab.lang in (None, "en"):
+                    out.setdefault(self._intern(e), []).append(" ".join(lab.split()))
+        return out
+
+    # ------------------------------------------------------------------ queries
+    def _edge_rows(self, iris: list[str], drel: int | None) -> Iterable[tuple[str, int, str]]:
+        """``(source IRI, directed relation, target IRI)`` of the edges leaving ``iris``."""
+        for a in range(0, len(iris), CHUNK):
+            values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
+            if drel is not None:
+                p = self._rel_iri[drel // 2]
+                pattern = f"?o {p} ?s" if drel % 2 else f"?s {p} ?o"
+                for s, o in self.executor.select(
+                        f"SELECT ?s ?o WHERE {{ VALUES ?s {{ {values} }} {pattern} FILTER(isIRI(?o)) }}"):
+                    yield s, drel, o
+                continue
+            for inverse, pattern in ((0, "?s ?p ?o"), (1, "?o ?p ?s")):
+                for s, p, o in self.executor.select(
+                        f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {self._rel_values} }} "
+                        f"{pattern} FILTER(isIRI(?o)) }}"):
+                    yield s, 2 * self._rel_of[p] + inverse, o
+
+    def edges(self, sources: IdArray, drel: int | None = None) -> tuple[IdArray, IdArray, IdArray]:
+        sources = np.unique(np.asarray(sources, dtype=np.int64))
+        rows = list(self._edge_rows(self._iris(sources), drel))
+        if not rows:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty.copy(), empty.copy()
+        s_iri, drels, o_iri = zip(*rows)
+        src, dst = self._intern_many(s_iri), self._intern_many(o_iri)
+        drels = np.asarray(drels, dtype=np.int64)
+        order = np.lexsort((dst, drels, src))
+        return src[order], drels[order], dst[order]
+
+    def neighbors(self, sources: IdArray, drel: int) -> IdArray:
+        return np.unique(self.edges(sources, drel)[2])
+
+    def degree(self, entities: IdArray) -> np.ndarray:
+        """Relation edges (both directions) at each entity, counted by the store."""
+        entities = np.asarray(entities, dtype=np.int64)
+        uniq, inv = np.unique(entities, return_inverse=True)
+        counts: dict[str, int] = {}
+        iris = self._iris(uniq)
+        for a in range(0, len(iris), CHUNK):
+            values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
+            for s, c in self.executor.select(
+                    f"SELECT ?s (COUNT(*) AS ?c) WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {self._rel_values} }} "
+                    f"{{ ?s ?p ?o FILTER(isIRI(?o)) }} UNION {{ ?o ?p ?s }} }} GROUP BY ?s"):
+                counts[s] = int(c)
+        return np.array([counts.get(i, 0) for i in iris], dtype=np.int64)[inv]
+
+    def has_triples(self, heads: IdArray, relations: IdArray, tails: IdArray) -> np.ndarray:
+        heads, relations, tails = (np.asarray(a, dtype=np.int64) for a in (heads, relations, tails))
+        out = np.zeros(heads.shape, dtype=bool)
+        n = heads.size
+        keys = self._keys
+        for a in range(0, n, CHUNK):
+            rows = " ".join(f"({i} <{keys[h]}> {self._rel_iri[r]} <{keys[t]}>)" for i, h, r, t in zip(
+                range(a, min(a + CHUNK, n)), heads[a:a + CHUNK].tolist(), relations[a:a + CHUNK].tolist(),
+                tails[a:a + CHUNK].tolist()))
+            for (i,) in self.executor.select(f"SELECT ?i WHERE {{ VALUES (?i ?s ?p ?o) {{ {rows} }} ?s ?p ?o }}"):
+                out[int(i)] = True
+        return out
+
+    def relations_between(self, head: int, tail: int) -> list[tuple[int, bool]]:
+        h, t = self._keys[head], self._keys[tail]
+        out = set()
+        for inverse, pattern in ((False, f"<{h}> ?p <{t}>"), (True, f"<{t}> ?p <{h}>")):
+            for (p,) in self.executor.select(f"SELECT DISTINCT ?p WHERE {{ VALUES ?p {{ {self._rel_values} }} "
+                                             f"{pattern} }}"):
+                out.add((self._rel_of[p], inverse))
+        return sorted(out)
+
+    def statistics(self) -> dict:
+        return {"name": self.name, "entities_seen": self.num_entities, "relations": self.num_relations,
+                "triples": self.num_triples, "relation_names": list(self._relation_labels)}
+
+    def __repr__(self) -> str:
+        return f"SparqlGraph({self.name!r}, relations={self.num_relations})"
+
+
+# ---------------------------------------------------------------------- opening
+STORE_PREFIXES = ("oxigraph:", "sparql+http://", "sparql+https://")
+
+
+def is_store_spec(spec) -> bool:
+    """Whether a ``-g`` value names a store rather than a file."""
+    return isinstance(spec, str) and spec.startswith(STORE_PREFIXES)
+
+
+def resolve_graph_location(spec) -> str:
+    """A ``-g`` value made absolute: a file's path, ``oxigraph:`` + the store's absolute
+    directory, an endpoint URL unchanged (what a run records)."""
+    spec = str(spec)
+    if spec.startswith("oxigraph:"):
+        return "oxigraph:" + str(Path(spec[len("oxigraph:"):]).resolve())
+    if is_store_spec(spec):
+        return spec
+    return str(Path(spec).resolve())
+
+
+def open_graph_spec(spec: str, label_predicates: Sequence[str] | None = None, timeout: float = 60.0) -> SparqlGraph:
+    """Open ``oxigraph:DIR`` or ``sparql+http(s)://...`` as a :class:`SparqlGraph`."""
+    labels = tuple(label_predicates) if label_predicates else RDF_LABEL_PREDICATES
+    if spec.startswith("oxigraph:"):
+        directory = Path(spec[len("oxigraph:"):])
+        executor = EmbeddedExecutor(directory)
+        meta = _read_metadata(directory)
+        return SparqlGraph(executor, labels, relations=meta.get("relations"), name=spec,
+                           num_triples=meta.get("triples"), has_search_keys=meta.get("search_keys"))
+    if spec.startswith(("sparql+http://", "sparql+https://")):
+        return SparqlGraph(HttpExecutor(spec[len("sparql+"):], timeout=timeout), labels, name=spec)
+    raise ConfigError(f"not a store: {spec!r} (expected oxigraph:DIR or sparql+http://HOST:PORT/PATH)")
+
+
+def _read_metadata(directory: Path) -> dict:
+    path = directory / STORE_METADATA
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta.get("relations"), list) or not all(isinstance(r, str) for r in meta["relations"]):
+            raise ValueError("no relation list")
+        return meta
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring %s (%s); asking the store instead", path, exc)
+        return {}
+
+
+# ---------------------------------------------------------------------- a local endpoint
+def oxigraph_binary() -> str | None:
+    """The ``oxigraph`` server binary (PyPI ``oxigraph``) beside this Python or on PATH."""
+    import shutil
+    import sys
+
+    here = Path(sys.executable).parent / "oxigraph"
+    return str(here) if here.is_file() else shutil.which("oxigraph")
+
+
+class OxigraphServer:
+    """``oxigraph serve`` on 127.0.0.1 (a free port) over ``location`` (in memory if
+    ``None``), as a context manager; waits (at most ``timeout`` s) until it answers.
+    ``url`` is its SPARQL query endpoint, ``spec`` the ``-g`` value for it."""
+
+    def __init__(self, location: str | Path | None = None, read_only: bool = False, timeout: float = 30.0) -> None:
+        import socket
+
+        binary = oxigraph_binary()
+        if binary is None:
+            raise ConfigError("no oxigraph server binary: pip install oxigraph")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.binary, self.location, self.read_only, self.timeout = binary, location, read_only, timeout
+        self.url = f"http://127.0.0.1:{self.port}/query"
+        self.spec = "sparql+" + self.url
+        self.process = None
+
+    def __enter__(self) -> "OxigraphServer":
+        import subprocess
+        import urllib.request
+
+        cmd = [self.binary, "serve-read-only" if self.read_only else "serve", "--bind", f"127.0.0.1:{self.port}"]
+        if self.location is not None:
+            cmd += ["--location", str(self.location)]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:  # bounded wait for the port
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode("utf-8", "replace")[-500:]
+                raise StoreError(f"oxigraph serve exited with {self.process.returncode}: {err}")
+            try:
+                urllib.request.urlopen(self.url + "?query=ASK%7B%7D", timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise StoreError(f"oxigraph serve did not answer on port {self.port} within {self.timeout:g} s")
+
+    def update(self, update: str) -> None:
+        """Run a SPARQL update (``INSERT DATA``, ``DROP ALL``) on a read-write server."""
+        import urllib.request
+
+        req = urllib.request.Request(self.url.replace("/query", "/update"), data=update.encode("utf-8"),
+                                     headers={"Content-Type": "application/sparql-update"})
+        urllib.request.urlopen(req, timeout=self.timeout).read()
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+        self.process = None

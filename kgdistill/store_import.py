@@ -1,0 +1,193 @@
+"""``kgdistill import GRAPH --store DIR``: a graph file into an on-disk Oxigraph store.
+
+RDF files (N-Triples, Turtle, N-Quads, TriG, N3, RDF/XML, JSON-LD) stream into the
+store without being held in memory (named graphs are merged into the default graph).
+Files in kgdistill's other formats (MetaQA, TSV, RoG) are read with the usual readers
+first, so their errors name file and line; their entities and relations are minted
+IRIs under ``base`` (as :func:`kgdistill.rdf.graph_to_rdflib` does) with their names as
+``rdfs:label``.
+
+Besides the triples the store gets one search key per label and alias (the folded
+words of the name, :data:`~kgdistill.sparql.KEY_PREDICATE`) for entity linking, and
+``kgdistill-store.json`` beside it records the relations and counts, so that opening
+the store lists nothing. The store is written to ``DIR.partial`` and renamed when
+complete: an interrupted import leaves no half store behind.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import quote
+
+from kgdistill.errors import ConfigError, KGFormatError
+from kgdistill.linking import words
+from kgdistill.rdf import RDF_ALIAS_PREDICATES, RDF_LABEL_PREDICATES
+from kgdistill.readers import RDF_EXTENSIONS, check_file, detect_graph_format, load_graph
+from kgdistill.sparql import KEY_PREDICATE, STORE_METADATA
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE = "http://kgdistill.local/"
+_OX_FORMATS = {".nt": "N_TRIPLES", ".ttl": "TURTLE", ".nq": "N_QUADS", ".trig": "TRIG", ".n3": "N3",
+               ".rdf": "RDF_XML", ".xml": "RDF_XML", ".owl": "RDF_XML", ".jsonld": "JSON_LD"}
+
+
+class _Progress:
+    """A binary file whose reads advance a tqdm bar by bytes."""
+
+    def __init__(self, fh, bar) -> None:
+        self.fh, self.bar = fh, bar
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.bar.update(len(data))
+        return data
+
+    def readinto(self, buf) -> int:
+        n = self.fh.readinto(buf)
+        self.bar.update(n or 0)
+        return n
+
+
+def import_graph(path: str | Path, store_dir: str | Path, format: str | None = None,
+                 base: str = DEFAULT_BASE, replace: bool = False, progress: bool = True) -> dict:
+    """Write the graph file ``path`` into a new Oxigraph store at ``store_dir``.
+
+    Args:
+        path: the graph file (any format kgdistill reads).
+        store_dir: the store directory to create.
+        format: the graph format (default: detected).
+        base: IRI prefix for the names of non-RDF files.
+        replace: replace an existing store at ``store_dir``.
+        progress: show a progress bar.
+
+    Returns:
+        What was imported: ``{"triples", "relations", "labels", "seconds", ...}``
+        (also written to ``store_dir/kgdistill-store.json``).
+
+    Raises:
+        KGFormatError: the file does not parse (file and line where known).
+        ConfigError: ``store_dir`` exists and ``replace`` is false.
+    """
+    import pyoxigraph as ox
+
+    path = check_file(path)
+    target = Path(store_dir)
+    if target.exists() and not replace:
+        raise ConfigError(f"{target} exists; give --replace to overwrite it, or another directory")
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    start = time.perf_counter()
+    store = ox.Store(str(partial))
+    fmt = format or detect_graph_format(path)
+    counts = {"triples": 0, "labels": 0}
+    if fmt == "rdf" and path.suffix.lower() in _OX_FORMATS:
+        store.bulk_extend(_rdf_quads(path, getattr(ox.RdfFormat, _OX_FORMATS[path.suffix.lower()]), counts,
+                                     progress))
+    else:
+        store.bulk_extend(_graph_quads(load_graph(path, fmt), base, counts, progress))
+    store.flush()
+    relations = _relations(store)
+    store.bulk_extend(_search_key_quads(store, set(relations), counts))
+    store.flush()
+    if not relations:
+        del store
+        shutil.rmtree(partial, ignore_errors=True)
+        raise KGFormatError(path, None, "no relation triples (triples whose object is an IRI)")
+    store.optimize()
+    del store
+    meta = {"source": str(path), "format": fmt, "triples": counts["triples"], "labels": counts["labels"],
+            "search_keys": True, "relations": relations, "seconds": round(time.perf_counter() - start, 2),
+            "kgdistill_store_version": 1}
+    (partial / STORE_METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    meta["seconds"] = round(time.perf_counter() - start, 2)
+    return meta
+
+
+def _bar(total: int, unit: str, progress: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, unit_scale=True, disable=not progress, desc=desc, leave=False)
+
+
+def _rdf_quads(path: Path, fmt, counts: dict, progress: bool) -> Iterator:
+    import pyoxigraph as ox
+
+    default = ox.DefaultGraph()
+    with open(path, "rb") as fh, _bar(path.stat().st_size, "B", progress, f"importing {path.name}") as bar:
+        try:
+            for q in ox.parse(_Progress(fh, bar), format=fmt, base_iri=path.resolve().as_uri()):
+                counts["triples"] += 1
+                yield ox.Quad(q.subject, q.predicate, q.object, default) \
+                    if not isinstance(q.graph_name, ox.DefaultGraph) else q
+        except SyntaxError as exc:
+            text = str(exc)
+            m = re.search(r"line (\d+)", text) or re.search(r"(\d+):\d+", text)
+            raise KGFormatError(path, int(m.group(1)) if m else None, f"cannot parse as RDF: {text}") from None
+
+
+def _graph_quads(kg, base: str, counts: dict, progress: bool) -> Iterator:
+    import pyoxigraph as ox
+
+    def node(key: str, kind: str):
+        if "://" in key or key.startswith("urn:"):
+            return ox.NamedNode(key)
+        return ox.NamedNode(f"{base}{kind}/{quote(key, safe='')}")
+
+    label = ox.NamedNode(RDF_LABEL_PREDICATES[0])
+    ents = [node(k, "entity") for k in kg.entity_keys]
+    rels = [node(k, "relation") for k in kg.relation_keys]
+    for i, text in enumerate(kg.relation_labels_all()):
+        yield ox.Quad(rels[i], label, ox.Literal(text))
+    for i, text in enumerate(kg.entity_labels_all()):
+        yield ox.Quad(ents[i], label, ox.Literal(text))
+    alias = ox.NamedNode(RDF_ALIAS_PREDICATES[0])
+    for i, names in getattr(kg, "entity_aliases", {}).items():
+        for a in names:
+            yield ox.Quad(ents[i], alias, ox.Literal(a))
+    with _bar(kg.num_triples, "triple", progress, f"importing {kg.name}") as bar:
+        for n, (h, r, t) in enumerate(zip(kg.head.tolist(), kg.relation.tolist(), kg.tail.tolist())):
+            counts["triples"] += 1
+            if n % 10000 == 0:
+                bar.update(min(10000, kg.num_triples - n))
+            yield ox.Quad(ents[h], rels[r], ents[t])
+
+
+def _search_key_quads(store, relations: set[str], counts: dict) -> Iterable:
+    """One search key (the folded words) per label and alias literal of an entity
+    (not of a relation) in the store."""
+    import pyoxigraph as ox
+
+    key = ox.NamedNode(KEY_PREDICATE)
+    for p in RDF_LABEL_PREDICATES + RDF_ALIAS_PREDICATES:
+        for q in store.quads_for_pattern(None, ox.NamedNode(p), None, ox.DefaultGraph()):
+            o = q.object
+            if not isinstance(o, ox.Literal) or not isinstance(q.subject, ox.NamedNode) \
+                    or q.subject.value in relations:
+                continue
+            if o.language and o.language.split("-")[0].lower() != "en":
+                continue
+            folded = " ".join(words(o.value))
+            if not folded:
+                continue
+            counts["labels"] += 1
+            yield ox.Quad(q.subject, key, ox.Literal(folded))  # a repeat is stored once
+
+
+def _relations(store) -> list[str]:
+    from kgdistill.rdf import RDF_SKIPPED_PREDICATES
+
+    skip = set(RDF_LABEL_PREDICATES) | set(RDF_ALIAS_PREDICATES) | set(RDF_SKIPPED_PREDICATES) | {KEY_PREDICATE}
+    rows = store.query("SELECT DISTINCT ?p WHERE { ?s ?p ?o FILTER(isIRI(?o)) }")
+    return sorted(r[0].value for r in rows if r[0].value not in skip)
+
+
+__all__ = ["import_graph", "RDF_EXTENSIONS"]
