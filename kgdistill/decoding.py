@@ -76,18 +76,37 @@ def _start(topics) -> np.ndarray:
     return ids[ids >= 0]
 
 
+def _leaving(graph: GraphBackend | None, beams: Sequence[_Beam], may_extend: bool) -> list | None:
+    """Per beam, the directed relations leaving its frontier (one batched graph call
+    for all beams of a step), or ``None`` without a graph."""
+    if graph is None:
+        return None
+    empty = np.empty(0, dtype=np.int64)
+    return graph.outgoing_relations([b.frontier if may_extend else empty for b in beams])
+
+
+def _expand(graph: GraphBackend | None, binding, steps: list[tuple[_Beam, int]], row_of_token) -> list:
+    """The frontiers of the beams that grow by ``token``: one batched graph call."""
+    if graph is None:
+        return [None] * len(steps)
+    return graph.neighbors_many([(b.frontier, int(binding.drel_of_row[row_of_token[t]])) for b, t in steps])
+
+
 def _allowed_tokens(student, beam: _Beam, may_extend: bool, graph: GraphBackend | None,
-                    binding: GraphBinding | None) -> torch.Tensor:
+                    binding: GraphBinding | None, leaving: np.ndarray | None = None) -> torch.Tensor:
     """Token ids a beam may take next: with a graph, the relations that leave its
-    frontier (if it may still grow) and the end token once it has a relation; without,
-    any path token (the end token not first, only the end token at the hop limit)."""
+    frontier (``leaving``, if it may still grow) and the end token once it has a
+    relation; without, any path token (the end token not first, only the end token at
+    the hop limit)."""
     end = student.end_id
     if graph is None:
         allowed = student.output_ids if may_extend else torch.tensor([end])
         return allowed[allowed != end] if not beam.tokens else allowed
     tokens = []
     if may_extend and beam.frontier.size:
-        rows = binding.rows(np.unique(graph.edges(beam.frontier)[1]))
+        if leaving is None:
+            leaving = np.unique(graph.edges(beam.frontier)[1])
+        rows = binding.rows(leaving)
         tokens = student.path_token_ids[torch.from_numpy(rows[rows >= 0])].tolist()
     if beam.tokens:
         tokens.append(end)
@@ -159,8 +178,10 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         last = logits[torch.arange(len(seqs), device=dev), (att.sum(1) - 1).to(dev)].float().cpu()
         logp_all = student.log_softmax(last)
         candidates: dict[int, list[tuple[float, _Beam, int]]] = {}
+        leaving = _leaving(graph, beams, step < max_hops)
         for i, beam in enumerate(beams):
-            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding)
+            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding,
+                                      None if leaving is None else leaving[i])
             if allowed.numel() == 0:
                 continue
             scores = logp_all[i, allowed]
@@ -168,19 +189,16 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
             top = torch.topk(scores, k)
             for sc, j in zip(top.values.tolist(), top.indices.tolist()):
                 candidates.setdefault(beam.question, []).append((beam.logprob + sc, beam, int(allowed[j])))
-        new_beams = []
+        grow = []
         for q, cands in candidates.items():
             cands.sort(key=lambda c: -c[0])
             for score, beam, token in cands[:beam_size]:
                 if token == end:
                     finished[q].append(_Beam(q, beam.tokens + [token], score, beam.frontier))
                 else:
-                    frontier = None
-                    if graph is not None:
-                        drel = int(binding.drel_of_row[row_of_token[token]])
-                        frontier = graph.neighbors(beam.frontier, drel)
-                    new_beams.append(_Beam(q, beam.tokens + [token], score, frontier))
-        beams = new_beams
+                    grow.append((beam, token, score))
+        frontiers = _expand(graph, binding, [(b, t) for b, t, _ in grow], row_of_token)
+        beams = [_Beam(b.question, b.tokens + [t], sc, f) for (b, t, sc), f in zip(grow, frontiers)]
     return _finish(student, finished, beam_size, row_of_token)
 
 
@@ -238,15 +256,17 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         if not beams:
             break
         candidates: dict[int, list[tuple[float, int, int]]] = {}
+        leaving = _leaving(graph, beams, step < max_hops)
         for i, beam in enumerate(beams):
-            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding)
+            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding,
+                                      None if leaving is None else leaving[i])
             if allowed.numel() == 0:
                 continue
             scores = logp_rows[i, column[allowed]]
             top = torch.topk(scores, min(beam_size, allowed.numel()))
             for sc, j in zip(top.values.tolist(), top.indices.tolist()):
                 candidates.setdefault(beam.question, []).append((beam.logprob + sc, i, int(allowed[j])))
-        new_beams, parents, tokens = [], [], []
+        grow, parents, tokens = [], [], []
         for q, cands in candidates.items():
             cands.sort(key=lambda c: -c[0])
             for score, i, token in cands[:beam_size]:
@@ -254,13 +274,11 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
                 if token == end:
                     finished[q].append(_Beam(q, beam.tokens + [token], score, beam.frontier))
                     continue
-                frontier = None
-                if graph is not None:
-                    frontier = graph.neighbors(beam.frontier, int(binding.drel_of_row[row_of_token[token]]))
-                new_beams.append(_Beam(q, beam.tokens + [token], score, frontier))
+                grow.append((beam, token, score))
                 parents.append(rows[i])
                 tokens.append(token)
-        beams = new_beams
+        frontiers = _expand(graph, binding, [(b, t) for b, t, _ in grow], row_of_token)
+        beams = [_Beam(b.question, b.tokens + [t], sc, f) for (b, t, sc), f in zip(grow, frontiers)]
         if not beams or step == max_hops:
             break
         # one step for every live beam: its last token against its (reordered) cache row

@@ -208,6 +208,15 @@ class GraphBackend(ABC):
         """Sorted unique entities reached from ``sources`` along ``drel``."""
         return np.unique(self.edges(sources, drel)[2])
 
+    def outgoing_relations(self, frontiers: Sequence[IdArray]) -> list[np.ndarray]:
+        """Per entity set, the sorted directed relations of the edges leaving it (what
+        constrained decoding may take next; a store answers all sets in one query)."""
+        return [np.unique(self.edges(np.asarray(f, dtype=np.int64))[1]) for f in frontiers]
+
+    def neighbors_many(self, steps: Sequence[tuple[IdArray, int]]) -> list[IdArray]:
+        """:meth:`neighbors` for many ``(sources, drel)`` pairs (one query on a store)."""
+        return [self.neighbors(np.asarray(f, dtype=np.int64), d) for f, d in steps]
+
     def degree(self, entities: IdArray) -> np.ndarray:
         """Number of edges (both directions) at each entity: (n,) int64."""
         entities = np.asarray(entities, dtype=np.int64)

@@ -263,7 +263,7 @@ class SparqlGraph(GraphBackend):
         for p in label_predicates:
             sparql_iri(p)
         self.label_predicates = tuple(label_predicates)
-        self._labels_values = " ".join(sparql_iri(p) for p in self.label_predicates)
+        self._label_union = " UNION ".join(f"{{ ?e {sparql_iri(p)} ?l }}" for p in self.label_predicates)
         self._keys: list[str] = []
         self._index: dict[str, int] = {}
         self._labels: dict[int, str] = {}
@@ -283,7 +283,6 @@ class SparqlGraph(GraphBackend):
         self._rel_of = {k: i for i, k in enumerate(self.relation_keys)}
         self._rel_by_label = {lab: i for i, lab in enumerate(self._relation_labels)}
         self._rel_iri = [sparql_iri(k) for k in self.relation_keys]
-        self._rel_values = " ".join(self._rel_iri)
         if has_search_keys is None:
             has_search_keys = bool(executor.select(f"SELECT ?e WHERE {{ ?e <{KEY_PREDICATE}> ?k }} LIMIT 1"))
         self.has_search_keys = has_search_keys
@@ -363,13 +362,14 @@ class SparqlGraph(GraphBackend):
         iris = [i for i in iris if valid_iri(i)]
         for a in range(0, len(iris), CHUNK):
             values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
+            # (no VALUES for ?p: Oxigraph would join it before the index lookup)
             rows = self.executor.select(f"SELECT ?e ?p ?l WHERE {{ VALUES ?e {{ {values} }} "
-                                        f"VALUES ?p {{ {self._labels_values} }} ?e ?p ?l FILTER(isLiteral(?l)) }}")
+                                        f"?e ?p ?l FILTER(isLiteral(?l)) }}")
             for e, p, lab in rows:
-                if not isinstance(lab, Literal):
+                if not isinstance(lab, Literal) or p not in rank:
                     continue
                 lang = lab.lang
-                key = (0 if lang in (None, "en") or (lang or "").startswith("en-") else 1, rank.get(p, 9), str(lab))
+                key = (0 if lang in (None, "en") or (lang or "").startswith("en-") else 1, rank[p], str(lab))
                 if e not in out or key < out[e]:
                     out[e] = key
         return {e: k[2] for e, k in out.items()}
@@ -427,10 +427,9 @@ class SparqlGraph(GraphBackend):
         out: set[str] = set()
         for a in range(0, len(iris), CHUNK):
             values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
-            rows = self.executor.select(
-                f"SELECT DISTINCT ?e WHERE {{ VALUES ?e {{ {values} }} VALUES ?p {{ {self._rel_values} }} "
-                f"{{ ?e ?p ?o }} UNION {{ ?o ?p ?e }} }}")
-            out.update(r[0] for r in rows)
+            rows = self.executor.select(f"SELECT DISTINCT ?e ?p WHERE {{ VALUES ?e {{ {values} }} "
+                                        f"{{ ?e ?p ?o FILTER(isIRI(?o)) }} UNION {{ ?o ?p ?e }} }}")
+            out.update(e for e, p in rows if p in self._rel_of)
         return out
 
     def _by_label(self, names: list[str]) -> dict[str, str | None]:
@@ -440,8 +439,7 @@ class SparqlGraph(GraphBackend):
             values = " ".join(f"({sparql_string(n)} {sparql_string(n)}) ({sparql_string(n)} "
                               f"{sparql_string(n, 'en')})" for n in part)
             rows = self.executor.select(
-                f"SELECT ?n ?e WHERE {{ VALUES (?n ?l) {{ {values} }} VALUES ?p {{ {self._labels_values} }} "
-                f"?e ?p ?l FILTER(isIRI(?e)) }}")
+                f"SELECT ?n ?e WHERE {{ VALUES (?n ?l) {{ {values} }} {self._label_union} FILTER(isIRI(?e)) }}")
             for n, e in rows:
                 n = str(n)
                 if n in out and isinstance(e, str) and (out[n] is None or e < out[n]):
@@ -468,8 +466,7 @@ class SparqlGraph(GraphBackend):
             values = " ".join(f"({sparql_string(t)} {sparql_string(t)}) ({sparql_string(t)} {sparql_string(t, 'en')})"
                               for t in texts[a:a + CHUNK // 2])
             rows = self.executor.select(
-                f"SELECT ?t ?e WHERE {{ VALUES (?t ?l) {{ {values} }} VALUES ?p {{ {self._labels_values} }} "
-                f"?e ?p ?l FILTER(isIRI(?e)) }}")
+                f"SELECT ?t ?e WHERE {{ VALUES (?t ?l) {{ {values} }} {self._label_union} FILTER(isIRI(?e)) }}")
             out += [(str(t), e) for t, e in rows if isinstance(e, str)]
         return out
 
@@ -477,12 +474,12 @@ class SparqlGraph(GraphBackend):
         """Other names (``skos:altLabel``) of the given entities."""
         iris = self._iris(ids)
         out: dict[int, list[str]] = {}
-        preds = " ".join(sparql_iri(p) for p in RDF_ALIAS_PREDICATES)
+        preds = set(RDF_ALIAS_PREDICATES)
         for a in range(0, len(iris), CHUNK):
             values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
-            for e, lab in self.executor.select(f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {values} }} "
-                                               f"VALUES ?p {{ {preds} }} ?e ?p ?l FILTER(isLiteral(?l)) }}"):
-                if isinstance(lab, Literal) and lab.lang in (None, "en"):
+            for e, p, lab in self.executor.select(f"SELECT ?e ?p ?l WHERE {{ VALUES ?e {{ {values} }} "
+                                                  f"?e ?p ?l FILTER(isLiteral(?l)) }}"):
+                if p in preds and isinstance(lab, Literal) and lab.lang in (None, "en"):
                     out.setdefault(self._intern(e), []).append(" ".join(lab.split()))
         return out
 
@@ -498,11 +495,13 @@ class SparqlGraph(GraphBackend):
                         f"SELECT ?s ?o WHERE {{ VALUES ?s {{ {values} }} {pattern} FILTER(isIRI(?o)) }}"):
                     yield s, drel, o
                 continue
+            rel_of = self._rel_of
             for inverse, pattern in ((0, "?s ?p ?o"), (1, "?o ?p ?s")):
                 for s, p, o in self.executor.select(
-                        f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {self._rel_values} }} "
-                        f"{pattern} FILTER(isIRI(?o)) }}"):
-                    yield s, 2 * self._rel_of[p] + inverse, o
+                        f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} {pattern} FILTER(isIRI(?o)) }}"):
+                    r = rel_of.get(p)
+                    if r is not None:
+                        yield s, 2 * r + inverse, o
 
     def edges(self, sources: IdArray, drel: int | None = None) -> tuple[IdArray, IdArray, IdArray]:
         sources = np.unique(np.asarray(sources, dtype=np.int64))
@@ -519,6 +518,46 @@ class SparqlGraph(GraphBackend):
     def neighbors(self, sources: IdArray, drel: int) -> IdArray:
         return np.unique(self.edges(sources, drel)[2])
 
+    def _numbered(self, groups: Sequence[IdArray], extra=None) -> Iterable[str]:
+        """``VALUES`` rows ``(group entity [extra])``, at most :data:`CHUNK` a query."""
+        keys, rows = self._keys, []
+        for g, ents in enumerate(groups):
+            tail = "" if extra is None else " " + extra[g]
+            for e in np.asarray(ents, dtype=np.int64).tolist():
+                rows.append(f"({g} <{keys[e]}>{tail})")
+                if len(rows) == CHUNK:
+                    yield " ".join(rows)
+                    rows = []
+        if rows:
+            yield " ".join(rows)
+
+    def outgoing_relations(self, frontiers: Sequence[IdArray]) -> list[np.ndarray]:
+        """Per frontier, the directed relations leaving it: one query for all."""
+        found: list[set] = [set() for _ in frontiers]
+        rel_of = self._rel_of
+        for rows in self._numbered(frontiers):
+            for inverse, pattern in ((0, "?s ?p ?o FILTER(isIRI(?o))"), (1, "?o ?p ?s")):
+                for g, p in self.executor.select(f"SELECT DISTINCT ?g ?p WHERE {{ VALUES (?g ?s) {{ {rows} }} "
+                                                 f"{pattern} }}"):
+                    r = rel_of.get(p)
+                    if r is not None:
+                        found[int(g)].add(2 * r + inverse)
+        return [np.array(sorted(f), dtype=np.int64) for f in found]
+
+    def neighbors_many(self, steps: Sequence[tuple[IdArray, int]]) -> list[IdArray]:
+        """Per ``(sources, directed relation)``, the entities reached: one query per
+        direction for all."""
+        found: list[list[str]] = [[] for _ in steps]
+        for inverse, pattern in ((0, "?s ?p ?o FILTER(isIRI(?o))"), (1, "?o ?p ?s")):
+            part = [(n, f, d) for n, (f, d) in enumerate(steps) if d % 2 == inverse]
+            if not part:
+                continue
+            for rows in self._numbered([f for _, f, _ in part], [self._rel_iri[d // 2] for _, _, d in part]):
+                for g, o in self.executor.select(f"SELECT DISTINCT ?g ?o WHERE {{ VALUES (?g ?s ?p) {{ {rows} }} "
+                                                 f"{pattern} }}"):
+                    found[part[int(g)][0]].append(o)
+        return [np.unique(self._intern_many(f)) if f else np.empty(0, dtype=np.int64) for f in found]
+
     def degree(self, entities: IdArray) -> np.ndarray:
         """Relation edges (both directions) at each entity, counted by the store."""
         entities = np.asarray(entities, dtype=np.int64)
@@ -528,8 +567,8 @@ class SparqlGraph(GraphBackend):
         for a in range(0, len(iris), CHUNK):
             values = " ".join(f"<{i}>" for i in iris[a:a + CHUNK])
             for s, c in self.executor.select(
-                    f"SELECT ?s (COUNT(*) AS ?c) WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {self._rel_values} }} "
-                    f"{{ ?s ?p ?o FILTER(isIRI(?o)) }} UNION {{ ?o ?p ?s }} }} GROUP BY ?s"):
+                    f"SELECT ?s (COUNT(*) AS ?c) WHERE {{ VALUES ?s {{ {values} }} "
+                    f"{{ ?s ?p ?o FILTER(isIRI(?o)) }} UNION {{ ?o ?p ?s FILTER(isIRI(?o)) }} }} GROUP BY ?s"):
                 counts[s] = int(c)
         return np.array([counts.get(i, 0) for i in iris], dtype=np.int64)[inv]
 
@@ -550,9 +589,9 @@ class SparqlGraph(GraphBackend):
         h, t = self._keys[head], self._keys[tail]
         out = set()
         for inverse, pattern in ((False, f"<{h}> ?p <{t}>"), (True, f"<{t}> ?p <{h}>")):
-            for (p,) in self.executor.select(f"SELECT DISTINCT ?p WHERE {{ VALUES ?p {{ {self._rel_values} }} "
-                                             f"{pattern} }}"):
-                out.add((self._rel_of[p], inverse))
+            for (p,) in self.executor.select(f"SELECT DISTINCT ?p WHERE {{ {pattern} }}"):
+                if p in self._rel_of:
+                    out.add((self._rel_of[p], inverse))
         return sorted(out)
 
     def statistics(self) -> dict:
