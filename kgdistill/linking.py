@@ -366,3 +366,58 @@ class EntityLinker:
                         cands.append(LinkCandidate(ent, self.labels[ent], self.keys[ent], question[s:e], s, e,
                                                    score, "fuzzy", alias))
         return cands
+
+
+class StoreLinker:
+    """Entity linking over a triple store, which is never listed whole: the question's
+    word n-grams (up to ``max_words`` words) are looked up in the store with one query
+    (its folded search keys where ``kgdistill import`` wrote them, else the exact label
+    in the question's, lower and title case), and the entities found are ranked exactly
+    as :class:`EntityLinker` ranks them. There is no fuzzy fallback for misspellings
+    here (it would need every label).
+
+    Args:
+        graph: a :class:`~kgdistill.sparql.SparqlGraph`.
+        max_words: the longest mention looked up.
+        min_chars: as :class:`EntityLinker`.
+    """
+
+    def __init__(self, graph, max_words: int = 8, min_chars: int = 2) -> None:
+        self.graph, self.max_words, self.min_chars = graph, max_words, min_chars
+        self.context: dict[str, float] = {}
+
+    def fit_context(self, questions: Iterable) -> "StoreLinker":
+        """See :meth:`EntityLinker.fit_context`."""
+        self.context = EntityLinker([]).fit_context(questions).context
+        return self
+
+    def _found(self, question: str, toks: list[str], spans: list[tuple[int, int]]) -> list[str]:
+        grams = [(a, b) for n in range(1, min(self.max_words, len(toks)) + 1) for a in range(len(toks) - n + 1)
+                 for b in (a + n,)]
+        if self.graph.has_search_keys:
+            return [iri for _, iri in self.graph.search_keys([" ".join(toks[a:b]) for a, b in grams])]
+        texts = set()
+        for a, b in grams:
+            text = question[spans[a][0]:spans[b - 1][1]]
+            texts.update((text, text.lower(), text.title()))
+        return [iri for _, iri in self.graph.labels_matching(sorted(texts))]
+
+    def link(self, question: str, limit: int = 10) -> LinkResult:
+        """Candidate topic entities of ``question``, best first (at most ``limit``)."""
+        toks, spans = _words_with_spans(question)
+        if not toks:
+            return LinkResult(question)
+        iris = sorted(set(self._found(question, toks, spans)))
+        if not iris:
+            return LinkResult(question)
+        graph = self.graph
+        ids = graph.intern_many(iris)
+        aliases = graph.aliases(ids)
+        local = {int(e): n for n, e in enumerate(ids.tolist())}
+        sub = EntityLinker(graph.entity_labels(ids), iris, {local[e]: a for e, a in aliases.items()},
+                           graph.degree(ids), min_chars=self.min_chars)
+        sub.context = self.context
+        result = sub.link(question, limit)
+        for c in result.candidates:
+            c.entity = int(ids[c.entity])
+        return result

@@ -237,7 +237,15 @@ class Reasoner:
                     return self.context_questions
                 return _read_context(*self._context_file) if self._context_file else None
 
-            linker = EntityLinker.cached(self.graph, cache, context)
+            if getattr(self.graph, "dense", True):
+                linker = EntityLinker.cached(self.graph, cache, context)
+            else:  # a triple store: the question's words are looked up in the store
+                from kgdistill.linking import StoreLinker
+
+                linker = StoreLinker(self.graph)
+                questions = context()
+                if questions:
+                    linker.fit_context(questions)
             self._linker = linker
         return self._linker
 

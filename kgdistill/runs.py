@@ -37,7 +37,7 @@ from kgdistill.datasets import Question
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
 from kgdistill.graph import GraphBackend
-from kgdistill.sparql import resolve_graph_location
+from kgdistill.sparql import is_store_spec, resolve_graph_location
 from kgdistill.pretrained import PRETRAINED
 from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
@@ -210,6 +210,11 @@ class RunConfig:
         the teacher trains)."""
         for name in ("graph", "train", "valid", "unlabeled"):
             path = getattr(self, name)
+            if name == "graph" and is_store_spec(path):
+                if path.startswith("oxigraph:") and not Path(path[len("oxigraph:"):]).is_dir():
+                    raise ConfigError(f"graph store {path}: no such directory (make it with: kgdistill import "
+                                      f"GRAPH --store {path[len('oxigraph:'):]})")
+                continue
             if path is not None and not Path(path).exists():
                 raise ConfigError(f"{name} file {path}: no such file")
         if self.soft_targets_from is not None and not (Path(self.soft_targets_from) / "student").is_dir():

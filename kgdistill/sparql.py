@@ -347,6 +347,10 @@ class SparqlGraph(GraphBackend):
             out[n] = i if i is not None else self._intern(iri)
         return out
 
+    def intern_many(self, iris: Sequence[str]) -> np.ndarray:
+        """Ids of IRIs known to be in the store (e.g. returned by a query)."""
+        return self._intern_many([i for i in iris])
+
     def entity_key(self, entity: int) -> str:
         return self._keys[entity]
 

@@ -20,6 +20,7 @@ import logging
 import re
 import shutil
 import time
+import traceback
 from pathlib import Path
 from typing import Iterable, Iterator
 from urllib.parse import quote
@@ -83,8 +84,36 @@ def import_graph(path: str | Path, store_dir: str | Path, format: str | None = N
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     start = time.perf_counter()
-    store = ox.Store(str(partial))
     fmt = format or detect_graph_format(path)
+    try:
+        meta = _write_store(path, partial, fmt, base, progress)
+    except BaseException:  # a failed or interrupted import leaves nothing behind
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    meta["seconds"] = round(time.perf_counter() - start, 2)
+    (target / STORE_METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return meta
+
+
+def _write_store(path: Path, partial: Path, fmt: str, base: str, progress: bool) -> dict:
+    import pyoxigraph as ox
+
+    store = ox.Store(str(partial))
+    try:
+        return _fill(store, path, fmt, base, progress)
+    except BaseException as exc:  # the error's traceback must not keep the store (and its lock) open
+        traceback.clear_frames(exc.__traceback__.tb_next)
+        raise
+    finally:
+        del store
+
+
+def _fill(store, path: Path, fmt: str, base: str, progress: bool) -> dict:
+    import pyoxigraph as ox
+
     counts = {"triples": 0, "labels": 0}
     if fmt == "rdf" and path.suffix.lower() in _OX_FORMATS:
         store.bulk_extend(_rdf_quads(path, getattr(ox.RdfFormat, _OX_FORMATS[path.suffix.lower()]), counts,
@@ -96,20 +125,10 @@ def import_graph(path: str | Path, store_dir: str | Path, format: str | None = N
     store.bulk_extend(_search_key_quads(store, set(relations), counts))
     store.flush()
     if not relations:
-        del store
-        shutil.rmtree(partial, ignore_errors=True)
         raise KGFormatError(path, None, "no relation triples (triples whose object is an IRI)")
     store.optimize()
-    del store
-    meta = {"source": str(path), "format": fmt, "triples": counts["triples"], "labels": counts["labels"],
-            "search_keys": True, "relations": relations, "seconds": round(time.perf_counter() - start, 2),
-            "kgdistill_store_version": 1}
-    (partial / STORE_METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
-    meta["seconds"] = round(time.perf_counter() - start, 2)
-    return meta
+    return {"source": str(path), "format": fmt, "triples": counts["triples"], "labels": counts["labels"],
+            "search_keys": True, "relations": relations, "kgdistill_store_version": 1}
 
 
 def _bar(total: int, unit: str, progress: bool, desc: str):
