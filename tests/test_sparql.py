@@ -83,6 +83,28 @@ def test_hostile_names_are_found_exactly_on_both_stores(hostile):
             server.__exit__()
 
 
+def test_hostile_names_on_virtuoso():
+    """The same names written as N-Triples into Virtuoso (another parser of the same
+    escapes) and looked up through kgdistill's queries."""
+    from tests import virtuoso
+
+    if not virtuoso.available():
+        pytest.skip("Debian's virtuoso-opensource is not installed (scripts/test.sh installs it as root)")
+    lines = [f"<http://example.org/e/hub> <{LABEL}> {sparql_string('hub')} ."]
+    for n, name in enumerate(HOSTILE):
+        lines += [f"<http://example.org/e/{n}> <{LABEL}> {sparql_string(name)} .",
+                  f"<http://example.org/e/hub> <http://example.org/r/linked_to> <http://example.org/e/{n}> ."]
+    with virtuoso.VirtuosoServer() as server:
+        server.load("\n".join(lines))
+        g = SparqlGraph(HttpExecutor(server.url, timeout=30))
+        assert g.relation_labels_all() == ["linked_to"]
+        for n, name in enumerate(HOSTILE):
+            e = g.entity_id(name)
+            assert e is not None and g.entity_key(e) == f"http://example.org/e/{n}", name
+            assert g.entity_label(e) == " ".join(name.split())
+        assert g.entity_id("hub\\") is None and g.entity_id("http://example.org/e/0> } ; DROP ALL") is None
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(list('ab"\'\\<>{}#;.\n\r\tu0123?$()| ') + ["\\u0022", "\\n", '"}', "hub"]),
                 max_size=12).map("".join) | st.sampled_from(HOSTILE))
