@@ -78,7 +78,6 @@ def sample(graph, n_paths: int, seed: int) -> tuple[list[str], list[str]]:
 
 
 def worker(args) -> dict:
-    import numpy as np
     import torch
 
     from kgdistill.decoding import decode_paths

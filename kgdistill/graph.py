@@ -200,6 +200,10 @@ class GraphBackend(ABC):
             (n,) bool.
         """
 
+    def entity_labels(self, entities: Sequence[int]) -> list[str]:
+        """Labels of many entities (one query on a store)."""
+        return [self.entity_label(int(e)) for e in entities]
+
     def entity_ids(self, names: Sequence[str]) -> np.ndarray:
         """Ids for many names at once; -1 marks an unknown name. (n,) int64."""
         return np.array([-1 if (i := self.entity_id(n)) is None else i for n in names], dtype=np.int64)

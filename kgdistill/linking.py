@@ -407,7 +407,8 @@ class StoreLinker:
         toks, spans = _words_with_spans(question)
         if not toks:
             return LinkResult(question)
-        iris = sorted(set(self._found(question, toks, spans)))
+        relations = set(self.graph.relation_keys)  # a relation's own label is no entity
+        iris = sorted(set(self._found(question, toks, spans)) - relations)
         if not iris:
             return LinkResult(question)
         graph = self.graph

@@ -396,10 +396,12 @@ class Reasoner:
         # path first, then the walk's mass on that path; ties by label then key (never by
         # id, so that the graph's file order cannot change the ranking)
         keys = getattr(graph, "entity_keys", None)
+        scored = list(scores)
+        labels = dict(zip(scored, graph.entity_labels(scored)))  # one query on a store
 
         def order(kv):
             e = kv[0]
-            return (best_path[e][0], significant(best_path[e][1]), graph.entity_label(e), keys[e] if keys else "")
+            return (best_path[e][0], significant(best_path[e][1]), labels[e], keys[e] if keys else "")
 
         ranked = sorted(scores.items(), key=order)[:self.max_answers if max_answers is None else max_answers]
         # The proving grounded path of each answer, in ids, verified in one batch by

@@ -22,7 +22,7 @@ import shutil
 import time
 import traceback
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 from urllib.parse import quote
 
 from kgdistill.errors import ConfigError, KGFormatError
@@ -75,8 +75,6 @@ def import_graph(path: str | Path, store_dir: str | Path, format: str | None = N
         KGFormatError: the file does not parse (file and line where known).
         ConfigError: ``store_dir`` exists and ``replace`` is false.
     """
-    import pyoxigraph as ox
-
     path = check_file(path)
     target = Path(store_dir)
     if target.exists() and not replace:
@@ -122,8 +120,6 @@ def _fill(store, path: Path, fmt: str, base: str, progress: bool) -> dict:
         store.bulk_extend(_graph_quads(load_graph(path, fmt), base, counts, progress))
     store.flush()
     relations = _relations(store)
-    store.bulk_extend(_search_key_quads(store, set(relations), counts))
-    store.flush()
     if not relations:
         raise KGFormatError(path, None, "no relation triples (triples whose object is an IRI)")
     store.optimize()
@@ -141,12 +137,15 @@ def _rdf_quads(path: Path, fmt, counts: dict, progress: bool) -> Iterator:
     import pyoxigraph as ox
 
     default = ox.DefaultGraph()
+    names = {ox.NamedNode(p) for p in RDF_LABEL_PREDICATES + RDF_ALIAS_PREDICATES}
     with open(path, "rb") as fh, _bar(path.stat().st_size, "B", progress, f"importing {path.name}") as bar:
         try:
             for q in ox.parse(_Progress(fh, bar), format=fmt, base_iri=path.resolve().as_uri()):
                 counts["triples"] += 1
                 yield ox.Quad(q.subject, q.predicate, q.object, default) \
                     if not isinstance(q.graph_name, ox.DefaultGraph) else q
+                if q.predicate in names:
+                    yield from _search_key(q.subject, q.object, counts)
         except SyntaxError as exc:
             text = str(exc)
             m = re.search(r"line (\d+)", text) or re.search(r"(\d+):\d+", text)
@@ -168,10 +167,12 @@ def _graph_quads(kg, base: str, counts: dict, progress: bool) -> Iterator:
         yield ox.Quad(rels[i], label, ox.Literal(text))
     for i, text in enumerate(kg.entity_labels_all()):
         yield ox.Quad(ents[i], label, ox.Literal(text))
+        yield from _search_key(ents[i], ox.Literal(text), counts)
     alias = ox.NamedNode(RDF_ALIAS_PREDICATES[0])
     for i, names in getattr(kg, "entity_aliases", {}).items():
         for a in names:
             yield ox.Quad(ents[i], alias, ox.Literal(a))
+            yield from _search_key(ents[i], ox.Literal(a), counts)
     with _bar(kg.num_triples, "triple", progress, f"importing {kg.name}") as bar:
         for n, (h, r, t) in enumerate(zip(kg.head.tolist(), kg.relation.tolist(), kg.tail.tolist())):
             counts["triples"] += 1
@@ -180,25 +181,19 @@ def _graph_quads(kg, base: str, counts: dict, progress: bool) -> Iterator:
             yield ox.Quad(ents[h], rels[r], ents[t])
 
 
-def _search_key_quads(store, relations: set[str], counts: dict) -> Iterable:
-    """One search key (the folded words) per label and alias literal of an entity
-    (not of a relation) in the store."""
+def _search_key(subject, name, counts: dict) -> Iterator:
+    """The search key (the folded words) of an English or untagged name of an IRI
+    (entity linking ignores keys of relations)."""
     import pyoxigraph as ox
 
-    key = ox.NamedNode(KEY_PREDICATE)
-    for p in RDF_LABEL_PREDICATES + RDF_ALIAS_PREDICATES:
-        for q in store.quads_for_pattern(None, ox.NamedNode(p), None, ox.DefaultGraph()):
-            o = q.object
-            if not isinstance(o, ox.Literal) or not isinstance(q.subject, ox.NamedNode) \
-                    or q.subject.value in relations:
-                continue
-            if o.language and o.language.split("-")[0].lower() != "en":
-                continue
-            folded = " ".join(words(o.value))
-            if not folded:
-                continue
-            counts["labels"] += 1
-            yield ox.Quad(q.subject, key, ox.Literal(folded))  # a repeat is stored once
+    if not isinstance(name, ox.Literal) or not isinstance(subject, ox.NamedNode):
+        return
+    if name.language and name.language.split("-")[0].lower() != "en":
+        return
+    folded = " ".join(words(name.value))
+    if folded:
+        counts["labels"] += 1
+        yield ox.Quad(subject, ox.NamedNode(KEY_PREDICATE), ox.Literal(folded))
 
 
 def _relations(store) -> list[str]:

@@ -197,3 +197,24 @@ def test_cli_import_verify_paths_and_query_over_a_store(tmp_path, world_run):
         return re.findall(r"^\s+\d+\. .*$", text, re.M)
     assert answers(a.stdout) == answers(b.stdout) and answers(a.stdout)
     assert re.search(r"Apple -> founded_by -> .* -> born_in -> .* -> city_of -> United States .*verified", b.stdout)
+
+
+def test_service_over_a_store_answers_links_and_verifies(tmp_path, world_run):
+    """POST /ask and /verify with the run's graph in an Oxigraph store: the same answers
+    as over the file, linking through the store's search keys."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from kgdistill.reasoner import Reasoner
+    from kgdistill.service import ServiceConfig, create_app
+
+    import_graph(ROOT / "graphs" / "world.ttl", tmp_path / "store", progress=False)
+    store = load_graph(f"oxigraph:{tmp_path / 'store'}")
+    with TestClient(create_app(Reasoner.from_run(world_run, store), ServiceConfig())) as client:
+        body = client.post("/ask", json={"question": "Where was Ada Lovelace born?", "max_answers": 2}).json()
+        assert body["linking"]["entity"] == "Ada Lovelace"
+        assert body["answers"][0]["entity"] == "London" and body["answers"][0]["verified"] is True
+        assert body["answers"][0]["path"] == "Ada Lovelace -> born_in -> London"
+        bad = client.post("/verify", json={"path": "London -> born_in -> Ada Lovelace"}).json()
+        assert bad["valid"] is False and bad["failing_hop"] == 0 and bad["reason"] == "wrong_direction"
+        assert client.get("/health").json()["status"] == "ok"
