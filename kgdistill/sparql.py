@@ -250,6 +250,11 @@ class SparqlGraph(GraphBackend):
         relations: predicate IRIs that are relations, if known (``kgdistill import``
             records them); default: asked of the store once (``SELECT DISTINCT ?p``).
         name: the graph's name in messages.
+        num_triples: the store's size, if known (for statistics).
+        has_search_keys: whether the store holds :data:`KEY_PREDICATE` keys (default:
+            asked of the store).
+        label_forms: the ``(label predicate, language or None)`` pairs the store's
+            names use, if known: a name is then looked up in those forms only.
     """
 
     dense = False
@@ -257,13 +262,17 @@ class SparqlGraph(GraphBackend):
 
     def __init__(self, executor: SparqlExecutor, label_predicates: Sequence[str] = RDF_LABEL_PREDICATES,
                  relations: Sequence[str] | None = None, name: str | None = None,
-                 num_triples: int | None = None, has_search_keys: bool | None = None) -> None:
+                 num_triples: int | None = None, has_search_keys: bool | None = None,
+                 label_forms: Sequence[tuple[str, str | None]] | None = None) -> None:
         self.executor = executor
         self.name = name or executor.name
         for p in label_predicates:
             sparql_iri(p)
         self.label_predicates = tuple(label_predicates)
-        self._label_union = " UNION ".join(f"{{ ?e {sparql_iri(p)} ?l }}" for p in self.label_predicates)
+        forms = [(p, lang) for p in self.label_predicates for lang in (None, "en")]
+        if label_forms is not None:  # what the store holds (recorded by kgdistill import)
+            forms = [(p, lang) for p, lang in label_forms if p in self.label_predicates and lang in (None, "en")]
+        self.label_forms = forms or [(self.label_predicates[0], None)]
         self._keys: list[str] = []
         self._index: dict[str, int] = {}
         self._labels: dict[int, str] = {}
@@ -437,17 +446,11 @@ class SparqlGraph(GraphBackend):
         return out
 
     def _by_label(self, names: list[str]) -> dict[str, str | None]:
+        """The entity each name labels (the smallest IRI where several do), or ``None``."""
         out: dict[str, str | None] = {n: None for n in names}
-        for a in range(0, len(names), CHUNK // 2):
-            part = names[a:a + CHUNK // 2]
-            values = " ".join(f"({sparql_string(n)} {sparql_string(n)}) ({sparql_string(n)} "
-                              f"{sparql_string(n, 'en')})" for n in part)
-            rows = self.executor.select(
-                f"SELECT ?n ?e WHERE {{ VALUES (?n ?l) {{ {values} }} {self._label_union} FILTER(isIRI(?e)) }}")
-            for n, e in rows:
-                n = str(n)
-                if n in out and isinstance(e, str) and (out[n] is None or e < out[n]):
-                    out[n] = e
+        for n, e in self.labels_matching(names):
+            if n in out and (out[n] is None or e < out[n]):
+                out[n] = e
         return out
 
     def search_keys(self, keys: Sequence[str]) -> list[tuple[str, str]]:
@@ -462,16 +465,22 @@ class SparqlGraph(GraphBackend):
         return out
 
     def labels_matching(self, texts: Sequence[str]) -> list[tuple[str, str]]:
-        """``(text, entity IRI)`` for entities labelled exactly ``text`` (plain or
-        English literal): entity search on stores without search keys."""
+        """``(text, entity IRI)`` for entities labelled exactly ``text`` (an untagged or
+        English literal of a label predicate; only the forms the store holds, where
+        ``kgdistill import`` recorded them): name lookup and entity search on stores
+        without search keys."""
         out = []
         texts = sorted(set(texts))
-        for a in range(0, len(texts), CHUNK // 2):
-            values = " ".join(f"({sparql_string(t)} {sparql_string(t)}) ({sparql_string(t)} {sparql_string(t, 'en')})"
-                              for t in texts[a:a + CHUNK // 2])
-            rows = self.executor.select(
-                f"SELECT ?t ?e WHERE {{ VALUES (?t ?l) {{ {values} }} {self._label_union} FILTER(isIRI(?e)) }}")
-            out += [(str(t), e) for t, e in rows if isinstance(e, str)]
+        step = max(1, CHUNK // len(self.label_forms))
+        for a in range(0, len(texts), step):
+            part = texts[a:a + step]
+            blocks = []
+            for p in dict.fromkeys(p for p, _ in self.label_forms):
+                rows = " ".join(f"({sparql_string(t)} {sparql_string(t, lang)})" for t in part
+                                for q, lang in self.label_forms if q == p)
+                blocks.append(f"{{ VALUES (?t ?l) {{ {rows} }} ?e {sparql_iri(p)} ?l }}")
+            query = f"SELECT ?t ?e WHERE {{ {' UNION '.join(blocks)} FILTER(isIRI(?e)) }}"
+            out += [(str(t), e) for t, e in self.executor.select(query) if isinstance(e, str)]
         return out
 
     def aliases(self, ids: Sequence[int]) -> dict[int, list[str]]:
@@ -634,7 +643,8 @@ def open_graph_spec(spec: str, label_predicates: Sequence[str] | None = None, ti
         executor = EmbeddedExecutor(directory)
         meta = _read_metadata(directory)
         return SparqlGraph(executor, labels, relations=meta.get("relations"), name=spec,
-                           num_triples=meta.get("triples"), has_search_keys=meta.get("search_keys"))
+                           num_triples=meta.get("triples"), has_search_keys=meta.get("search_keys"),
+                           label_forms=[tuple(f) for f in meta["label_forms"]] if "label_forms" in meta else None)
     if spec.startswith(("sparql+http://", "sparql+https://")):
         return SparqlGraph(HttpExecutor(spec[len("sparql+"):], timeout=timeout), labels, name=spec)
     raise ConfigError(f"not a store: {spec!r} (expected oxigraph:DIR or sparql+http://HOST:PORT/PATH)")

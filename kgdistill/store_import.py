@@ -112,7 +112,7 @@ def _write_store(path: Path, partial: Path, fmt: str, base: str, progress: bool)
 def _fill(store, path: Path, fmt: str, base: str, progress: bool) -> dict:
     import pyoxigraph as ox
 
-    counts = {"triples": 0, "labels": 0}
+    counts = {"triples": 0, "labels": 0, "forms": {(RDF_LABEL_PREDICATES[0], None)}}
     if fmt == "rdf" and path.suffix.lower() in _OX_FORMATS:
         store.bulk_extend(_rdf_quads(path, getattr(ox.RdfFormat, _OX_FORMATS[path.suffix.lower()]), counts,
                                      progress))
@@ -124,7 +124,8 @@ def _fill(store, path: Path, fmt: str, base: str, progress: bool) -> dict:
         raise KGFormatError(path, None, "no relation triples (triples whose object is an IRI)")
     store.optimize()
     return {"source": str(path), "format": fmt, "triples": counts["triples"], "labels": counts["labels"],
-            "search_keys": True, "relations": relations, "kgdistill_store_version": 1}
+            "search_keys": True, "relations": relations, "kgdistill_store_version": 1,
+            "label_forms": sorted(counts["forms"], key=lambda f: (f[0], f[1] or ""))}
 
 
 def _bar(total: int, unit: str, progress: bool, desc: str):
@@ -145,6 +146,8 @@ def _rdf_quads(path: Path, fmt, counts: dict, progress: bool) -> Iterator:
                 yield ox.Quad(q.subject, q.predicate, q.object, default) \
                     if not isinstance(q.graph_name, ox.DefaultGraph) else q
                 if q.predicate in names:
+                    if isinstance(q.object, ox.Literal) and q.predicate.value in RDF_LABEL_PREDICATES:
+                        counts["forms"].add((q.predicate.value, q.object.language))
                     yield from _search_key(q.subject, q.object, counts)
         except SyntaxError as exc:
             text = str(exc)
