@@ -81,6 +81,10 @@ def import_graph(path: str | Path, store_dir: str | Path, format: str | None = N
         raise ConfigError(f"{target} exists; give --replace to overwrite it, or another directory")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot create the store's directory ({exc.strerror})") from None
     start = time.perf_counter()
     fmt = format or detect_graph_format(path)
     try:

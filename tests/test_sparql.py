@@ -142,6 +142,22 @@ def test_import_checks_its_input_and_leaves_nothing_half_written(tmp_path):
     assert g.has_search_keys and [lab for lab in g.relation_labels_all()] == ["r", "s"]
 
 
+def test_import_creates_missing_parent_directories(tmp_path):
+    # `kgdistill import kb.txt --store runs/stores/metaqa` on a fresh checkout failed
+    # with RocksDB's "While mkdir if missing: ... No such file or directory"
+    good = tmp_path / "kb.txt"
+    good.write_text("a|r|b\n", encoding="utf-8")
+    target = tmp_path / "not" / "yet" / "store"
+    assert import_graph(good, target, progress=False)["triples"] == 1
+    assert open_graph_spec(f"oxigraph:{target}").entity_id("a") is not None
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    from kgdistill.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot create the store's directory"):
+        import_graph(good, blocker / "store", progress=False)
+
+
 def test_unreachable_and_silent_endpoints_give_clear_errors():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
