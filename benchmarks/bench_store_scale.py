@@ -12,16 +12,17 @@ What is measured, per backend:
   (``VmHWM``) over the whole process;
 * verification: 2-hop grounded paths sampled by random walks from random entities
   (``--paths``, half of them corrupted: a hop reversed or an end entity replaced), one
-  :func:`kgdistill.verify.verify_paths` call; hops/s, first with a cold process and
-  again (for the store: a newly opened graph object, so names are looked up again, with
-  the store's pages in the OS cache);
+  :func:`kgdistill.verify.verify_paths` call; hops/s, first in a fresh process and
+  again (for the store: a new graph object over the same open store, so every name is
+  looked up again, with the store's caches warm);
 * constrained decoding: a small student with *untrained* weights over the graph's
   relations (the work per step — model, graph queries for the beams' next relations
   and frontiers — does not depend on what the weights learnt), beam 5, 2 hops,
   ``--questions`` questions batched and ``--single`` one at a time; ms/question.
 
-The same sampled paths and topics are used for both backends (drawn in the store
-process, written to a file, read by the memory process).
+The same sampled paths and topics are used for both backends (drawn from the store in
+a process of their own, so that the random walks' memory is not counted, written to a
+file, read by both measuring processes).
 """
 from __future__ import annotations
 
@@ -89,17 +90,17 @@ def worker(args) -> dict:
     from kgdistill.vocabulary import RelationVocabulary
 
     torch.manual_seed(0)
+    if args.worker == "sample":
+        paths, topics = sample(load_graph(f"oxigraph:{args.store}", None), args.paths, args.seed)
+        Path(args.sample).write_text(json.dumps({"paths": paths, "topics": topics}), encoding="utf-8")
+        return {"backend": "sample", "paths": len(paths)}
     out = {"backend": args.worker, "rss_mib_start": round(status("VmRSS"))}
     start = time.perf_counter()
     graph = load_graph(f"oxigraph:{args.store}" if args.worker == "store" else args.tsv,
                        None if args.worker == "store" else "tsv")
     out["open_s"] = round(time.perf_counter() - start, 2)
     out["rss_mib_open"] = round(status("VmRSS"))
-    sample_file = Path(args.sample)
-    if not sample_file.is_file():
-        paths, topics = sample(graph, args.paths, args.seed)
-        sample_file.write_text(json.dumps({"paths": paths, "topics": topics}), encoding="utf-8")
-    data = json.loads(sample_file.read_text(encoding="utf-8"))
+    data = json.loads(Path(args.sample).read_text(encoding="utf-8"))
     paths, topics = data["paths"], data["topics"]
     start = time.perf_counter()
     batch = verify_paths(graph, paths)
@@ -107,10 +108,15 @@ def worker(args) -> dict:
     hops = 2 * len(paths)
     out.update(paths=len(paths), valid=int(batch.valid.sum()), verify_s=round(seconds, 3),
                verify_hops_per_s=round(hops / seconds), verdicts=batch.codes.tolist())
-    # again, on a fresh graph object (no remembered names): the store's pages are now
-    # in the OS cache, as they are for a service that has been answering for a while
-    graph2 = load_graph(f"oxigraph:{args.store}" if args.worker == "store" else args.tsv,
-                        None if args.worker == "store" else "tsv") if args.worker == "store" else graph
+    out["rss_mib_verify"] = round(status("VmRSS"))
+    # again, on a new graph object over the same open store (no remembered names, the
+    # store's caches warm, as for a service that has been answering for a while)
+    graph2 = graph
+    if args.worker == "store":
+        from kgdistill.sparql import SparqlGraph
+
+        graph2 = SparqlGraph(graph.executor, graph.label_predicates, relations=graph.relation_keys,
+                             has_search_keys=graph.has_search_keys, label_forms=graph.label_forms)
     start = time.perf_counter()
     verify_paths(graph2, paths)
     out["verify_hops_per_s_again"] = round(hops / (time.perf_counter() - start))
@@ -130,6 +136,7 @@ def worker(args) -> dict:
     out["decoded_paths"] = [[str(p.path) for p in d] for d in decoded[:20]]
     out["rss_mib_end"] = round(status("VmRSS"))
     out["rss_mib_peak"] = round(status("VmHWM"))
+    out["rss_anon_mib_end"] = round(status("RssAnon"))
     return out
 
 
@@ -144,7 +151,7 @@ def main() -> None:
     ap.add_argument("--sample", default="/tmp/kgdistill-scale-sample.json")
     ap.add_argument("--keep-sample", action="store_true", help="reuse --sample if it exists")
     ap.add_argument("--out", default="runs/store-scale.json")
-    ap.add_argument("--worker", choices=["store", "memory"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["sample", "store", "memory"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args)))
@@ -152,7 +159,8 @@ def main() -> None:
     if not args.keep_sample:
         Path(args.sample).unlink(missing_ok=True)
     results = []
-    for backend in ["store"] + (["memory"] if args.tsv else []):
+    for backend in (["sample"] if not Path(args.sample).is_file() else []) + ["store"] \
+            + (["memory"] if args.tsv else []):
         cmd = [sys.executable, __file__, "--worker", backend, "--store", args.store, "--paths", str(args.paths),
                "--questions", str(args.questions), "--single", str(args.single), "--sample", args.sample]
         if args.tsv:
@@ -162,6 +170,8 @@ def main() -> None:
             print(done.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"{backend} worker failed")
         res = json.loads(done.stdout.strip().splitlines()[-1])
+        if backend == "sample":
+            continue
         results.append(res)
         print(json.dumps({k: v for k, v in res.items() if k not in ("verdicts", "decoded_paths")}), flush=True)
     if len(results) == 2:
