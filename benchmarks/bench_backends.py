@@ -27,7 +27,7 @@ from kgdistill.graph import INVERSE_PREFIX, PATH_ARROW
 from kgdistill.readers import load_graph
 from kgdistill.reasoner import Reasoner
 from kgdistill.runs import read_run_config
-from kgdistill.sparql import OxigraphServer
+from kgdistill.sparql import OxigraphServer, is_store_spec
 from kgdistill.verify import verify_paths
 
 
@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="first N questions only (0: all)")
     ap.add_argument("--single", type=int, default=100, help="questions answered one at a time for latency")
     ap.add_argument("--backends", nargs="+", default=["memory", "oxigraph", "sparql"])
+    ap.add_argument("--graph-file", help="the graph file loaded in memory (default: the run's graph, or, for a "
+                    "run trained over a store, the file the store was imported from)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     run = Path(args.run)
@@ -95,7 +97,14 @@ def main() -> None:
     ref = None
     for name in args.backends:
         if name == "memory":
-            graph = load_graph(cfg.graph, cfg.graph_format)
+            source, fmt = args.graph_file, None
+            if source is None and is_store_spec(cfg.graph):  # never measure the store as "memory"
+                meta = Path(args.store) / "kgdistill-store.json"
+                source = json.loads(meta.read_text(encoding="utf-8"))["source"] if meta.is_file() else None
+                if source is None:
+                    raise SystemExit(f"{run} was trained over {cfg.graph}: give --graph-file for the memory backend")
+            graph = load_graph(source, fmt) if source else load_graph(cfg.graph, cfg.graph_format)
+            print(f"memory backend: {graph!r}", flush=True)
             results[name] = measure(name, graph, run, questions, args.single, None)
         elif name == "oxigraph":
             graph = load_graph(f"oxigraph:{args.store}")
