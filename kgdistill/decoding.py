@@ -24,6 +24,7 @@ import torch
 
 from kgdistill.graph import GraphBackend, directed_relation
 from kgdistill.paths import RelationPath, sorted_member
+from kgdistill.student import output_cache
 from kgdistill.vocabulary import GraphBinding
 
 
@@ -288,7 +289,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
         out = body(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev), attention_mask=mask.to(dev),
                    position_ids=(lengths + step)[:, None].to(dev), cache=cache, use_cache=True)
-        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        cache = output_cache(out)
         logp_rows = scorer(out.last_hidden_state[:, -1])
         rows = list(range(len(parents)))
     return _finish(student, finished, beam_size, row_of_token)

@@ -143,6 +143,14 @@ def adapt(student: "Student", mode: str, lora_r: int = 8, num_virtual_tokens: in
     return student
 
 
+
+def output_cache(out):
+    """The KV cache of a model output: ``cache`` in transformers 5, ``past_key_values``
+    before (the old name is read only where the new one does not exist)."""
+    if "cache" in getattr(type(out), "__dataclass_fields__", {}) or hasattr(out, "cache"):
+        return out.cache
+    return out.past_key_values
+
 class Student:
     """A causal LM plus its tokenizer and the ids of the path tokens.
 
@@ -280,8 +288,10 @@ class Student:
             else:  # a prefix: per-layer keys and values (prefix tuning, P-tuning v2)
                 out = body(input_ids=input_ids.to(dev), position_ids=positions[:, nv:].to(dev), cache=prompt,
                            **common)
-        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-        return out.last_hidden_state[:, -input_ids.shape[1]:], (cache if use_cache else None), mask
+        # without use_cache there is none to read (reading ``past_key_values`` of a
+        # transformers 5 output only logs a deprecation warning and returns None)
+        cache = output_cache(out) if use_cache else None
+        return out.last_hidden_state[:, -input_ids.shape[1]:], cache, mask
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(n, L, vocab) next-token logits aligned with ``input_ids`` (the adapter's

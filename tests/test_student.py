@@ -288,3 +288,21 @@ def test_compressed_students_decode_valid_paths_close_to_fp32(llama_checkpoint, 
             assert verify_relation_path(kg, "X", p.path).valid
     with pytest.raises(ConfigError):
         st.for_inference("cpu", "fp8")
+
+
+def test_running_prompts_without_a_cache_reads_no_deprecated_output_field(tmp_path, monkeypatch):
+    """Training and re-encoding (use_cache=False) logged transformers 5's
+    "`past_key_values`/`cache_params` are deprecated" warning at every run: the code read
+    the old field whenever the output's cache was None."""
+    from transformers.utils import generic
+
+    st = _tiny_llama_student(["directed_by", "starred_actors"], tmp_path)
+    read = []
+    monkeypatch.setattr(generic.ModelOutput, "past_key_values",
+                        property(lambda self: read.append(1) or self.cache), raising=False)
+    ids, mask = st.left_padded(["question: who directed X path:"])
+    hidden, cache, _ = st.run_prompts(ids, mask, use_cache=False)
+    assert cache is None and hidden.shape[0] == 1
+    _, cache, _ = st.run_prompts(ids, mask, use_cache=True)
+    assert cache is not None
+    assert read == []
