@@ -94,22 +94,23 @@ def _expand(graph: GraphBackend | None, binding, steps: list[tuple[_Beam, int]],
 
 
 def _allowed_tokens(student, beam: _Beam, may_extend: bool, graph: GraphBackend | None,
-                    binding: GraphBinding | None, leaving: np.ndarray | None = None) -> torch.Tensor:
+                    binding: GraphBinding | None, leaving: np.ndarray | None = None,
+                    min_hops: int = 1) -> torch.Tensor:
     """Token ids a beam may take next: with a graph, the relations that leave its
-    frontier (``leaving``, if it may still grow) and the end token once it has a
-    relation; without, any path token (the end token not first, only the end token at
-    the hop limit)."""
+    frontier (``leaving``, if it may still grow) and the end token once it has
+    ``min_hops`` relations; without, any path token (the end token not before
+    ``min_hops``, only the end token at the hop limit)."""
     end = student.end_id
     if graph is None:
         allowed = student.output_ids if may_extend else torch.tensor([end])
-        return allowed[allowed != end] if not beam.tokens else allowed
+        return allowed[allowed != end] if len(beam.tokens) < min_hops else allowed
     tokens = []
     if may_extend and beam.frontier.size:
         if leaving is None:
             leaving = np.unique(graph.edges(beam.frontier)[1])
         rows = binding.rows(leaving)
         tokens = student.path_token_ids[torch.from_numpy(rows[rows >= 0])].tolist()
-    if beam.tokens:
+    if len(beam.tokens) >= min_hops:
         tokens.append(end)
     return torch.tensor(tokens, dtype=torch.long)
 
@@ -136,7 +137,7 @@ def _finish(student, finished: list[list[_Beam]], beam_size: int, row_of_token: 
 @torch.no_grad()
 def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
                  graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
-                 binding: GraphBinding | None = None) -> list[list[DecodedPath]]:
+                 binding: GraphBinding | None = None, min_hops: int = 1) -> list[list[DecodedPath]]:
     """Top-``beam_size`` relation paths per prompt.
 
     Args:
@@ -147,6 +148,8 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         graph: constrain decoding to paths that exist from ``topics`` in this graph.
         topics: per question, topic entity ids (needed with ``graph``).
         binding: the student's vocabulary bound to ``graph`` (made here if not given).
+        min_hops: shortest path (``max_hops`` for data whose answers are all exactly
+            that far, as in MetaQA; a beam that cannot grow that long is dropped).
 
     Returns:
         per question, up to ``beam_size`` paths, best first.
@@ -182,7 +185,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         leaving = _leaving(graph, beams, step < max_hops)
         for i, beam in enumerate(beams):
             allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding,
-                                      None if leaving is None else leaving[i])
+                                      None if leaving is None else leaving[i], min_hops)
             if allowed.numel() == 0:
                 continue
             scores = logp_all[i, allowed]
@@ -209,7 +212,7 @@ class PathDecoder(ABC):
     @abstractmethod
     def decode(self, student, prompts: Sequence[str], beam_size: int, max_hops: int,
                graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
-               binding: GraphBinding | None = None) -> list[list[DecodedPath]]:
+               binding: GraphBinding | None = None, min_hops: int = 1) -> list[list[DecodedPath]]:
         """Per prompt, up to ``beam_size`` paths, best first (see :func:`decode_paths`)."""
 
 
@@ -217,14 +220,14 @@ class BeamSearchDecoder(PathDecoder):
     """Batched beam search that re-runs prompt + prefix at each step
     (:func:`decode_paths`): the fastest choice for small students."""
 
-    def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None):
-        return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding)
+    def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None, min_hops=1):
+        return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding, min_hops)
 
 
 @torch.no_grad()
 def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
                         graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
-                        binding: GraphBinding | None = None) -> list[list[DecodedPath]]:
+                        binding: GraphBinding | None = None, min_hops: int = 1) -> list[list[DecodedPath]]:
     """:func:`decode_paths` with a KV cache: the prompts are encoded once (left-padded,
     batched across questions), and each step feeds only the last token of every live
     beam, with the cache rows reordered to follow their beams. Same arguments, same
@@ -260,7 +263,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         leaving = _leaving(graph, beams, step < max_hops)
         for i, beam in enumerate(beams):
             allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding,
-                                      None if leaving is None else leaving[i])
+                                      None if leaving is None else leaving[i], min_hops)
             if allowed.numel() == 0:
                 continue
             scores = logp_rows[i, column[allowed]]
@@ -338,8 +341,8 @@ class CachedBeamSearchDecoder(PathDecoder):
     """Batched beam search with a KV cache (:func:`decode_paths_cached`): the prompt
     and each beam's prefix are not re-encoded at every step."""
 
-    def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None):
-        return decode_paths_cached(student, prompts, beam_size, max_hops, graph, topics, binding)
+    def decode(self, student, prompts, beam_size, max_hops, graph=None, topics=None, binding=None, min_hops=1):
+        return decode_paths_cached(student, prompts, beam_size, max_hops, graph, topics, binding, min_hops)
 
 
 DECODERS: dict[str, type[PathDecoder]] = {"beam": BeamSearchDecoder, "kv": CachedBeamSearchDecoder}

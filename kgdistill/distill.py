@@ -85,9 +85,10 @@ class _StudentTask(TrainTask):
     """The distillation loss and validation Hits@1 for :func:`kgdistill.training.fit`."""
 
     def __init__(self, student: Student, graph: GraphBackend, records: list[TrainingRecord],
-                 use_hard: list[bool], valid: Sequence[Question], config: DistillConfig, hops: int) -> None:
+                 use_hard: list[bool], valid: Sequence[Question], config: DistillConfig, hops: int,
+                 exact_hops: bool = False) -> None:
         self.student, self.graph, self.records, self.use_hard = student, graph, records, use_hard
-        self.valid, self.config, self.hops = valid, config, hops
+        self.valid, self.config, self.hops, self.exact_hops = valid, config, hops, exact_hops
         self.model = student.model
 
     def num_examples(self) -> int:
@@ -102,15 +103,19 @@ class _StudentTask(TrainTask):
             return {}
         from kgdistill.reasoner import Reasoner
 
-        reasoner = Reasoner(self.graph, self.student, beam_size=self.config.beam_size, max_hops=self.hops)
+        reasoner = Reasoner(self.graph, self.student, beam_size=self.config.beam_size, max_hops=self.hops,
+                            exact_hops=self.exact_hops)
         return {"score": reasoner.evaluate(self.valid, with_ceiling=False)[0]["hits@1"]}
 
 
 def train_student(student: Student, graph: GraphBackend, train: Sequence[TrainingRecord],
                   valid: Sequence[Question], config: DistillConfig, hops: int, args: TrainArgs | None = None,
                   seed: int = 0, out_dir: str | Path | None = None, progress: bool = True,
-                  serializer=None) -> dict:
+                  serializer=None, exact_hops: bool = False) -> dict:
     """Train ``student`` in place; returns metrics (curve, timings, best validation).
+
+    ``exact_hops``: every answer is exactly ``hops`` away; validation then decodes only
+    paths of that length (as the run's reasoner does).
 
     With ``out_dir``, a checkpoint (``checkpoint/``: trainable weights, optimizer and
     RNG state in safetensors + JSON) is written after each epoch and picked up again
@@ -132,7 +137,7 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     labelled = set(rng.sample(range(len(records)), int(round(config.label_fraction * len(records)))))
     use_hard = [i in labelled for i in range(len(records))]
     ckpt = Path(out_dir) / "checkpoint" if out_dir else None
-    task = _StudentTask(student, graph, records, use_hard, valid, config, hops)
+    task = _StudentTask(student, graph, records, use_hard, valid, config, hops, exact_hops)
     trainable = sum(p.numel() for p in student.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in student.model.parameters())
     result = fit(task, args, seed=seed, checkpoint=ckpt, progress=progress, name="student")

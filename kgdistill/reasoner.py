@@ -141,6 +141,8 @@ class Reasoner:
         max_answers: answers kept per question.
         decoder: a name from :data:`kgdistill.decoding.DECODERS` (default: the
             student's ``decoder`` setting).
+        exact_hops: every answer is exactly ``max_hops`` away (the run's
+            ``exact_hops``, e.g. MetaQA): decoded paths are that long, never shorter.
 
     Raises:
         VocabularyError: the graph lacks relations the student (or teacher) needs.
@@ -149,8 +151,9 @@ class Reasoner:
 
     def __init__(self, graph: GraphBackend, student, teacher=None, beam_size: int = 5, max_hops: int | None = None,
                  constrained: bool = True, batch_size: int = 64, max_answers: int = 10,
-                 decoder: str | None = None) -> None:
+                 decoder: str | None = None, exact_hops: bool = False) -> None:
         self.graph, self.student, self.teacher = graph, student, teacher
+        self.exact_hops = bool(exact_hops)
         if decoder is None:  # the student's own setting
             decoder = getattr(student.config, "decoder", "kv")
         if decoder not in DECODERS:
@@ -177,6 +180,11 @@ class Reasoner:
         self._linker = None
         self._context_file: tuple[str | None, str | None] | None = None
 
+    @property
+    def min_hops(self) -> int:
+        """Shortest decoded path: ``max_hops`` where every answer is exactly that far."""
+        return self.max_hops if self.exact_hops else 1
+
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_run(cls, run_dir: str | Path, graph: GraphBackend | str | None = None, **kwargs) -> "Reasoner":
@@ -190,6 +198,7 @@ class Reasoner:
 
             graph = load_graph(graph or config.graph, None if graph else config.graph_format)
         kwargs.setdefault("max_hops", config.hops)
+        kwargs.setdefault("exact_hops", bool(config.exact_hops) and kwargs["max_hops"] == config.hops)
         reasoner = cls(graph, student, teacher, **kwargs)
         reasoner.cache_dir = Path(run_dir)
         reasoner._context_file = (getattr(config, "train", None), getattr(config, "question_format", None))
@@ -280,7 +289,8 @@ class Reasoner:
                 prompts = [make_prompt(results[qi].question[:c.start] + c.label + results[qi].question[c.end:],
                                        [c.label], self.serializer) for qi, c in chunk]
                 decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops, self.graph,
-                                              [np.array([c.entity]) for _, c in chunk], binding=self.binding)
+                                              [np.array([c.entity]) for _, c in chunk], binding=self.binding,
+                                              min_hops=self.min_hops)
                 for (qi, c), paths in zip(chunk, decoded):
                     c.path_score = max((p.logprob for p in paths), default=-50.0)
                     if self.constrained:
@@ -349,7 +359,7 @@ class Reasoner:
                        for i in live]
             decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops,
                                           graph if self.constrained else None, [topics[i] for i in live],
-                                          binding=self.binding)
+                                          binding=self.binding, min_hops=self.min_hops)
             by_q = dict(zip(live, decoded))
             for i, q in enumerate(chunk):
                 if i not in by_q:

@@ -415,7 +415,8 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
         adapt(student, cfg.student.adaptation)
         t0 = time.perf_counter()
         train_student(student, graph, records, valid, cfg.distill, cfg.hops, cfg.student_training, seed=cfg.seed,
-                      out_dir=student_dir, progress=progress, serializer=cfg.serializer)
+                      out_dir=student_dir, progress=progress, serializer=cfg.serializer,
+                      exact_hops=bool(cfg.exact_hops))
         timings["student_seconds"] = time.perf_counter() - t0
     # 4. validation metrics, predictions and pictures
     metrics = {}
@@ -431,7 +432,8 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     if valid:
         from kgdistill.reasoner import Reasoner
 
-        reasoner = Reasoner(graph, student, teacher, beam_size=max(5, cfg.distill.beam_size), max_hops=cfg.hops)
+        reasoner = Reasoner(graph, student, teacher, beam_size=max(5, cfg.distill.beam_size), max_hops=cfg.hops,
+                            exact_hops=bool(cfg.exact_hops))
         m, rows = reasoner.evaluate(valid, progress=progress)
         metrics["valid"] = m
         write_atomic(run / "valid_predictions.jsonl", lambda p: write_jsonl(rows, p))
@@ -521,7 +523,8 @@ class StudentSource:
             prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, reasoner.serializer) for i in live]
             decoded = dict(zip(live, reasoner.decoder.decode(reasoner.student, prompts, top_k, reasoner.max_hops,
                                                              graph, [topics[i] for i in live],
-                                                             binding=reasoner.binding)))
+                                                             binding=reasoner.binding,
+                                                             min_hops=reasoner.min_hops)))
             for i, q in enumerate(chunk):
                 out.append({"id": q.id, "question": q.text, "topic_entities": list(q.topic_entities),
                             "answers": list(q.answers),

@@ -306,3 +306,32 @@ def test_running_prompts_without_a_cache_reads_no_deprecated_output_field(tmp_pa
     _, cache, _ = st.run_prompts(ids, mask, use_cache=True)
     assert cache is not None
     assert read == []
+
+
+@pytest.mark.parametrize("decoder", ["beam", "kv"])
+def test_exact_hop_runs_decode_only_full_length_paths(decoder):
+    """A run whose answers are all exactly `hops` away (MetaQA) decoded 1-hop paths from
+    a student that had not yet learnt the length: 196 of 200 top paths of a briefly
+    prefix-tuned MetaQA 2-hop student ended after one hop (Hits@1 0.0). With min_hops the
+    decoder keeps every path at the full length, on both decoders."""
+    from kgdistill.decoding import DECODERS
+
+    rng = random.Random(1)
+    rels = [f"r{i}" for i in range(3)]
+    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(30)]
+    kg = KnowledgeGraph.from_triples(triples)
+    st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
+                        StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
+    torch.manual_seed(0)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=1.0)
+    topics = [[kg.entity_id(h)] for h, _, _ in triples[:6]]
+    prompts = ["question: what X path:"] * len(topics)
+    dec = DECODERS[decoder]()
+    free = dec.decode(st, prompts, 4, 2, kg, topics)
+    exact = dec.decode(st, prompts, 4, 2, kg, topics, min_hops=2)
+    assert any(len(p.path) == 1 for q in free for p in q)
+    assert all(len(p.path) == 2 for q in exact for p in q) and any(exact)
+    for t, paths in zip(topics, exact):
+        for p in paths:
+            assert verify_relation_path(kg, kg.entity_label(t[0]), p.path).valid
