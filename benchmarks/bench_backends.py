@@ -97,13 +97,13 @@ def main() -> None:
     ref = None
     for name in args.backends:
         if name == "memory":
-            source, fmt = args.graph_file, None
+            source = args.graph_file
             if source is None and is_store_spec(cfg.graph):  # never measure the store as "memory"
                 meta = Path(args.store) / "kgdistill-store.json"
-                source = json.loads(meta.read_text(encoding="utf-8"))["source"] if meta.is_file() else None
-                if source is None:
+                if not meta.is_file():
                     raise SystemExit(f"{run} was trained over {cfg.graph}: give --graph-file for the memory backend")
-            graph = load_graph(source, fmt) if source else load_graph(cfg.graph, cfg.graph_format)
+                source = json.loads(meta.read_text(encoding="utf-8"))["source"]
+            graph = load_graph(source) if source else load_graph(cfg.graph, cfg.graph_format)
             print(f"memory backend: {graph!r}", flush=True)
             results[name] = measure(name, graph, run, questions, args.single, None)
         elif name == "oxigraph":

@@ -143,13 +143,11 @@ def adapt(student: "Student", mode: str, lora_r: int = 8, num_virtual_tokens: in
     return student
 
 
-
 def output_cache(out):
     """The KV cache of a model output: ``cache`` in transformers 5, ``past_key_values``
     before (the old name is read only where the new one does not exist)."""
-    if "cache" in getattr(type(out), "__dataclass_fields__", {}) or hasattr(out, "cache"):
-        return out.cache
-    return out.past_key_values
+    return out.cache if hasattr(out, "cache") else out.past_key_values
+
 
 class Student:
     """A causal LM plus its tokenizer and the ids of the path tokens.

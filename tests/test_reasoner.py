@@ -140,3 +140,29 @@ def test_reasoner_settings_are_checked(world_run):
     for bad in ({"beam_size": 0}, {"max_hops": 0}, {"max_hops": -2}, {"max_hops": 50}):
         with pytest.raises(ConfigError):
             Reasoner.from_run(world_run, **bad)
+
+
+def test_a_run_with_exact_hops_decodes_only_paths_of_its_length(world_run, tmp_path):
+    """Reasoner.from_run takes exact_hops from the run's config (MetaQA runs have it):
+    then every decoded path has the run's hop count; a --max-hops other than the run's
+    turns it off, as does a run without it (the example graph mixes lengths)."""
+    import shutil
+
+    from kgdistill.reasoner import Reasoner
+
+    valid = load_questions(WORLD_VALID)[:20]
+    plain = Reasoner.from_run(world_run)
+    assert not plain.exact_hops and plain.min_hops == 1
+    _, rows = plain.evaluate(valid, with_teacher=False, progress=False)
+    assert any(len(p["path"].split(" -> ")) < plain.max_hops for r in rows for p in r["paths"])
+    run = tmp_path / "exact"
+    shutil.copytree(world_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["exact_hops"] = True
+    (run / "config.json").write_text(json.dumps(config))
+    exact = Reasoner.from_run(run)
+    assert exact.exact_hops and exact.min_hops == exact.max_hops == config["hops"]
+    _, rows = exact.evaluate(valid, with_teacher=False, progress=False)
+    lengths = {len(p["path"].split(" -> ")) for r in rows for p in r["paths"]}
+    assert lengths == {config["hops"]}
+    assert not Reasoner.from_run(run, max_hops=config["hops"] - 1).exact_hops

@@ -1,4 +1,4 @@
-"""Triple-store backends (kgdistill/sparql.py, kgdistill/store_import.py): escaping and
+"""Triple-store backends (kgdistill/sparql.py, kgdistill/sparql_exec.py, kgdistill/store_import.py): escaping and
 injection, import, errors of unreachable or slow endpoints, the CLI over stores.
 (The GraphBackend contract on both stores is in tests/test_graph_contract.py.)"""
 import json

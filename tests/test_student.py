@@ -311,8 +311,8 @@ def test_running_prompts_without_a_cache_reads_no_deprecated_output_field(tmp_pa
 @pytest.mark.parametrize("decoder", ["beam", "kv"])
 def test_exact_hop_runs_decode_only_full_length_paths(decoder):
     """A run whose answers are all exactly `hops` away (MetaQA) decoded 1-hop paths from
-    a student that had not yet learnt the length: 196 of 200 top paths of a briefly
-    prefix-tuned MetaQA 2-hop student ended after one hop (Hits@1 0.0). With min_hops the
+    a student that had not yet learnt the length: every top path (196 questions) of a
+    briefly prefix-tuned MetaQA 2-hop student ended after one hop (Hits@1 0.0). With min_hops the
     decoder keeps every path at the full length, on both decoders."""
     from kgdistill.decoding import DECODERS
 
