@@ -80,6 +80,9 @@ class TrainArgs:
         max_grad_norm: gradient-norm clip; 0 = none.
         device: ``cpu``, ``cuda`` or ``auto``.
         precision: ``fp32`` or ``bf16`` (autocast).
+        checkpoint_minutes: with a checkpoint directory, also write the checkpoint
+            inside an epoch every this many minutes (an interrupted run resumes at that
+            batch; a SmolLM2 epoch can take an hour on a CPU); 0 = only after epochs.
     """
 
     epochs: int = 10
@@ -93,6 +96,7 @@ class TrainArgs:
     max_grad_norm: float = 0.0
     device: str = "cpu"
     precision: str = "fp32"
+    checkpoint_minutes: float = 10.0
 
     def __post_init__(self) -> None:
         check_int(self, "epochs", 0)
@@ -103,6 +107,7 @@ class TrainArgs:
         check_float(self, "weight_decay", low=0.0)
         check_float(self, "max_minutes", low=0.0)
         check_float(self, "max_grad_norm", low=0.0)
+        check_float(self, "checkpoint_minutes", low=0.0)
         check_choice(self, "optimizer", OPTIMIZER_NAMES)
         check_choice(self, "device", DEVICES)
         check_choice(self, "precision", PRECISIONS)

@@ -3,7 +3,8 @@
 :func:`fit` runs epochs over a :class:`TrainTask` (the model, a loss over a batch of
 example indices, and a validation score) with early stopping on the validation
 score, the best state kept, a wall-time limit, gradient accumulation, ``device`` and
-``precision`` settings, and a resumable checkpoint after every epoch. Checkpoints hold
+``precision`` settings, and a resumable checkpoint after every epoch (and every
+``checkpoint_minutes`` inside one, at a batch boundary). Checkpoints hold
 only the *trainable* weights, the optimizer's tensors and the RNG state in
 safetensors, and everything else in JSON (:func:`kgdistill.io.save_checkpoint`):
 nothing is unpickled on resume.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import sys
 import time
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
@@ -66,6 +68,48 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+# ---------------------------------------------------------------------- progress
+def _is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr, between the progress bars when there are any."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+    sys.stderr.flush()
+
+
+REPORT_SECONDS = 120.0
+"""Seconds between progress lines where stderr is not a terminal."""
+
+
+class _LineReport:
+    """Where stderr is not a terminal (a log file, a pipe) progress bars are off: one
+    line every ``seconds`` instead, so a long run in the background shows it is alive."""
+
+    def __init__(self, name: str, seconds: float | None = None) -> None:
+        self.name = name
+        self.seconds = REPORT_SECONDS if seconds is None else seconds
+        self.start = self.last = time.perf_counter()
+        self.done = 0
+
+    def batch(self, epoch: int, k: int, total: int, losses: Sequence[float], batch_size: int) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.last < self.seconds:
+            return
+        self.last = now
+        per_batch = (now - self.start) / self.done
+        _say(f"{self.name} epoch {epoch}: batch {k:,}/{total:,} ({100 * k / total:.0f}%), "
+             f"loss {np.mean(losses[-50:]):.4f}, {batch_size / per_batch:.1f} examples/s, "
+             f"epoch ends in ~{per_batch * (total - k) / 60:.0f} min")
 
 
 # ---------------------------------------------------------------------- the loop
@@ -145,6 +189,7 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     opt = OPTIMIZERS[args.optimizer](list(params.values()), lr=args.lr, weight_decay=args.weight_decay)
     rng = random.Random(seed)
     start_epoch, curve, best, bad, best_state, elapsed, stopped = 0, [], -math.inf, 0, None, 0.0, None
+    partial = None
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and (ckpt / "state.json").exists():
         tensors, state = load_checkpoint(ckpt)
@@ -161,41 +206,69 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         if state.get("has_best"):
             best_state = {n: tensors[f"best.{n}"] for n in params}
         start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
-        elapsed, stopped = state["seconds"], state.get("stopped")
+        elapsed, stopped, partial = state["seconds"], state.get("stopped"), state.get("partial")
         v, internal, gauss = state["rng"]
         rng.setstate((v, tuple(internal), gauss))
         torch.set_rng_state(tensors["torch_rng"])
-        logger.info("%s: resuming from epoch %d", name, start_epoch)
+        logger.info("%s: resuming at epoch %d%s", name, start_epoch + 1,
+                    f", batch {partial['batch'] + 1}" if partial else "")
     t0 = time.perf_counter() - elapsed
     limit = 60 * args.max_minutes if args.max_minutes else math.inf
+    every = 60 * args.checkpoint_minutes if ckpt is not None and args.checkpoint_minutes else math.inf
+    last_save = time.perf_counter()
     n = task.num_examples()
+    report = _LineReport(name) if progress and not _is_tty() else None
+
+    def save(epoch_done: int, partial: dict | None) -> None:
+        tensors, opt_meta = _optimizer_tensors(opt)
+        tensors.update({f"model.{k}": v for k, v in params.items()})
+        if best_state is not None:
+            tensors.update({f"best.{k}": v for k, v in best_state.items()})
+        tensors["torch_rng"] = torch.get_rng_state()
+        v, internal, gauss = rng.getstate()
+        save_checkpoint(ckpt, tensors, {
+            "epoch": epoch_done, "curve": curve, "best": best, "bad": bad, "stopped": stopped,
+            "seconds": time.perf_counter() - t0, "has_best": best_state is not None,
+            "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args), "partial": partial})
+
     for epoch in range(start_epoch, args.epochs):
         if stopped:
             break
         model.train()
-        order = list(range(n))
-        rng.shuffle(order)
-        losses = []
+        if partial is not None:  # resume inside this epoch, at the batch after the last save
+            order, losses, first = partial["order"], partial["losses"], partial["batch"]
+            partial = None
+        else:
+            order = list(range(n))
+            rng.shuffle(order)
+            losses, first = [], 0
         starts = range(0, n, args.batch_size)
-        bar = tqdm(starts, desc=f"{name} epoch {epoch + 1}", unit="batch", disable=None if progress else True)
+        bar = tqdm(starts[first:], desc=f"{name} epoch {epoch + 1}", unit="batch", initial=first, total=len(starts),
+                   disable=None if progress else True)
         opt.zero_grad()
-        for k, s in enumerate(bar):
+        for k, s in enumerate(bar, start=first):
             with autocast(device, args.precision):
                 loss = task.loss(order[s:s + args.batch_size])
             if not torch.isfinite(loss):
                 raise TrainingError(f"{name}: the loss became {float(loss)} in epoch {epoch + 1} (batch {k + 1}); "
                                     "lower the learning rate, or check temperature and alpha")
             (loss / args.grad_accumulation).backward()
-            if (k + 1) % args.grad_accumulation == 0 or k + 1 == len(starts):
+            stepped = (k + 1) % args.grad_accumulation == 0 or k + 1 == len(starts)
+            if stepped:
                 if args.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(list(params.values()), args.max_grad_norm)
                 opt.step()
                 opt.zero_grad()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if report is not None:
+                report.batch(epoch + 1, k + 1, len(starts), losses, args.batch_size)
             if time.perf_counter() - t0 > limit:
                 stopped = f"max_minutes={args.max_minutes} reached in epoch {epoch + 1}"
                 break
+            if stepped and k + 1 < len(starts) and time.perf_counter() - last_save >= every:
+                save(epoch, {"batch": k + 1, "order": order, "losses": losses})
+                last_save = time.perf_counter()
         model.eval()
         with torch.no_grad():
             val = task.validate()
@@ -204,6 +277,9 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         curve.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_hits@1": val.get("score"),
                       "seconds": time.perf_counter() - t0})
         logger.info("%s epoch %d: loss %s, validation %s", name, epoch + 1, train_loss, val.get("score"))
+        if progress:
+            _say(f"{name} epoch {epoch + 1}: training loss {train_loss if train_loss is None else round(train_loss, 4)}, "
+                 f"validation {val.get('score', 'none')}, {(time.perf_counter() - t0) / 60:.1f} min in all")
         if score > best:
             best, bad = score, 0
             best_state = {k: v.detach().clone() for k, v in params.items()}
@@ -214,16 +290,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         if stopped is None and time.perf_counter() - t0 > limit:
             stopped = f"max_minutes={args.max_minutes} reached"
         if ckpt is not None:
-            tensors, opt_meta = _optimizer_tensors(opt)
-            tensors.update({f"model.{k}": v for k, v in params.items()})
-            if best_state is not None:
-                tensors.update({f"best.{k}": v for k, v in best_state.items()})
-            tensors["torch_rng"] = torch.get_rng_state()
-            v, internal, gauss = rng.getstate()
-            save_checkpoint(ckpt, tensors, {
-                "epoch": epoch + 1, "curve": curve, "best": best, "bad": bad, "stopped": stopped,
-                "seconds": time.perf_counter() - t0, "has_best": best_state is not None,
-                "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args)})
+            save(epoch + 1, None)
+            last_save = time.perf_counter()
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
     if best_state is not None:

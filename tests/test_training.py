@@ -73,3 +73,42 @@ def test_device_settings_are_checked():
         TrainArgs(device="tpu")
     with pytest.raises(ConfigError, match="precision"):
         TrainArgs(precision="fp8")
+
+
+def test_interrupted_fit_resumes_inside_the_epoch(tmp_path):
+    """A SmolLM2 epoch can take an hour on a CPU: a checkpoint written every
+    `checkpoint_minutes` lets an interrupted run continue at the batch after it, to the
+    same weights as an uninterrupted run (before, the whole epoch was done again)."""
+    import json
+
+    args = TrainArgs(epochs=4, batch_size=2, lr=0.05, patience=10, optimizer="adamw", weight_decay=0.01,
+                     checkpoint_minutes=1e-9)  # a checkpoint after every batch
+    full = Regression()
+    fit(full, args, seed=3, checkpoint=tmp_path / "a", progress=False)
+    cut = Regression(fail_at=10)  # second batch of the third epoch
+    with pytest.raises(KeyboardInterrupt):
+        fit(cut, args, seed=3, checkpoint=tmp_path / "b", progress=False)
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["epoch"] == 2 and state["partial"]["batch"] == 1
+    again = Regression()
+    result = fit(again, args, seed=3, checkpoint=tmp_path / "b", progress=False)
+    assert again.calls == 3 + 4  # the rest of epoch 3, then epoch 4
+    assert result["epochs"] == 4
+    assert [c["train_loss"] for c in result["curve"]] == pytest.approx([c["train_loss"] for c in
+                                                                        fit(Regression(), args, seed=3,
+                                                                            progress=False)["curve"]])
+    for p, q in zip(full.model.parameters(), again.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_training_without_a_terminal_prints_progress_lines(monkeypatch, capsys):
+    """With stderr in a log file the progress bars are off; a run in the background
+    still says where it is (batch, loss, speed) and each epoch's validation score."""
+    from kgdistill import training
+
+    monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    fit(Regression(), TrainArgs(epochs=2, batch_size=2, lr=0.05, patience=5), progress=True, name="student")
+    err = capsys.readouterr().err
+    assert "student epoch 1: batch 2/4 (50%), loss " in err
+    assert "examples/s, epoch ends in ~0 min" in err
+    assert "student epoch 2: training loss " in err and "validation -" in err
