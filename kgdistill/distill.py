@@ -3,8 +3,8 @@
 ``alpha = 1`` is plain supervised fine-tuning on the hard targets; ``alpha < 1`` adds
 the teacher's soft path distribution. Validation each epoch decodes paths for the
 validation questions (graph-constrained) and measures strict Hits@1; the best epoch
-is kept (early stopping), and a checkpoint is written after every epoch so that an
-interrupted run resumes.
+is kept (early stopping), and a checkpoint is written after every epoch (and every
+``checkpoint_minutes`` inside one) so that an interrupted run resumes.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ A run directory holds::
     curves.png            training curves of both models
 
 Each stage is skipped when its output exists and both models resume from their
-per-epoch checkpoints (safetensors + JSON, never pickle), so re-running an interrupted
+checkpoints, written per epoch and every few minutes inside one (safetensors + JSON, never pickle), so re-running an interrupted
 ``kgdistill train`` continues where it stopped. Every file is written atomically and
 the directory is locked while a run writes it. The same seed gives the same metrics
 (timings aside).

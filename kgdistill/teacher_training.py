@@ -507,7 +507,7 @@ def train_teacher(graph: GraphBackend, train: Sequence[Question], valid: Sequenc
         args: training settings (default :data:`TEACHER_TRAINING`).
         seed: seeds the initial weights and the example order.
         encoder: the question encoder (default: packaged all-MiniLM-L6-v2).
-        checkpoint: directory for a per-epoch checkpoint (resumed if present).
+        checkpoint: directory for the training checkpoint (resumed if present).
 
     Returns the teacher with the best validation Hits@1; its ``metrics`` hold the
     training curve, timings and final validation scores (with the reachability

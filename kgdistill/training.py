@@ -166,7 +166,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         task: the model, loss and validation.
         args: :class:`TrainArgs`.
         seed: seeds the per-epoch example order (from a ``random.Random``).
-        checkpoint: directory for the per-epoch checkpoint; if it holds one, training
+        checkpoint: directory for the checkpoint (after each epoch, and every
+            ``args.checkpoint_minutes`` inside one); if it holds one, training
             resumes from it (the same result as an uninterrupted run).
         progress: show a progress bar per epoch.
         name: what is trained, for messages.
