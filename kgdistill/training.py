@@ -279,8 +279,10 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
                       "seconds": time.perf_counter() - t0})
         logger.info("%s epoch %d: loss %s, validation %s", name, epoch + 1, train_loss, val.get("score"))
         if progress:
+            shown = val.get("score")
+            shown = "none" if shown is None else f"{shown:.4f}"
             _say(f"{name} epoch {epoch + 1}: training loss {train_loss if train_loss is None else round(train_loss, 4)}, "
-                 f"validation {val.get('score', 'none')}, {(time.perf_counter() - t0) / 60:.1f} min in all")
+                 f"validation {shown}, {(time.perf_counter() - t0) / 60:.1f} min in all")
         if score > best:
             best, bad = score, 0
             best_state = {k: v.detach().clone() for k, v in params.items()}

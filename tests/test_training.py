@@ -1,4 +1,6 @@
 """The one training loop (kgdistill.training.fit): resume, accumulation, precision, device."""
+import re
+
 import pytest
 import torch
 
@@ -112,3 +114,5 @@ def test_training_without_a_terminal_prints_progress_lines(monkeypatch, capsys):
     assert "student epoch 1: batch 2/4 (50%), loss " in err
     assert "examples/s, epoch ends in ~0 min" in err
     assert "student epoch 2: training loss " in err and "validation -" in err
+    # the score is rounded (it was printed as 0.9710827168796234)
+    assert re.search(r"student epoch 2: training loss [-0-9.]+, validation -\d+\.\d{4}, ", err)
