@@ -69,9 +69,14 @@ class RelationVocabulary:
         return None if i is None else directed_relation(i, relation.inverse)
 
     def relation(self, row: int) -> Relation:
-        """The directed relation of a row."""
-        i, inverse = split_directed_relation(int(row))
-        return Relation(self.names[i], inverse)
+        """The directed relation of a row (built once per row: every decoded beam asks)."""
+        row = int(row)
+        cache = self.__dict__.setdefault("_relations", {})
+        rel = cache.get(row)
+        if rel is None:
+            i, inverse = split_directed_relation(row)
+            rel = cache[row] = Relation(self.names[i], inverse)
+        return rel
 
     def relations(self) -> list[Relation]:
         """Every directed relation in row order."""
