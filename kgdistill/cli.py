@@ -366,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most teacher epochs (early stopping)")
     p.add_argument("--student-epochs", type=NON_NEGATIVE, default=STUDENT_TRAINING.epochs,
                    help="most student epochs (early stopping)")
-    p.add_argument("--max-minutes", type=MINUTES, default=0.0, help="wall-time limit per model (0: none)")
+    p.add_argument("--max-minutes", type=MINUTES, default=None,
+                   help="wall-time limit per model (0 or absent: none). With --resume it replaces the limit "
+                        "of an interrupted run, counting the time it has already trained")
     p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True),
                    help=f"the student's learning rate (default: {STUDENT_TRAINING.lr:g} for the built student; for a "
                         "--base-model by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items())

@@ -382,10 +382,11 @@ def _run_config_from_args(args):
     exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
     student = _student_config(args)
     device = {"device": args.device, "precision": auto_precision(args.precision, bool(student.base_model), args.device)}
-    teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=args.max_minutes,
+    box = args.max_minutes or 0.0
+    teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=box,
                                            device=args.device)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs,
-                                           max_minutes=args.max_minutes, lr=student_lr(student, args.lr), **device)
+                                           max_minutes=box, lr=student_lr(student, args.lr), **device)
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
                      graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
@@ -406,6 +407,12 @@ def cmd_train(args) -> int:
         if given:
             raise CLIError(f"--resume continues RUN with its saved configuration; drop {', '.join(given)}")
         config = read_run_config(args.resume)
+        if args.max_minutes is not None:  # a time box is not a setting of the models: it may change
+            import dataclasses
+
+            config = dataclasses.replace(
+                config, teacher_training=dataclasses.replace(config.teacher_training, max_minutes=args.max_minutes),
+                student_training=dataclasses.replace(config.student_training, max_minutes=args.max_minutes))
         out = args.resume
     else:
         if args.dataset:

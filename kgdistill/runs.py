@@ -268,8 +268,8 @@ def _from_version_1(d: dict) -> dict:
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
-        if k == "inferred":
-            continue
+        if k == "inferred" or (k == "max_minutes" and prefix.endswith("training.")):
+            continue  # a time box may change when a run is resumed
         va, vb = a.get(k), b.get(k)
         if isinstance(va, dict) and isinstance(vb, dict):
             out += _differences(va, vb, f"{prefix}{k}.")

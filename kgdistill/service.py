@@ -244,6 +244,63 @@ def _web_page() -> str:
     return resources.files("kgdistill.web").joinpath("index.html").read_text(encoding="utf-8")
 
 
+class BodyLimit:
+    """ASGI middleware refusing request bodies over ``limit`` bytes (413) and a
+    malformed Content-Length (400) before the application reads them; a body sent
+    without a length (chunked) is read up to the limit and handed on. Written against
+    ASGI directly: Starlette's ``@app.middleware("http")`` wraps every request in
+    extra tasks and streams, a measurable share of a batched question's cost."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, int(limit)
+
+    async def _refuse(self, scope, receive, send, status: int, message: str) -> None:
+        from starlette.responses import JSONResponse
+
+        await JSONResponse(status_code=status, content={"error": message, "detail": None})(scope, receive, send)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit():
+                await self._refuse(scope, receive, send, 400, "bad Content-Length")
+            elif int(length) > self.limit:
+                await self._refuse(scope, receive, send, 413,
+                                   f"request body of {int(length):,} bytes; the limit is {self.limit:,}")
+            else:
+                await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await self._refuse(scope, receive, send, 413, f"request body over the limit of {self.limit:,} bytes")
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole, given = b"".join(chunks), False
+
+        async def replay():
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": whole, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdistill", process: dict | None = None):
     """The FastAPI application answering with ``reasoner`` (see the module docstring).
 
@@ -400,25 +457,7 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
         logger.exception("request failed")
         return JSONResponse(status_code=500, content={"error": f"internal error: {type(exc).__name__}", "detail": None})
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return JSONResponse(status_code=400, content={"error": "bad Content-Length", "detail": None})
-            if int(length) > config.max_body_bytes:
-                return JSONResponse(status_code=413, content={
-                    "error": f"request body of {int(length):,} bytes; the limit is {config.max_body_bytes:,}",
-                    "detail": None})
-        elif request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > config.max_body_bytes:
-                    return JSONResponse(status_code=413, content={
-                        "error": f"request body over the limit of {config.max_body_bytes:,} bytes", "detail": None})
-            request._body = body  # read already: hand it on
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
 
     @app.post("/ask", response_model=AskResponse, responses=errors,
               summary="answer a question with verified reasoning paths")

@@ -95,6 +95,14 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     assert not (tmp_path / "c").exists()
     assert main(["train", "--resume", str(a), "--alpha", "0.2", "--train", TRAIN]) == 2
     assert "drop --train" in capsys.readouterr().err
+    # A time box is not a model setting: --resume may extend it, and the same command
+    # with another --max-minutes continues the run instead of being refused.
+    assert main(["train", "--resume", str(a), "--max-minutes", "7", "--quiet"]) == 0
+    config = json.loads((a / "config.json").read_text())
+    assert config["teacher_training"]["max_minutes"] == 7.0 and config["student_training"]["max_minutes"] == 7.0
+    assert _comparable(json.loads((a / "metrics.json").read_text())) == _comparable(first)
+    assert main(["train", *SMALL, "--max-minutes", "9", "--out", str(a), "--quiet"]) == 0
+    assert json.loads((a / "config.json").read_text())["student_training"]["max_minutes"] == 9.0
     # Evaluate the run on a question file.
     ev = tmp_path / "eval"
     assert main(["evaluate", "--run", str(a), "--questions", VALID, "--out", str(ev)]) == 0
