@@ -80,7 +80,9 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     (a / "metrics.json").unlink()
     capsys.readouterr()
     assert main(["train", "--resume", str(a), "--quiet"]) == 0
-    assert "teacher: trained already" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "teacher: trained already" in out
+    assert "inferred from path lengths {1: " in out  # not {'1': ...} as read back from config.json
     assert (a / "teacher" / "model.safetensors").stat().st_mtime_ns == stamp
     assert _comparable(json.loads((a / "metrics.json").read_text())) == _comparable(first)
     # The same seed in a fresh directory reproduces the metrics.
