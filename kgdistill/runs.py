@@ -265,11 +265,6 @@ def _from_version_1(d: dict) -> dict:
     return d
 
 
-def _lengths(counts: dict) -> dict:
-    """Path-length counts with int keys (a resumed run reads them back from JSON as text)."""
-    return {int(k): v for k, v in sorted(counts.items(), key=lambda kv: int(kv[0]))}
-
-
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
@@ -374,7 +369,8 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     write_json_atomic(run / RUN_CONFIG, cfg.to_dict())
     if cfg.inferred:
         echo(f"hops: {cfg.hops} ({'exactly' if cfg.exact_hops else 'at most'}; inferred from path lengths "
-             f"{_lengths(cfg.inferred['path_lengths_in_sample'])} of a sample of training questions)")
+             f"{dict(sorted((int(k), v) for k, v in cfg.inferred['path_lengths_in_sample'].items()))} "
+             "of a sample of training questions)")  # int keys: a resumed run reads them back as text
     timings: dict[str, float] = {}
 
     # 1. teacher

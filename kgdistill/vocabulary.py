@@ -37,6 +37,7 @@ class RelationVocabulary:
     def __init__(self, names: Sequence[str]) -> None:
         self.names = [str(n) for n in names]
         self._index = {n: i for i, n in enumerate(self.names)}
+        self._relations: dict[int, Relation] = {}  # built once per row: every decoded beam asks
         if len(self._index) != len(self.names):
             dup = sorted({n for n in self.names if self.names.count(n) > 1})
             raise VocabularyError(f"relation names repeat in the vocabulary: {dup[:5]}")
@@ -69,13 +70,11 @@ class RelationVocabulary:
         return None if i is None else directed_relation(i, relation.inverse)
 
     def relation(self, row: int) -> Relation:
-        """The directed relation of a row (built once per row: every decoded beam asks)."""
-        row = int(row)
-        cache = self.__dict__.setdefault("_relations", {})
-        rel = cache.get(row)
+        """The directed relation of a row."""
+        rel = self._relations.get(int(row))
         if rel is None:
-            i, inverse = split_directed_relation(row)
-            rel = cache[row] = Relation(self.names[i], inverse)
+            i, inverse = split_directed_relation(int(row))
+            rel = self._relations[int(row)] = Relation(self.names[i], inverse)
         return rel
 
     def relations(self) -> list[Relation]:
