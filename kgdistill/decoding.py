@@ -115,6 +115,15 @@ def _allowed_tokens(student, beam: _Beam, may_extend: bool, graph: GraphBackend 
     return torch.tensor(tokens, dtype=torch.long)
 
 
+def _forced_end(beams: Sequence[_Beam], finished: list[list[_Beam]], end: int) -> None:
+    """Finish ``beams`` that have reached ``max_hops == min_hops``: the end token is the
+    only one allowed, so it is taken with probability one, without the forward pass
+    whose only use would be that token's log-probability (a third of a 2-hop
+    question's passes, half of a 1-hop one's)."""
+    for b in beams:
+        finished[b.question].append(_Beam(b.question, b.tokens + [end], b.logprob, b.frontier))
+
+
 def _finish(student, finished: list[list[_Beam]], beam_size: int, row_of_token: dict[int, int]
             ) -> list[list[DecodedPath]]:
     """The best ``beam_size`` finished beams per question as paths, with their
@@ -150,6 +159,9 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         binding: the student's vocabulary bound to ``graph`` (made here if not given).
         min_hops: shortest path (``max_hops`` for data whose answers are all exactly
             that far, as in MetaQA; a beam that cannot grow that long is dropped).
+            With ``min_hops == max_hops`` the end token is forced after the last
+            relation: it adds nothing to a path's log-probability and costs no
+            forward pass.
 
     Returns:
         per question, up to ``beam_size`` paths, best first.
@@ -169,6 +181,9 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
     finished: list[list[_Beam]] = [[] for _ in prompts]
     for step in range(max_hops + 1):
         if not beams:
+            break
+        if step == max_hops and min_hops >= max_hops:
+            _forced_end(beams, finished, end)
             break
         seqs = [prompt_ids[b.question] + b.tokens for b in beams]
         width = max(len(s) for s in seqs)
@@ -284,6 +299,9 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         frontiers = _expand(graph, binding, [(b, t) for b, t, _ in grow], row_of_token)
         beams = [_Beam(b.question, b.tokens + [t], sc, f) for (b, t, sc), f in zip(grow, frontiers)]
         if not beams or step == max_hops:
+            break
+        if step + 1 == max_hops and min_hops >= max_hops:
+            _forced_end(beams, finished, end)
             break
         # one step for every live beam: its last token against its (reordered) cache row
         index = torch.tensor(parents, dtype=torch.long)

@@ -335,3 +335,44 @@ def test_exact_hop_runs_decode_only_full_length_paths(decoder):
     for t, paths in zip(topics, exact):
         for p in paths:
             assert verify_relation_path(kg, kg.entity_label(t[0]), p.path).valid
+
+
+@pytest.mark.parametrize("decoder", ["beam", "kv"])
+def test_a_forced_end_token_costs_no_forward_pass(decoder):
+    """With min_hops == max_hops the end token is the only choice after the last
+    relation. Both decoders ran one more forward pass just to score it (3 passes for a
+    2-hop question instead of 2) and added its log-probability to the path's; now a
+    path's log-probability is the sum over its relation tokens, scored here by one
+    teacher-forced pass, and the decoder runs max_hops passes."""
+    from kgdistill.decoding import DECODERS
+
+    rng = random.Random(3)
+    rels = [f"r{i}" for i in range(3)]
+    triples = [(f"e{rng.randrange(8)}", rng.choice(rels), f"e{rng.randrange(8)}") for _ in range(30)]
+    kg = KnowledgeGraph.from_triples(triples)
+    st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
+                        StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
+    torch.manual_seed(0)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=1.0)
+    topics = [[kg.entity_id(h)] for h, _, _ in triples[:4]]
+    prompts = ["question: what X path:"] * len(topics)
+    passes = []
+    lm = st._causal_lm()
+    hook = getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
+    try:
+        exact = DECODERS[decoder]().decode(st, prompts, 4, 2, kg, topics, min_hops=2)
+    finally:
+        hook.remove()
+    assert len(passes) == 2 and any(exact)
+    tok = st.tokenizer
+    for prompt, paths in zip(prompts, exact):
+        for p in paths:
+            rel_ids = [int(st.path_token_ids[st.vocabulary.row(r)]) for r in p.path.relations]
+            seq = [tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"] + rel_ids
+            ids = torch.tensor([seq])
+            with torch.no_grad():
+                logp = st.log_softmax(st.logits(ids, torch.ones_like(ids))[0].float())
+            start = len(seq) - len(rel_ids)
+            want = sum(float(logp[start - 1 + k, t]) for k, t in enumerate(rel_ids))
+            assert p.logprob == pytest.approx(want, abs=1e-4)
