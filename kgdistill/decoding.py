@@ -317,31 +317,57 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
 
 
 def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPath,
-                      exclude_topic: bool, frontiers: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      exclude_topic: bool, frontiers: list | None = None,
+                      memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Endpoint distribution of a uniform random walk along ``path`` from ``topics``:
     at each hop an entity splits its mass equally among its neighbours along the hop's
     relation; with ``exclude_topic`` mass that returns to a topic is dropped.
 
     Args:
-        frontiers: if a list, the entity ids reached after each hop (before the topic
-            is dropped) are appended to it, the start first, so that groundings can
-            be rebuilt without running the path again.
+        frontiers: if a list, the entity ids reached after each hop (the topic
+            dropped where ``exclude_topic``) are appended to it, the start first, so
+            that groundings can be rebuilt without running the path again.
+        memo: a dict shared by the walks of one question (the same ``topics``): each
+            relation prefix is walked once (the beams of a question mostly share their
+            first hops). Its arrays are shared: do not modify what is returned.
 
     Returns:
         ``(entities, mass)``: sorted entity ids and their mass (sums to at most 1).
     """
-    ents = np.unique(np.asarray(topics, dtype=np.int64))
-    starts = ents
-    mass = np.full(ents.size, 1.0 / max(ents.size, 1))
-    if frontiers is not None:
-        frontiers.append(ents)
-    for rel in path.relations:
+    rels = path.relations
+    ents = mass = None
+    trail: list[np.ndarray] = []
+    done = 0  # hops already walked (from the memo)
+    if memo is not None:
+        for h in range(len(rels), 0, -1):
+            hit = memo.get((exclude_topic, rels[:h]))
+            if hit is not None:
+                ents, mass, trail, stopped = hit
+                if stopped:  # the walk ended empty within this prefix
+                    if frontiers is not None:
+                        frontiers.extend(trail)
+                    return ents, mass
+                done = h
+                break
+    if ents is None:
+        ents = np.unique(np.asarray(topics, dtype=np.int64))
+        mass = np.full(ents.size, 1.0 / max(ents.size, 1))
+        trail = [ents]
+    starts = trail[0]
+    trail = list(trail)
+    empty = (np.empty(0, np.int64), np.empty(0))
+    for h in range(done, len(rels)):
+        rel = rels[h]
         rid = graph.relation_id(rel.name)
-        if rid is None or ents.size == 0:
-            return np.empty(0, np.int64), np.empty(0)
-        src, _, dst = graph.edges(ents, directed_relation(rid, rel.inverse))
-        if src.size == 0:
-            return np.empty(0, np.int64), np.empty(0)
+        src = None
+        if rid is not None and ents.size:
+            src, _, dst = graph.edges(ents, directed_relation(rid, rel.inverse))
+        if src is None or src.size == 0:
+            if memo is not None:
+                memo[(exclude_topic, rels[:h + 1])] = (*empty, list(trail), True)
+            if frontiers is not None:
+                frontiers.extend(trail)
+            return empty
         pos = np.searchsorted(ents, src)
         deg = np.bincount(pos, minlength=ents.size)
         share = mass[pos] / deg[pos]
@@ -350,8 +376,11 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
         if exclude_topic:
             keep = ~sorted_member(starts, ents)
             ents, mass = ents[keep], mass[keep]
-        if frontiers is not None:
-            frontiers.append(ents)
+        trail.append(ents)
+        if memo is not None:
+            memo[(exclude_topic, rels[:h + 1])] = (ents, mass, list(trail), False)
+    if frontiers is not None:
+        frontiers.extend(trail)
     return ents, mass
 
 

@@ -305,6 +305,51 @@ class PathExecution:
         return out
 
 
+    def first_groundings(self, endpoints: np.ndarray) -> list[list[int] | None]:
+        """For each of ``endpoints`` (ids), the grounding ``id_groundings(e, limit=1)``
+        returns (``None`` where ``e`` is not an endpoint), found for all of them at
+        once: one batched graph call per hop instead of one per entity and hop.
+
+        Walking back from an endpoint, the first grounding takes at each hop the
+        smallest predecessor on the previous frontier; every entity of a frontier was
+        reached from the one before, so that choice never strands (should it, that
+        endpoint is grounded the slow way)."""
+        g = self.graph
+        ends = np.asarray(endpoints, dtype=np.int64)
+        out: list[list[int] | None] = [None] * ends.size
+        where = np.flatnonzero(sorted_member(self.frontiers[-1], ends))
+        if where.size == 0:
+            return out
+        chain = [ends[where]]
+        cur = chain[0]
+        for level in range(len(self.drels), 0, -1):
+            if level == 1 and self.frontiers[0].size == 1:  # one start: every first hop leaves it
+                cur = np.full(cur.size, self.frontiers[0][0], dtype=np.int64)
+                chain.append(cur)
+                continue
+            nodes, inv = np.unique(cur, return_inverse=True)
+            src, _, dst = g.edges(nodes, self.drels[level - 1] ^ 1)
+            keep = sorted_member(self.frontiers[level - 1], dst)
+            src, dst = src[keep], dst[keep]
+            best = np.full(nodes.size, -1, dtype=np.int64)
+            if src.size:
+                pos = np.searchsorted(nodes, src)
+                order = np.lexsort((dst, pos))  # by node, then predecessor
+                ranked = pos[order]
+                first = order[np.concatenate(([True], ranked[1:] != ranked[:-1]))]
+                best[pos[first]] = dst[first]
+            cur = best[inv.reshape(-1)]
+            chain.append(cur)
+        ids = np.stack(chain[::-1], axis=1)  # (endpoints, hops + 1), start first
+        for row, i in zip(ids.tolist(), where.tolist()):
+            if min(row) < 0:  # stranded: the depth-first search with backtracking
+                found = self.id_groundings(int(ends[i]), 1)
+                out[i] = found[0] if found else None
+            else:
+                out[i] = row
+        return out
+
+
 def execute_relation_path(graph: GraphBackend, starts: str | Sequence[str] | np.ndarray,
                           path: RelationPath | str) -> PathExecution:
     """Run ``path`` from ``starts`` (names, or an array of ids).

@@ -318,12 +318,13 @@ class Reasoner:
         walks: list[tuple[np.ndarray, np.ndarray]] = []
         runs: list[PathExecution | None] = []
         gold = set(graph.entity_ids(q.answers).tolist()) - {-1}
+        memo: dict = {}  # the question's paths share their first hops: each prefix is walked once
         for rank, d in enumerate(decoded):
             frontiers: list[np.ndarray] = []
-            ents, mass = walk_distribution(graph, topics, d.path, self.exclude_topic, frontiers)
+            ents, mass = walk_distribution(graph, topics, d.path, self.exclude_topic, frontiers, memo)
             if self.exclude_topic and ents.size == 0:
                 frontiers = []  # the path only returns to the topic: keep it
-                ents, mass = walk_distribution(graph, topics, d.path, False, frontiers)
+                ents, mass = walk_distribution(graph, topics, d.path, False, frontiers, memo)
             valid = len(frontiers) == len(d.path) + 1 and frontiers[-1].size > 0
             failing, reason = None, None
             if not valid:
@@ -347,11 +348,13 @@ class Reasoner:
         best_path = dict(chosen)
         # The proving grounded path of each answer, in ids, verified in one batch by
         # the verifier's id-level core (labels may be shared by several entities).
-        groundings: list[list[int] | None] = []
-        for e, _ in ranked:
-            run = runs[best_path[e]]
-            found = run.id_groundings(endpoint=int(e), limit=1) if run is not None else []
-            groundings.append(found[0] if found else None)
+        groundings: list[list[int] | None] = [None] * len(ranked)
+        for rank, run in enumerate(runs):
+            mine = [i for i, (e, _) in enumerate(ranked) if best_path[e] == rank]
+            if run is not None and mine:
+                found = run.first_groundings(np.array([ranked[i][0] for i in mine], dtype=np.int64))
+                for i, g in zip(mine, found):
+                    groundings[i] = g
         checked = [(g, runs[best_path[e]].drels) for (e, _), g in zip(ranked, groundings) if g is not None]
         verdicts = iter([])
         if checked:

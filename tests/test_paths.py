@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from kgdistill.graph import KnowledgeGraph
@@ -134,3 +135,62 @@ def test_names_with_spaces_round_trip():
 def test_bad_values_raise_path_syntax_errors(make):
     with pytest.raises(PathSyntaxError):
         make()
+
+
+def _random_walk_world(seed):
+    import random
+
+    rng = random.Random(seed)
+    rels = ["a", "b", "c"]
+    n = rng.choice([6, 15, 40])
+    triples = {(f"e{rng.randrange(n)}", rng.choice(rels), f"e{rng.randrange(n)}") for _ in range(rng.randrange(5, 120))}
+    kg = KnowledgeGraph.from_triples(sorted(triples))
+    names = rels + ["~" + r for r in rels] + ["nowhere"]
+    paths = [RelationPath.of(*[rng.choice(names[:-1] if rng.random() < 0.95 else names) for _ in range(rng.randint(1, 3))])
+             for _ in range(8)]
+    topics = np.unique(np.array(rng.sample(range(kg.num_entities), rng.choice([1, 1, 2])), dtype=np.int64))
+    return rng, kg, paths, topics
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_walks_sharing_prefixes_equal_separate_walks(seed):
+    """The answer builder walks a question's beams with one memo of relation prefixes
+    (the beams share their first hops); every walk, its frontiers and its masses are
+    the same as a walk on its own, with and without dropping the topic."""
+    from kgdistill.decoding import walk_distribution
+
+    _, kg, paths, topics = _random_walk_world(seed)
+    for exclude in (True, False):
+        memo: dict = {}
+        for p in paths + paths[::-1]:
+            alone, shared = [], []
+            a = walk_distribution(kg, topics, p, exclude, alone)
+            b = walk_distribution(kg, topics, p, exclude, shared, memo)
+            assert [x.tolist() for x in alone] == [x.tolist() for x in shared]
+            assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_batched_first_groundings_equal_the_depth_first_search(seed):
+    """``first_groundings`` grounds many endpoints at once; each is exactly the first
+    grounding of the one-entity depth-first search, on runs from walks (topic dropped
+    or not) and from ``execute_relation_path``; non-endpoints get None."""
+    from kgdistill.decoding import walk_distribution
+    from kgdistill.paths import PathExecution, resolve_relation
+
+    rng, kg, paths, topics = _random_walk_world(seed)
+    for p in paths:
+        if any(kg.relation_id(r.name) is None for r in p.relations):
+            continue
+        drels = [resolve_relation(kg, r) for r in p.relations]
+        runs = [execute_relation_path(kg, topics, p)]
+        for exclude in (True, False):
+            frontiers: list = []
+            walk_distribution(kg, topics, p, exclude, frontiers)
+            if len(frontiers) == len(p) + 1:
+                runs.append(PathExecution(kg, p, drels, frontiers))
+        for run in runs:
+            asked = np.array(rng.sample(range(kg.num_entities), min(kg.num_entities, 12)), dtype=np.int64)
+            asked = np.concatenate([asked, run.frontiers[-1]])
+            want = [(run.id_groundings(int(e), 1) or [None])[0] for e in asked]
+            assert run.first_groundings(asked) == want
