@@ -308,6 +308,20 @@ def test_running_prompts_without_a_cache_reads_no_deprecated_output_field(tmp_pa
     assert read == []
 
 
+def _random_world_and_student(seed: int, entities: int):
+    """A random 30-triple graph over 3 relations and a tiny random-weight student."""
+    rng = random.Random(seed)
+    rels = [f"r{i}" for i in range(3)]
+    triples = [(f"e{rng.randrange(entities)}", rng.choice(rels), f"e{rng.randrange(entities)}") for _ in range(30)]
+    kg = KnowledgeGraph.from_triples(triples)
+    st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
+                        StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
+    torch.manual_seed(0)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=1.0)
+    return kg, triples, st
+
+
 @pytest.mark.parametrize("decoder", ["beam", "kv"])
 def test_exact_hop_runs_decode_only_full_length_paths(decoder):
     """A run whose answers are all exactly `hops` away (MetaQA) decoded 1-hop paths from
@@ -316,15 +330,7 @@ def test_exact_hop_runs_decode_only_full_length_paths(decoder):
     decoder keeps every path at the full length, on both decoders."""
     from kgdistill.decoding import DECODERS
 
-    rng = random.Random(1)
-    rels = [f"r{i}" for i in range(3)]
-    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(30)]
-    kg = KnowledgeGraph.from_triples(triples)
-    st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
-                        StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
-    torch.manual_seed(0)
-    for p in st.model.parameters():
-        torch.nn.init.normal_(p, std=1.0)
+    kg, triples, st = _random_world_and_student(seed=1, entities=10)
     topics = [[kg.entity_id(h)] for h, _, _ in triples[:6]]
     prompts = ["question: what X path:"] * len(topics)
     dec = DECODERS[decoder]()
@@ -346,15 +352,7 @@ def test_a_forced_end_token_costs_no_forward_pass(decoder):
     teacher-forced pass, and the decoder runs max_hops passes."""
     from kgdistill.decoding import DECODERS
 
-    rng = random.Random(3)
-    rels = [f"r{i}" for i in range(3)]
-    triples = [(f"e{rng.randrange(8)}", rng.choice(rels), f"e{rng.randrange(8)}") for _ in range(30)]
-    kg = KnowledgeGraph.from_triples(triples)
-    st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
-                        StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
-    torch.manual_seed(0)
-    for p in st.model.parameters():
-        torch.nn.init.normal_(p, std=1.0)
+    kg, triples, st = _random_world_and_student(seed=3, entities=8)
     topics = [[kg.entity_id(h)] for h, _, _ in triples[:4]]
     prompts = ["question: what X path:"] * len(topics)
     passes = []
