@@ -341,12 +341,8 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
     if memo is not None:
         for h in range(len(rels), 0, -1):
             hit = memo.get((exclude_topic, rels[:h]))
-            if hit is not None:
-                ents, mass, trail, stopped = hit
-                if stopped:  # the walk ended empty within this prefix
-                    if frontiers is not None:
-                        frontiers.extend(trail)
-                    return ents, mass
+            if hit is not None:  # (a prefix that ended empty stays empty: the walk stops at once)
+                ents, mass, trail = hit
                 done = h
                 break
     if ents is None:
@@ -364,7 +360,7 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
             src, _, dst = graph.edges(ents, directed_relation(rid, rel.inverse))
         if src is None or src.size == 0:
             if memo is not None:
-                memo[(exclude_topic, rels[:h + 1])] = (*empty, list(trail), True)
+                memo[(exclude_topic, rels[:h + 1])] = (*empty, list(trail))
             if frontiers is not None:
                 frontiers.extend(trail)
             return empty
@@ -378,7 +374,7 @@ def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPat
             ents, mass = ents[keep], mass[keep]
         trail.append(ents)
         if memo is not None:
-            memo[(exclude_topic, rels[:h + 1])] = (ents, mass, list(trail), False)
+            memo[(exclude_topic, rels[:h + 1])] = (ents, mass, list(trail))
     if frontiers is not None:
         frontiers.extend(trail)
     return ents, mass

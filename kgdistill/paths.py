@@ -323,10 +323,6 @@ class PathExecution:
         chain = [ends[where]]
         cur = chain[0]
         for level in range(len(self.drels), 0, -1):
-            if level == 1 and self.frontiers[0].size == 1:  # one start: every first hop leaves it
-                cur = np.full(cur.size, self.frontiers[0][0], dtype=np.int64)
-                chain.append(cur)
-                continue
             nodes, inv = np.unique(cur, return_inverse=True)
             src, _, dst = g.edges(nodes, self.drels[level - 1] ^ 1)
             keep = sorted_member(self.frontiers[level - 1], dst)

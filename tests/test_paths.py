@@ -152,22 +152,49 @@ def _random_walk_world(seed):
     return rng, kg, paths, topics
 
 
+def _reference_walk(kg, topics, path, exclude):
+    """The uniform walk, one entity at a time with dicts: ``(mass by entity, frontiers)``."""
+    from kgdistill.graph import directed_relation
+
+    starts = set(topics.tolist())
+    mass = {e: 1.0 / len(starts) for e in sorted(starts)}
+    frontiers = [sorted(starts)]
+    for rel in path.relations:
+        rid = kg.relation_id(rel.name)
+        if rid is None or not mass:
+            return {}, frontiers
+        new: dict = {}
+        for e, m in sorted(mass.items()):
+            nbrs = kg.edges(np.array([e]), directed_relation(rid, rel.inverse))[2].tolist()
+            for n in nbrs:
+                new[n] = new.get(n, 0.0) + m / len(nbrs)
+        if not new:
+            return {}, frontiers
+        mass = {k: v for k, v in new.items() if not (exclude and k in starts)}
+        frontiers.append(sorted(mass))
+    return mass, frontiers
+
+
 @pytest.mark.parametrize("seed", range(150))
 def test_walks_sharing_prefixes_equal_separate_walks(seed):
     """The answer builder walks a question's beams with one memo of relation prefixes
-    (the beams share their first hops); every walk, its frontiers and its masses are
-    the same as a walk on its own, with and without dropping the topic."""
+    (the beams share their first hops); every walk, alone or through the memo, has the
+    frontiers and masses of a walk done one entity at a time, with and without dropping
+    the topic, also where a prefix dead-ends or names an unknown relation."""
     from kgdistill.decoding import walk_distribution
 
     _, kg, paths, topics = _random_walk_world(seed)
     for exclude in (True, False):
         memo: dict = {}
         for p in paths + paths[::-1]:
-            alone, shared = [], []
-            a = walk_distribution(kg, topics, p, exclude, alone)
-            b = walk_distribution(kg, topics, p, exclude, shared, memo)
-            assert [x.tolist() for x in alone] == [x.tolist() for x in shared]
-            assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+            want_mass, want_frontiers = _reference_walk(kg, topics, p, exclude)
+            for shared in (None, memo):
+                frontiers: list = []
+                ents, mass = walk_distribution(kg, topics, p, exclude, frontiers, shared)
+                assert [f.tolist() for f in frontiers] == want_frontiers
+                assert ents.tolist() == sorted(want_mass)
+                assert mass.tolist() == pytest.approx([want_mass[e] for e in ents.tolist()])
+        assert memo
 
 
 @pytest.mark.parametrize("seed", range(150))
@@ -194,3 +221,19 @@ def test_batched_first_groundings_equal_the_depth_first_search(seed):
             asked = np.concatenate([asked, run.frontiers[-1]])
             want = [(run.id_groundings(int(e), 1) or [None])[0] for e in asked]
             assert run.first_groundings(asked) == want
+
+
+def test_first_groundings_fall_back_where_a_frontier_strands_the_walk_back():
+    """Frontiers given by hand that hold an entity the previous frontier does not reach
+    (``b`` below): walking back from ``d`` takes the smallest predecessor, ``b``, which
+    leads nowhere; that endpoint is grounded by the depth-first search, which backtracks
+    to ``c``."""
+    from kgdistill.paths import PathExecution, resolve_relation
+
+    kg = KnowledgeGraph.from_triples([("b", "r2", "d"), ("a", "r", "c"), ("x", "s", "y"), ("c", "r2", "d")])
+    path = RelationPath.of("r", "r2")
+    ids = {n: kg.entity_id(n) for n in "abcdxy"}
+    assert ids["b"] < ids["c"]
+    frontiers = [np.array(sorted([ids["a"], ids["x"]])), np.array(sorted([ids["b"], ids["c"]])), np.array([ids["d"]])]
+    run = PathExecution(kg, path, [resolve_relation(kg, r) for r in path.relations], frontiers)
+    assert run.first_groundings(np.array([ids["d"], ids["y"]])) == [[ids["a"], ids["c"], ids["d"]], None]
