@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kgdistill.graph import GraphBackend, directed_relation
+from kgdistill.graph import KEY_SPACE, GraphBackend, concat_ranges, directed_relation, edge_ranges
 from kgdistill.paths import RelationPath, sorted_member
 from kgdistill.student import output_cache
 from kgdistill.vocabulary import GraphBinding
@@ -316,68 +316,106 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     return _finish(student, finished, beam_size, row_of_token)
 
 
+Walk = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+"""A walk's endpoint ids (sorted), their mass, and the entity ids reached after each
+hop, the start first (see :func:`walk_many`)."""
+
+
 def walk_distribution(graph: GraphBackend, topics: np.ndarray, path: RelationPath,
-                      exclude_topic: bool, frontiers: list | None = None,
-                      memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Endpoint distribution of a uniform random walk along ``path`` from ``topics``:
-    at each hop an entity splits its mass equally among its neighbours along the hop's
-    relation; with ``exclude_topic`` mass that returns to a topic is dropped.
-
-    Args:
-        frontiers: if a list, the entity ids reached after each hop (the topic
-            dropped where ``exclude_topic``) are appended to it, the start first, so
-            that groundings can be rebuilt without running the path again.
-        memo: a dict shared by the walks of one question (the same ``topics``): each
-            relation prefix is walked once (the beams of a question mostly share their
-            first hops). Its arrays are shared: do not modify what is returned.
-
-    Returns:
-        ``(entities, mass)``: sorted entity ids and their mass (sums to at most 1).
-    """
-    rels = path.relations
-    ents = mass = None
-    trail: list[np.ndarray] = []
-    done = 0  # hops already walked (from the memo)
-    if memo is not None:
-        for h in range(len(rels), 0, -1):
-            hit = memo.get((exclude_topic, rels[:h]))
-            if hit is not None:  # (a prefix that ended empty stays empty: the walk stops at once)
-                ents, mass, trail = hit
-                done = h
-                break
-    if ents is None:
-        ents = np.unique(np.asarray(topics, dtype=np.int64))
-        mass = np.full(ents.size, 1.0 / max(ents.size, 1))
-        trail = [ents]
-    starts = trail[0]
-    trail = list(trail)
-    empty = (np.empty(0, np.int64), np.empty(0))
-    for h in range(done, len(rels)):
-        rel = rels[h]
-        rid = graph.relation_id(rel.name)
-        src = None
-        if rid is not None and ents.size:
-            src, _, dst = graph.edges(ents, directed_relation(rid, rel.inverse))
-        if src is None or src.size == 0:
-            if memo is not None:
-                memo[(exclude_topic, rels[:h + 1])] = (*empty, list(trail))
-            if frontiers is not None:
-                frontiers.extend(trail)
-            return empty
-        pos = np.searchsorted(ents, src)
-        deg = np.bincount(pos, minlength=ents.size)
-        share = mass[pos] / deg[pos]
-        ents, inv = np.unique(dst, return_inverse=True)
-        mass = np.bincount(inv, weights=share, minlength=ents.size)
-        if exclude_topic:
-            keep = ~sorted_member(starts, ents)
-            ents, mass = ents[keep], mass[keep]
-        trail.append(ents)
-        if memo is not None:
-            memo[(exclude_topic, rels[:h + 1])] = (ents, mass, list(trail))
+                      exclude_topic: bool, frontiers: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Endpoint distribution of a uniform random walk along ``path`` from ``topics``
+    (one walk of :func:`walk_many`); if ``frontiers`` is a list, the entity ids reached
+    after each hop are appended to it."""
+    ents, mass, trail = walk_many(graph, [(topics, [path])], exclude_topic)[0][0]
     if frontiers is not None:
         frontiers.extend(trail)
     return ents, mass
+
+
+def walk_many(graph: GraphBackend, jobs: Sequence[tuple[np.ndarray, Sequence[RelationPath]]],
+              exclude_topic: bool) -> list[list[Walk]]:
+    """Endpoint distributions of uniform random walks: for each ``(topics, paths)``
+    job, one walk per path from the job's topic entities. At each hop an entity splits
+    its mass equally among its neighbours along the hop's relation; with
+    ``exclude_topic`` mass that returns to a topic is dropped.
+
+    All walks advance together, one hop at a time: the graph is asked once per hop and
+    directed relation for the whole batch, and a job's paths walk each relation prefix
+    they share once (the beams of a question mostly share their first hops). A walk
+    stops where a hop reaches nothing or names a relation the graph lacks: it returns
+    no endpoints, and its frontiers end before that hop.
+
+    Returns:
+        per job, per path, ``(entities, mass, frontiers)``: the sorted endpoint ids and
+        their mass (summing to at most 1), and the entity ids reached after each hop
+        (the topic dropped where ``exclude_topic``), the start first. Arrays may be
+        shared between walks: do not modify them.
+    """
+    empty_e, empty_m = np.empty(0, np.int64), np.empty(0)
+    # a node per (job, relation prefix): its entities, mass and frontiers (None: stopped)
+    ents: list[np.ndarray] = []
+    mass: list[np.ndarray] = []
+    trails: list[list[np.ndarray]] = []
+    live: list[bool] = []
+    node_of: dict[tuple[int, tuple], int] = {}
+    starts: list[np.ndarray] = []
+    for j, (topics, _) in enumerate(jobs):
+        start = np.unique(np.asarray(topics, dtype=np.int64))
+        starts.append(start)
+        node_of[(j, ())] = len(ents)
+        ents.append(start)
+        mass.append(np.full(start.size, 1.0 / max(start.size, 1)))
+        trails.append([start])
+        live.append(True)
+    depth = max((len(p) for _, paths in jobs for p in paths), default=0)
+    for h in range(depth):
+        groups: dict[int, list[tuple[int, int, int]]] = {}  # drel -> (job, parent, child)
+        for j, (_, paths) in enumerate(jobs):
+            for p in paths:
+                rels = p.relations
+                if len(rels) <= h or (j, rels[:h + 1]) in node_of:
+                    continue
+                parent = node_of[(j, rels[:h])]
+                child = node_of[(j, rels[:h + 1])] = len(ents)
+                ents.append(empty_e)
+                mass.append(empty_m)
+                trails.append(trails[parent])
+                live.append(False)
+                rid = graph.relation_id(rels[h].name)
+                if live[parent] and ents[parent].size and rid is not None:
+                    groups.setdefault(directed_relation(rid, rels[h].inverse), []).append((j, parent, child))
+        for drel, members in groups.items():
+            sizes = np.array([ents[par].size for _, par, _ in members])
+            src = np.concatenate([ents[par] for _, par, _ in members])
+            dst, lo, hi = edge_ranges(graph, src, drel)
+            deg = hi - lo
+            idx = concat_ranges(lo, hi)
+            # each edge carries its source's mass share, in the order (walk, source, edge)
+            weight = np.concatenate([mass[par] for _, par, _ in members])
+            share = np.repeat(weight[deg > 0] / deg[deg > 0], deg[deg > 0])
+            group = np.repeat(np.repeat(np.arange(len(members), dtype=np.int64), sizes), deg)
+            keys, inv = np.unique(dst[idx] + KEY_SPACE * group, return_inverse=True)
+            total = np.bincount(inv.reshape(-1), weights=share, minlength=keys.size)
+            if exclude_topic:
+                topic_keys = np.concatenate([starts[j] + KEY_SPACE * g for g, (j, _, _) in enumerate(members)])
+                keep = ~sorted_member(topic_keys, keys)
+                keys, total = keys[keep], total[keep]
+            reached = np.bincount(group, minlength=len(members))  # edges per walk
+            bounds = np.searchsorted(keys, np.arange(len(members) + 1, dtype=np.int64) * KEY_SPACE)
+            for g, (_, parent, child) in enumerate(members):
+                if not reached[g]:  # no edge along this hop: the walk stops
+                    continue
+                e = keys[bounds[g]:bounds[g + 1]] - KEY_SPACE * g
+                ents[child], mass[child], live[child] = e, total[bounds[g]:bounds[g + 1]], True
+                trails[child] = trails[parent] + [e]
+    out: list[list[Walk]] = []
+    for j, (_, paths) in enumerate(jobs):
+        row = []
+        for p in paths:
+            n = node_of[(j, p.relations)]
+            row.append((ents[n], mass[n], trails[n]) if live[n] else (empty_e, empty_m, trails[n]))
+        out.append(row)
+    return out
 
 
 class CachedBeamSearchDecoder(PathDecoder):

@@ -137,6 +137,24 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, lengths) + np.arange(total, dtype=np.int64)
 
 
+KEY_SPACE = 1 << 32
+"""Multiplier that packs ``(group, entity id)`` into one int64 key: ``group * KEY_SPACE
++ entity`` (entity ids stay below 2**32), so that the entity sets of many walks can be
+sorted, deduplicated and searched as one array."""
+
+
+def edge_ranges(graph: "GraphBackend", entities: np.ndarray, drel: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges of ``entities`` (any order, repeats allowed) along ``drel``, fetched
+    in one graph call: ``(dst, lo, hi)`` where ``dst[lo[i]:hi[i]]`` are the
+    neighbours of ``entities[i]`` in the graph's adjacency order."""
+    nodes = np.unique(entities[entities >= 0])  # (-1: a stranded walk back)
+    src, _, dst = graph.edges(nodes, drel)
+    if src.size > 1 and not bool(np.all(src[1:] >= src[:-1])):  # a backend that does not group by source
+        order = np.argsort(src, kind="stable")
+        src, dst = src[order], dst[order]
+    return dst, np.searchsorted(src, entities, side="left"), np.searchsorted(src, entities, side="right")
+
+
 class GraphBackend(ABC):
     """What paths and the verifier need from a graph store.
 
@@ -215,11 +233,39 @@ class GraphBackend(ABC):
     def outgoing_relations(self, frontiers: Sequence[IdArray]) -> list[np.ndarray]:
         """Per entity set, the sorted directed relations of the edges leaving it (what
         constrained decoding may take next; a store answers all sets in one query)."""
-        return [np.unique(self.edges(np.asarray(f, dtype=np.int64))[1]) for f in frontiers]
+        sizes = np.array([len(f) for f in frontiers], dtype=np.int64)
+        out = [np.empty(0, dtype=np.int64)] * len(frontiers)
+        if not sizes.sum():
+            return out
+        ents = np.concatenate([np.asarray(f, dtype=np.int64) for f in frontiers])
+        src, drel, _ = self.edges(np.unique(ents))  # one call for all sets
+        order = np.lexsort((drel, src))
+        src, drel = src[order], drel[order]
+        lo, hi = np.searchsorted(src, ents, side="left"), np.searchsorted(src, ents, side="right")
+        group = np.repeat(np.repeat(np.arange(len(frontiers), dtype=np.int64), sizes), hi - lo)
+        keys = np.unique(drel[concat_ranges(lo, hi)].astype(np.int64) + KEY_SPACE * group)
+        bounds = np.searchsorted(keys, np.arange(len(frontiers) + 1, dtype=np.int64) * KEY_SPACE)
+        return [keys[bounds[g]:bounds[g + 1]] - KEY_SPACE * g for g in range(len(frontiers))]
 
     def neighbors_many(self, steps: Sequence[tuple[IdArray, int]]) -> list[IdArray]:
         """:meth:`neighbors` for many ``(sources, drel)`` pairs (one query on a store)."""
-        return [self.neighbors(np.asarray(f, dtype=np.int64), d) for f, d in steps]
+        out = [np.empty(0, dtype=np.int64)] * len(steps)
+        by_drel: dict[int, list[int]] = {}
+        for i, (_, d) in enumerate(steps):
+            by_drel.setdefault(int(d), []).append(i)
+        for drel, members in by_drel.items():  # one graph call per directed relation
+            sources = [np.asarray(steps[i][0], dtype=np.int64) for i in members]
+            sizes = np.array([f.size for f in sources], dtype=np.int64)
+            if not sizes.sum():
+                continue
+            ents = np.concatenate(sources)
+            dst, lo, hi = edge_ranges(self, ents, drel)
+            group = np.repeat(np.repeat(np.arange(len(members), dtype=np.int64), sizes), hi - lo)
+            keys = np.unique(dst[concat_ranges(lo, hi)].astype(np.int64) + KEY_SPACE * group)
+            bounds = np.searchsorted(keys, np.arange(len(members) + 1, dtype=np.int64) * KEY_SPACE)
+            for g, i in enumerate(members):
+                out[i] = keys[bounds[g]:bounds[g + 1]] - KEY_SPACE * g
+        return out
 
     def degree(self, entities: IdArray) -> np.ndarray:
         """Number of edges (both directions) at each entity: (n,) int64."""

@@ -28,7 +28,8 @@ from typing import Collection, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from kgdistill.errors import PathSyntaxError, UnknownNameError
-from kgdistill.graph import INVERSE_PREFIX, PATH_ARROW, ROG_MARKERS, GraphBackend, check_name, directed_relation
+from kgdistill.graph import (INVERSE_PREFIX, KEY_SPACE, PATH_ARROW, ROG_MARKERS, GraphBackend, check_name,
+                             concat_ranges, directed_relation, edge_ranges)
 
 logger = logging.getLogger(__name__)
 
@@ -308,42 +309,74 @@ class PathExecution:
     def first_groundings(self, endpoints: np.ndarray) -> list[list[int] | None]:
         """For each of ``endpoints`` (ids), the grounding ``id_groundings(e, limit=1)``
         returns (``None`` where ``e`` is not an endpoint), found for all of them at
-        once: one batched graph call per hop instead of one per entity and hop.
+        once (see :func:`first_groundings_many`)."""
+        return first_groundings_many([(self, endpoints)])[0]
 
-        Walking back from an endpoint, the first grounding takes at each hop the
-        smallest predecessor on the previous frontier; every entity of a frontier was
-        reached from the one before, so that choice never strands (should it, that
-        endpoint is grounded the slow way)."""
-        g = self.graph
+
+def first_groundings_many(requests: Sequence[tuple["PathExecution", np.ndarray]]) -> list[list[list[int] | None]]:
+    """For each ``(run, endpoints)`` request, the first grounding of each endpoint as
+    ``run.id_groundings(e, limit=1)`` returns it (``None`` where ``e`` is not an
+    endpoint of the run), for all requests at once: one batched graph call per hop
+    and directed relation, whatever the number of runs and endpoints (the answers of
+    a whole batch of questions are grounded together). The runs share one graph.
+
+    Walking back from an endpoint, the first grounding takes at each hop the smallest
+    predecessor on the previous frontier; every entity of a frontier was reached from
+    the one before, so that choice never strands (should it, that endpoint is grounded
+    the slow way)."""
+    out: list[list[list[int] | None]] = []
+    chains: list[list[np.ndarray]] = []
+    wheres: list[np.ndarray] = []
+    for run, endpoints in requests:
         ends = np.asarray(endpoints, dtype=np.int64)
-        out: list[list[int] | None] = [None] * ends.size
-        where = np.flatnonzero(sorted_member(self.frontiers[-1], ends))
-        if where.size == 0:
-            return out
-        chain = [ends[where]]
-        cur = chain[0]
-        for level in range(len(self.drels), 0, -1):
-            nodes, inv = np.unique(cur, return_inverse=True)
-            src, _, dst = g.edges(nodes, self.drels[level - 1] ^ 1)
-            keep = sorted_member(self.frontiers[level - 1], dst)
-            src, dst = src[keep], dst[keep]
-            best = np.full(nodes.size, -1, dtype=np.int64)
-            if src.size:
-                pos = np.searchsorted(nodes, src)
-                order = np.lexsort((dst, pos))  # by node, then predecessor
-                ranked = pos[order]
-                first = order[np.concatenate(([True], ranked[1:] != ranked[:-1]))]
-                best[pos[first]] = dst[first]
-            cur = best[inv.reshape(-1)]
-            chain.append(cur)
-        ids = np.stack(chain[::-1], axis=1)  # (endpoints, hops + 1), start first
-        for row, i in zip(ids.tolist(), where.tolist()):
-            if min(row) < 0:  # stranded: the depth-first search with backtracking
-                found = self.id_groundings(int(ends[i]), 1)
-                out[i] = found[0] if found else None
-            else:
-                out[i] = row
+        out.append([None] * ends.size)
+        where = np.flatnonzero(sorted_member(run.frontiers[-1], ends))
+        wheres.append(where)
+        chains.append([ends[where]])
+    if not requests:
         return out
+    graph = requests[0][0].graph
+    for step in range(max(len(run.drels) for run, _ in requests)):
+        # requests still walking back, grouped by the relation of the hop they cross
+        groups: dict[int, list[int]] = {}
+        for r, (run, _) in enumerate(requests):
+            if step < len(run.drels) and chains[r][-1].size:
+                groups.setdefault(run.drels[len(run.drels) - 1 - step] ^ 1, []).append(r)
+        for back, members in groups.items():
+            level = [len(requests[r][0].drels) - 1 - step for r in members]  # frontier to land on
+            cur = [chains[r][-1] for r in members]
+            sizes = np.array([c.size for c in cur])
+            group = np.repeat(np.arange(len(members), dtype=np.int64), sizes)
+            ents = np.concatenate(cur)
+            dst, lo, hi = edge_ranges(graph, ents, back)
+            idx = concat_ranges(lo, hi)
+            entry = np.repeat(np.arange(ents.size), hi - lo)
+            pred = dst[idx]
+            allowed = np.concatenate([requests[r][0].frontiers[lv].astype(np.int64) + KEY_SPACE * g
+                                      for g, (r, lv) in enumerate(zip(members, level))])
+            keep = sorted_member(allowed, pred + KEY_SPACE * group[entry])
+            entry, pred = entry[keep], pred[keep]
+            best = np.full(ents.size, -1, dtype=np.int64)
+            if entry.size:
+                order = np.lexsort((pred, entry))  # by entry, then predecessor
+                ranked = entry[order]
+                first = order[np.concatenate(([True], ranked[1:] != ranked[:-1]))]
+                best[entry[first]] = pred[first]
+            bounds = np.cumsum(sizes)
+            for g, r in enumerate(members):
+                chains[r].append(best[bounds[g] - sizes[g]:bounds[g]])
+    for r, (run, endpoints) in enumerate(requests):
+        if not wheres[r].size:
+            continue
+        ids = np.stack(chains[r][::-1], axis=1)  # (endpoints, hops + 1), start first
+        ends = np.asarray(endpoints, dtype=np.int64)
+        for row, i in zip(ids.tolist(), wheres[r].tolist()):
+            if min(row) < 0:  # stranded: the depth-first search with backtracking
+                found = run.id_groundings(int(ends[i]), 1)
+                out[r][i] = found[0] if found else None
+            else:
+                out[r][i] = row
+    return out
 
 
 def execute_relation_path(graph: GraphBackend, starts: str | Sequence[str] | np.ndarray,

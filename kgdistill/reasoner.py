@@ -33,11 +33,11 @@ import numpy as np
 
 from kgdistill.answers import QueryResult, RankedAnswer, answer_scores, rank_answers
 from kgdistill.datasets import Question
-from kgdistill.decoding import DECODERS, DecodedPath, walk_distribution
+from kgdistill.decoding import DECODERS, DecodedPath, walk_many
 from kgdistill.configs import MAX_HOPS  # noqa: F401 (re-exported)
 from kgdistill.errors import ConfigError, RunError, UnknownNameError
 from kgdistill.graph import GraphBackend
-from kgdistill.paths import GroundedPath, PathExecution, resolve_relation
+from kgdistill.paths import GroundedPath, PathExecution, first_groundings_many, resolve_relation
 from kgdistill.serializer import SerializerConfig, make_prompt
 from kgdistill.verify import Failure, verify_id_paths
 
@@ -253,6 +253,8 @@ class Reasoner:
         beam = self.beam_size if beam_size is None else int(beam_size)
         links = self.link(texts, beam_size=beam) if links is None else links
         questions, mentions, where = [], [], []
+        ready: list = []  # (question, topic, paths) of those decoded while linking
+        ready_at: list[int] = []
         results: list[QueryResult | None] = [None] * len(texts)
         for i, (text, link) in enumerate(zip(texts, links)):
             qid = ids[i] if ids is not None else "query"
@@ -264,12 +266,14 @@ class Reasoner:
                 continue
             question = Question(qid, text, [best.key], answers)
             if best.decoded is not None and best.decoded[0] == beam:  # decoded while linking
-                results[i] = self._result(question, np.array([best.entity], dtype=np.int64), best.decoded[1],
-                                          max_answers)
+                ready.append((question, np.array([best.entity], dtype=np.int64), best.decoded[1]))
+                ready_at.append(i)
             else:
                 questions.append(question)
                 mentions.append([best.mention, best.label])
                 where.append(i)
+        for i, res in zip(ready_at, self._results(ready, max_answers)):
+            results[i] = res
         for i, res in zip(where, self.answer(questions, mentions=mentions, beam_size=beam, max_answers=max_answers)):
             results[i] = res
         for i, link in enumerate(links):
@@ -301,74 +305,89 @@ class Reasoner:
             decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops,
                                           graph if self.constrained else None, [topics[i] for i in live],
                                           binding=self.binding, min_hops=self.min_hops)
-            by_q = dict(zip(live, decoded))
+            built = iter(self._results([(chunk[i], topics[i], d) for i, d in zip(live, decoded)], max_answers))
             for i, q in enumerate(chunk):
-                if i not in by_q:
-                    res = QueryResult(q.id, q.text, q.topic_entities, q.answers,
-                                      note="no topic entity of the question is in the graph")
-                else:
-                    res = self._result(q, topics[i], by_q[i], max_answers)
-                results.append(res)
+                results.append(next(built) if topics[i].size else
+                               QueryResult(q.id, q.text, q.topic_entities, q.answers,
+                                           note="no topic entity of the question is in the graph"))
         return results
 
-    def _result(self, q: Question, topics: np.ndarray, decoded: Sequence[DecodedPath],
-                max_answers: int | None = None) -> QueryResult:
+    def _results(self, items: Sequence[tuple[Question, np.ndarray, Sequence[DecodedPath]]],
+                 max_answers: int | None = None) -> list[QueryResult]:
+        """Ranked, grounded and verified answers for ``(question, topic ids, decoded
+        paths)`` items, built for the whole batch at once: the walks advance together
+        (:func:`walk_many`), the answers are grounded together
+        (:func:`first_groundings_many`) and verified in one call."""
         graph = self.graph
-        res = QueryResult(q.id, q.text, q.topic_entities, q.answers)
-        walks: list[tuple[np.ndarray, np.ndarray]] = []
-        runs: list[PathExecution | None] = []
-        gold = set(graph.entity_ids(q.answers).tolist()) - {-1}
-        memo: dict = {}  # the question's paths share their first hops: each prefix is walked once
-        for rank, d in enumerate(decoded):
-            frontiers: list[np.ndarray] = []
-            ents, mass = walk_distribution(graph, topics, d.path, self.exclude_topic, frontiers, memo)
-            if self.exclude_topic and ents.size == 0:
-                frontiers = []  # the path only returns to the topic: keep it
-                ents, mass = walk_distribution(graph, topics, d.path, False, frontiers, memo)
-            valid = len(frontiers) == len(d.path) + 1 and frontiers[-1].size > 0
-            failing, reason = None, None
-            if not valid:
-                # the walk stops at the hop that reaches nothing (or names an unknown relation)
-                failing = max(len(frontiers) - (2 if frontiers[-1].size == 0 else 1), 0)
-                rel = d.path.relations[failing] if failing < len(d.path) else None
-                known = rel is not None and graph.relation_id(rel.name) is not None
-                reason = (Failure.NO_GROUNDING if known else Failure.UNKNOWN_RELATION).value
-            res.paths.append({"path": str(d.path), "prob": d.prob, "valid": valid, "num_endpoints": int(ents.size),
-                              "failing_hop": failing, "reason": reason})
-            runs.append(PathExecution(graph, d.path, [resolve_relation(graph, r) for r in d.path.relations],
-                                      frontiers) if valid else None)
-            if rank == 0 and gold and ents.size:
-                inter = len(gold & set(ents.tolist()))
-                res.top_path_f1 = 2 * inter / (ents.size + len(gold))
-            walks.append((ents, mass))
+        limit = self.max_answers if max_answers is None else max_answers
         keys = getattr(graph, "entity_keys", None)
-        chosen = rank_answers(graph, walks, self.max_answers if max_answers is None else max_answers, keys)
-        scores = answer_scores([d.prob for d in decoded], walks, np.array([e for e, _ in chosen], dtype=np.int64))
-        ranked = [(e, sc) for (e, _), sc in zip(chosen, scores.tolist())]
-        best_path = dict(chosen)
+        walked = walk_many(graph, [(topics, [d.path for d in decoded]) for _, topics, decoded in items],
+                           self.exclude_topic)
+        if self.exclude_topic:  # a path that only returns to the topic is kept: walked again with the topic
+            again = [(k, r) for k, walks in enumerate(walked) for r, (ents, _, _) in enumerate(walks) if not ents.size]
+            rewalked = walk_many(graph, [(items[k][1], [items[k][2][r].path]) for k, r in again], False)
+            for (k, r), (walk,) in zip(again, rewalked):
+                walked[k][r] = walk
+        results: list[QueryResult] = []
+        per_item: list[tuple[list, list, list]] = []  # (runs, ranked, best path per answer)
+        requests: list[tuple[PathExecution, np.ndarray]] = []
+        asked: list[tuple[int, list[int]]] = []  # (item, answer positions) per request
+        for k, ((q, topics, decoded), walks_q) in enumerate(zip(items, walked)):
+            res = QueryResult(q.id, q.text, q.topic_entities, q.answers)
+            walks: list[tuple[np.ndarray, np.ndarray]] = []
+            runs: list[PathExecution | None] = []
+            gold = set(graph.entity_ids(q.answers).tolist()) - {-1}
+            for rank, (d, (ents, mass, frontiers)) in enumerate(zip(decoded, walks_q)):
+                valid = len(frontiers) == len(d.path) + 1 and frontiers[-1].size > 0
+                failing, reason = None, None
+                if not valid:
+                    # the walk stops at the hop that reaches nothing (or names an unknown relation)
+                    failing = max(len(frontiers) - (2 if frontiers[-1].size == 0 else 1), 0)
+                    rel = d.path.relations[failing] if failing < len(d.path) else None
+                    known = rel is not None and graph.relation_id(rel.name) is not None
+                    reason = (Failure.NO_GROUNDING if known else Failure.UNKNOWN_RELATION).value
+                res.paths.append({"path": str(d.path), "prob": d.prob, "valid": valid,
+                                  "num_endpoints": int(ents.size), "failing_hop": failing, "reason": reason})
+                runs.append(PathExecution(graph, d.path, [resolve_relation(graph, r) for r in d.path.relations],
+                                          list(frontiers)) if valid else None)
+                if rank == 0 and gold and ents.size:
+                    inter = len(gold & set(ents.tolist()))
+                    res.top_path_f1 = 2 * inter / (ents.size + len(gold))
+                walks.append((ents, mass))
+            chosen = rank_answers(graph, walks, limit, keys)
+            scores = answer_scores([d.prob for d in decoded], walks, np.array([e for e, _ in chosen], dtype=np.int64))
+            ranked = [(e, sc) for (e, _), sc in zip(chosen, scores.tolist())]
+            best_path = dict(chosen)
+            for rank, run in enumerate(runs):
+                mine = [i for i, (e, _) in enumerate(ranked) if best_path[e] == rank]
+                if run is not None and mine:
+                    requests.append((run, np.array([ranked[i][0] for i in mine], dtype=np.int64)))
+                    asked.append((k, mine))
+            results.append(res)
+            per_item.append((runs, ranked, best_path))
         # The proving grounded path of each answer, in ids, verified in one batch by
         # the verifier's id-level core (labels may be shared by several entities).
-        groundings: list[list[int] | None] = [None] * len(ranked)
-        for rank, run in enumerate(runs):
-            mine = [i for i, (e, _) in enumerate(ranked) if best_path[e] == rank]
-            if run is not None and mine:
-                found = run.first_groundings(np.array([ranked[i][0] for i in mine], dtype=np.int64))
-                for i, g in zip(mine, found):
-                    groundings[i] = g
-        checked = [(g, runs[best_path[e]].drels) for (e, _), g in zip(ranked, groundings) if g is not None]
+        groundings: list[list[list[int] | None]] = [[None] * len(ranked) for _, ranked, _ in per_item]
+        for (k, mine), found in zip(asked, first_groundings_many(requests)):
+            for i, g in zip(mine, found):
+                groundings[k][i] = g
+        checked = [(g, runs[best_path[e]].drels)
+                   for (runs, ranked, best_path), gs in zip(per_item, groundings)
+                   for (e, _), g in zip(ranked, gs) if g is not None]
         verdicts = iter([])
         if checked:
             ents = np.array([x for g, _ in checked for x in g], dtype=np.int64)
             drels = np.array([d for _, ds in checked for d in ds], dtype=np.int64)
             failing, _ = verify_id_paths(graph, ents, drels, np.array([len(ds) for _, ds in checked]))
             verdicts = iter((failing < 0).tolist())
-        for (e, sc), g in zip(ranked, groundings):
-            rank = best_path[e]
-            ok = bool(next(verdicts)) if g is not None else False
-            text = str(GroundedPath(tuple(graph.entity_label(x) for x in g), decoded[rank].path.relations)) if g else ""
-            res.answers.append(RankedAnswer(graph.entity_label(int(e)), float(sc), text, float(decoded[rank].prob), ok,
-                                            keys[int(e)] if keys is not None else graph.entity_label(int(e))))
-        return res
+        for res, (_, _, decoded), (runs, ranked, best_path), gs in zip(results, items, per_item, groundings):
+            for (e, sc), g in zip(ranked, gs):
+                rank = best_path[e]
+                ok = bool(next(verdicts)) if g is not None else False
+                text = str(GroundedPath(tuple(graph.entity_label(x) for x in g), decoded[rank].path.relations)) if g else ""
+                res.answers.append(RankedAnswer(graph.entity_label(int(e)), float(sc), text, float(decoded[rank].prob),
+                                                ok, keys[int(e)] if keys is not None else graph.entity_label(int(e))))
+        return results
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, questions: Sequence[Question], with_teacher: bool = True, with_ceiling: bool = True,

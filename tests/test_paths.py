@@ -176,25 +176,32 @@ def _reference_walk(kg, topics, path, exclude):
 
 
 @pytest.mark.parametrize("seed", range(150))
-def test_walks_sharing_prefixes_equal_separate_walks(seed):
-    """The answer builder walks a question's beams with one memo of relation prefixes
-    (the beams share their first hops); every walk, alone or through the memo, has the
-    frontiers and masses of a walk done one entity at a time, with and without dropping
-    the topic, also where a prefix dead-ends or names an unknown relation."""
-    from kgdistill.decoding import walk_distribution
+def test_walks_of_a_batch_equal_separate_walks(seed):
+    """The answer builder walks all beams of a batch of questions together
+    (``walk_many``: one graph call per hop and relation, shared relation prefixes walked
+    once); every walk has the frontiers and masses of a walk done one entity at a time,
+    with and without dropping the topic, also where a prefix dead-ends or names an
+    unknown relation, and whatever the other walks of the batch."""
+    from kgdistill.decoding import walk_distribution, walk_many
 
-    _, kg, paths, topics = _random_walk_world(seed)
+    rng, kg, paths, topics = _random_walk_world(seed)
+    others = [np.unique(np.array(rng.sample(range(kg.num_entities), rng.choice([1, 2, 3])), dtype=np.int64))
+              for _ in range(3)]
+    jobs = [(topics, paths + paths[::-1]), (others[0], paths[:3]), (topics, []), (others[1], paths[::2]),
+            (others[2], paths[1::3])]
     for exclude in (True, False):
-        memo: dict = {}
-        for p in paths + paths[::-1]:
-            want_mass, want_frontiers = _reference_walk(kg, topics, p, exclude)
-            for shared in (None, memo):
-                frontiers: list = []
-                ents, mass = walk_distribution(kg, topics, p, exclude, frontiers, shared)
+        walked = walk_many(kg, jobs, exclude)
+        assert [len(w) for w in walked] == [len(ps) for _, ps in jobs]
+        for (starts, ps), walks in zip(jobs, walked):
+            for p, (ents, mass, frontiers) in zip(ps, walks):
+                want_mass, want_frontiers = _reference_walk(kg, starts, p, exclude)
                 assert [f.tolist() for f in frontiers] == want_frontiers
                 assert ents.tolist() == sorted(want_mass)
                 assert mass.tolist() == pytest.approx([want_mass[e] for e in ents.tolist()])
-        assert memo
+                alone: list = []
+                e1, m1 = walk_distribution(kg, starts, p, exclude, alone)
+                assert e1.tolist() == ents.tolist() and m1.tolist() == mass.tolist()  # bit for bit
+                assert [f.tolist() for f in alone] == want_frontiers
 
 
 @pytest.mark.parametrize("seed", range(150))
@@ -221,6 +228,27 @@ def test_batched_first_groundings_equal_the_depth_first_search(seed):
             asked = np.concatenate([asked, run.frontiers[-1]])
             want = [(run.id_groundings(int(e), 1) or [None])[0] for e in asked]
             assert run.first_groundings(asked) == want
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_groundings_of_many_runs_at_once_equal_each_run_alone(seed):
+    """``first_groundings_many`` grounds the answers of a whole batch of questions
+    (runs of different paths, lengths and starts) together; each request gets exactly
+    what its run's ``first_groundings`` gives alone."""
+    from kgdistill.paths import first_groundings_many
+
+    rng, kg, paths, _ = _random_walk_world(seed)
+    requests = []
+    for p in paths:
+        if any(kg.relation_id(r.name) is None for r in p.relations):
+            continue
+        for _ in range(2):
+            starts = np.unique(np.array(rng.sample(range(kg.num_entities), rng.choice([1, 2])), dtype=np.int64))
+            run = execute_relation_path(kg, starts, p)
+            asked = np.array(rng.sample(range(kg.num_entities), min(kg.num_entities, 6)), dtype=np.int64)
+            requests.append((run, np.concatenate([asked, run.frontiers[-1]])))
+    assert first_groundings_many(requests) == [run.first_groundings(asked) for run, asked in requests]
+    assert first_groundings_many([]) == []
 
 
 def test_first_groundings_fall_back_where_a_frontier_strands_the_walk_back():
