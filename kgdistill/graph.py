@@ -233,6 +233,8 @@ class GraphBackend(ABC):
     def outgoing_relations(self, frontiers: Sequence[IdArray]) -> list[np.ndarray]:
         """Per entity set, the sorted directed relations of the edges leaving it (what
         constrained decoding may take next; a store answers all sets in one query)."""
+        if len(frontiers) == 1:  # one set (a single question): its edges are one slice or a few
+            return [np.unique(self.edges(np.asarray(frontiers[0], dtype=np.int64))[1])]
         sizes = np.array([len(f) for f in frontiers], dtype=np.int64)
         out = [np.empty(0, dtype=np.int64)] * len(frontiers)
         if not sizes.sum():
@@ -254,6 +256,9 @@ class GraphBackend(ABC):
         for i, (_, d) in enumerate(steps):
             by_drel.setdefault(int(d), []).append(i)
         for drel, members in by_drel.items():  # one graph call per directed relation
+            if len(members) == 1:
+                out[members[0]] = self.neighbors(np.asarray(steps[members[0]][0], dtype=np.int64), drel)
+                continue
             sources = [np.asarray(steps[i][0], dtype=np.int64) for i in members]
             sizes = np.array([f.size for f in sources], dtype=np.int64)
             if not sizes.sum():

@@ -318,6 +318,8 @@ class Reasoner:
         paths)`` items, built for the whole batch at once: the walks advance together
         (:func:`walk_many`), the answers are grounded together
         (:func:`first_groundings_many`) and verified in one call."""
+        if not items:
+            return []
         graph = self.graph
         limit = self.max_answers if max_answers is None else max_answers
         keys = getattr(graph, "entity_keys", None)
@@ -325,7 +327,7 @@ class Reasoner:
                            self.exclude_topic)
         if self.exclude_topic:  # a path that only returns to the topic is kept: walked again with the topic
             again = [(k, r) for k, walks in enumerate(walked) for r, (ents, _, _) in enumerate(walks) if not ents.size]
-            rewalked = walk_many(graph, [(items[k][1], [items[k][2][r].path]) for k, r in again], False)
+            rewalked = walk_many(graph, [(items[k][1], [items[k][2][r].path]) for k, r in again], False) if again else []
             for (k, r), (walk,) in zip(again, rewalked):
                 walked[k][r] = walk
         results: list[QueryResult] = []

@@ -339,7 +339,7 @@ class Student:
             ``(input_ids, attention_mask)``: (n, L) on the CPU.
         """
         tok = self.tokenizer
-        encoded = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        encoded = [[tok.bos_token_id] + e for e in tok(list(prompts), add_special_tokens=False)["input_ids"]]
         if reserve:
             encoded = [e[-(self.config.max_length - reserve):] for e in encoded]
         width = max(len(e) for e in encoded)

@@ -113,3 +113,25 @@ def test_check_name(name, kind, problem):
 def test_graph_rejects_bad_names(triple, words):
     with pytest.raises(ValueError, match=words):
         KnowledgeGraph.from_triples([triple])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_many_frontiers_at_once_equal_each_alone(seed):
+    """The decoder asks for the relations leaving, and the neighbours along a relation
+    of, every beam of a batch in one call (``outgoing_relations``, ``neighbors_many``:
+    one graph call per directed relation); each answer is what the set alone gives,
+    for empty sets, repeated entities and relations no entity has."""
+    import random
+
+    rng = random.Random(seed)
+    n = rng.choice([5, 20, 60])
+    triples = sorted({(f"e{rng.randrange(n)}", rng.choice("abcd"), f"e{rng.randrange(n)}")
+                      for _ in range(rng.randrange(3, 150))})
+    kg = KnowledgeGraph.from_triples(triples)
+    sets = [np.array([rng.randrange(kg.num_entities) for _ in range(rng.choice([0, 1, 1, 2, 5]))], dtype=np.int64)
+            for _ in range(rng.randint(1, 9))]
+    want = [np.unique(kg.edges(np.unique(f))[1]).tolist() for f in sets]
+    assert [o.tolist() for o in kg.outgoing_relations(sets)] == want
+    steps = [(f, rng.randrange(2 * kg.num_relations + 2)) for f in sets]
+    want = [np.unique(kg.edges(np.unique(f), d)[2]).tolist() for f, d in steps]
+    assert [o.tolist() for o in kg.neighbors_many(steps)] == want
