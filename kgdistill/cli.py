@@ -444,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=_int_in(1, 20), default=5, help="default paths decoded per question")
     p.add_argument("--max-batch", type=_int_in(1, 1024), default=32, help="most questions decoded together")
     p.add_argument("--max-wait-ms", type=_float_in(0.0, 1000.0), default=5.0,
-                   help="how long a batch waits for more questions after the first")
+                   help="at most how long a batch waits for more questions after the first, and only "
+                        "until as many as the last batch had have come (a lone client never waits)")
     p.add_argument("--threads", type=_int_in(1, 256),
                    help="torch threads of the model process (default: torch's choice)")
     p.add_argument("--in-process", action="store_true",

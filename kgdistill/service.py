@@ -14,7 +14,8 @@ Endpoints (JSON; the OpenAPI description is at ``/docs`` and ``/openapi.json``):
 
 The model is loaded once. Questions from concurrent requests are answered together:
 a single worker takes every request waiting in the queue (up to ``max_batch``, waiting
-at most ``max_wait_ms`` for more after the first) and runs them through the reasoner
+at most ``max_wait_ms`` after the first for as many as the last batch had: a lone
+client does not wait) and runs them through the reasoner
 as one batch, in a thread, so the event loop keeps accepting requests. Request bodies
 over ``max_body_bytes`` are refused with 413, out-of-range fields with 422 and a
 message naming the field and what was expected; an error inside the reasoner becomes
@@ -53,7 +54,9 @@ class ServiceConfig:
     max_batch: int = 32
     """Most questions answered in one batch."""
     max_wait_ms: float = 5.0
-    """How long the batcher waits for more requests after the first one."""
+    """How long the batcher waits for more requests after the first one, at most: it
+    waits only until as many requests as the last batch had are there (a lone client
+    is answered without waiting)."""
     max_body_bytes: int = 64 * 1024
     request_timeout_s: float = 60.0
     """A request whose answer takes longer gets 503."""
@@ -201,16 +204,22 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        expect = 1  # requests the last batch had: as many clients are probably coming back
         while True:
             jobs = [await self.queue.get()]
             deadline = loop.time() + self.config.max_wait_ms / 1000
-            while len(jobs) < self.config.max_batch:
+            # wait (at most max_wait_ms) only for as many requests as the last batch had: a
+            # lone client is answered at once, a crowd is gathered into one batch
+            while len(jobs) < min(expect, self.config.max_batch):
                 timeout = deadline - loop.time()
                 try:
                     jobs.append(self.queue.get_nowait() if timeout <= 0 else
                                 await asyncio.wait_for(self.queue.get(), timeout))
                 except (asyncio.QueueEmpty, asyncio.TimeoutError):
                     break
+            while len(jobs) < self.config.max_batch and not self.queue.empty():  # and all that is waiting
+                jobs.append(self.queue.get_nowait())
+            expect = len(jobs)
             jobs = [j for j in jobs if not j.future.cancelled()]
             if not jobs:
                 continue
