@@ -32,8 +32,9 @@ def quiet_transformers() -> None:
 
 
 def default_cache_dir() -> Path:
-    """``$KGDISTILL_CACHE`` or ``~/.cache/kgdistill``."""
-    return Path(os.environ.get("KGDISTILL_CACHE", Path.home() / ".cache" / "kgdistill"))
+    """``$KGDISTILL_CACHE`` or ``~/.cache/kgdistill`` (also when the variable is set but
+    empty: ``KGDISTILL_CACHE=`` must not put the cache into the working directory)."""
+    return Path(os.environ.get("KGDISTILL_CACHE") or Path.home() / ".cache" / "kgdistill")
 
 
 def default_encoder_path() -> Path:

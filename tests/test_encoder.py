@@ -52,3 +52,19 @@ def test_a_locked_cache_is_waited_for_then_skipped(tmp_path, caplog):
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_an_empty_cache_variable_means_the_default(monkeypatch, tmp_path):
+    """``KGDISTILL_CACHE=`` (set, empty) once put the embedding cache and converted
+    models into the working directory (``Path("")``); it now means the default."""
+    from pathlib import Path
+
+    from kgdistill.encoder import default_cache_dir
+    from kgdistill.pretrained import models_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KGDISTILL_CACHE", "")
+    assert default_cache_dir() == tmp_path / ".cache" / "kgdistill"
+    assert models_dir() == tmp_path / ".cache" / "kgdistill" / "models"
+    monkeypatch.setenv("KGDISTILL_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c" and default_cache_dir() != Path("")
