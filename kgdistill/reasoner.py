@@ -214,6 +214,15 @@ class Reasoner:
         each scored candidate (``decoded``, ``beam_size`` beams) and :meth:`ask_linked`
         answers from them.
         """
+        return self._link(texts, rescore, margin, weight, beam_size)[0]
+
+    def _link(self, texts: Sequence[str], rescore: int = 3, margin: float = 0.3, weight: float = 1.0,
+              beam_size: int | None = None, decode_settled: bool = False) -> tuple[list, dict]:
+        """:meth:`link`; with ``decode_settled`` (a constrained reasoner), the questions
+        whose topic the label scan settles alone are decoded in the same decoder calls
+        as the near-ties (one pass over the batch instead of two): returns also
+        ``{question index: (topic ids, decoded paths)}`` for them, decoded as
+        :meth:`answer` would."""
         beam = self.beam_size if beam_size is None else int(beam_size)
         results = [self.linker.link(t) for t in texts]
         jobs = []
@@ -224,25 +233,39 @@ class Reasoner:
             for c in r.candidates[:rescore]:
                 if top - c.score <= margin:
                     jobs.append((qi, c))
+        work = [(make_prompt(results[qi].question[:c.start] + c.label + results[qi].question[c.end:], [c.label],
+                             self.serializer), np.array([c.entity])) for qi, c in jobs]
+        settled: list[int] = []
+        if decode_settled and self.constrained:
+            ambiguous = {qi for qi, _ in jobs}
+            for qi, r in enumerate(results):
+                best = r.best
+                if best is None or qi in ambiguous:
+                    continue
+                ids = self.graph.entity_ids([best.key])
+                topics = np.unique(ids[ids >= 0])
+                if topics.size:  # (as answer() builds its prompt and topics)
+                    settled.append(qi)
+                    work.append((make_prompt(texts[qi], [best.key, best.mention, best.label], self.serializer),
+                                 topics))
+        decoded: list = []
+        for s in range(0, len(work), self.batch_size):
+            chunk = work[s:s + self.batch_size]
+            decoded += self.decoder.decode(self.student, [p for p, _ in chunk], beam, self.max_hops, self.graph,
+                                           [t for _, t in chunk], binding=self.binding, min_hops=self.min_hops)
+        ready = {qi: (work[len(jobs) + k][1], decoded[len(jobs) + k]) for k, qi in enumerate(settled)}
         if jobs:
-            for s in range(0, len(jobs), self.batch_size):
-                chunk = jobs[s:s + self.batch_size]
-                prompts = [make_prompt(results[qi].question[:c.start] + c.label + results[qi].question[c.end:],
-                                       [c.label], self.serializer) for qi, c in chunk]
-                decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops, self.graph,
-                                              [np.array([c.entity]) for _, c in chunk], binding=self.binding,
-                                              min_hops=self.min_hops)
-                for (qi, c), paths in zip(chunk, decoded):
-                    c.path_score = max((p.logprob for p in paths), default=-50.0)
-                    if self.constrained:
-                        c.decoded = (beam, paths)
+            for (qi, c), paths in zip(jobs, decoded):
+                c.path_score = max((p.logprob for p in paths), default=-50.0)
+                if self.constrained:
+                    c.decoded = (beam, paths)
             for r in results:
                 scored = [c for c in r.candidates if c.path_score is not None]
                 if scored:
                     rest = [c for c in r.candidates if c.path_score is None]
                     scored.sort(key=lambda c: (-(c.score + weight * c.path_score), c.start, c.entity))
                     r.candidates = scored + rest
-        return results
+        return results, ready
 
     def ask_linked(self, texts: Sequence[str], ids: Sequence[str] | None = None,
                    gold: Sequence[Sequence[str]] | None = None, links: Sequence | None = None,
@@ -251,7 +274,11 @@ class Reasoner:
         their :meth:`link` results), then answer about the best candidate. A question
         with no candidate gets a result with a ``note``."""
         beam = self.beam_size if beam_size is None else int(beam_size)
-        links = self.link(texts, beam_size=beam) if links is None else links
+        if not 1 <= beam <= 100:
+            raise ConfigError(f"beam_size must be in [1, 100], got {beam_size!r}")
+        settled: dict = {}
+        if links is None:
+            links, settled = self._link(texts, beam_size=beam, decode_settled=True)
         questions, mentions, where = [], [], []
         ready: list = []  # (question, topic, paths) of those decoded while linking
         ready_at: list[int] = []
@@ -265,7 +292,10 @@ class Reasoner:
                                          note="no entity of the graph is named in the question")
                 continue
             question = Question(qid, text, [best.key], answers)
-            if best.decoded is not None and best.decoded[0] == beam:  # decoded while linking
+            if i in settled:  # decoded while linking, its topic settled by the label scan
+                ready.append((question, *settled[i]))
+                ready_at.append(i)
+            elif best.decoded is not None and best.decoded[0] == beam:  # decoded while linking, a near-tie
                 ready.append((question, np.array([best.entity], dtype=np.int64), best.decoded[1]))
                 ready_at.append(i)
             else:

@@ -202,3 +202,32 @@ def test_a_capitalised_title_beats_a_common_word_label():
     kg = KnowledgeGraph.from_triples([("Ripe", "directed_by", "Mo Ogrodnik"), ("Jaws", "has_tags", "camera")],
                                      name="camera")
     assert best(EntityLinker.from_graph(kg), "who was behind the camera for Ripe") == "Ripe"
+
+
+def test_linked_batch_is_decoded_in_one_pass(world_run):
+    """``ask_linked`` decodes a batch's near-ties (to choose the topic) and the questions
+    whose topic the label scan settles alone in the same decoder calls: one call for
+    the batch instead of two, and the answers of the two-pass way (link, then answer),
+    up to float rounding."""
+    from kgdistill.reasoner import Reasoner
+
+    reasoner = Reasoner.from_run(world_run)
+    rows = [json.loads(x) for x in (GRAPHS / "world_valid.jsonl").read_text().splitlines()]
+    texts = [r["question"] for r in rows] + ["Where was Ada Lovelace born?", "qwertyuiop zxcvbnm",
+                                            "Is Paris in France?", "Where was Apple founded, in France or in USA?"]
+    calls: list[int] = []  # prompts per decoder call
+    decode = reasoner.decoder.decode
+    reasoner.decoder.decode = lambda *a, **k: calls.append(len(a[1])) or decode(*a, **k)
+    links = reasoner.link(texts)
+    near_ties = [i for i, r in enumerate(links) if r.best is not None and r.best.decoded is not None]
+    settled = [i for i, r in enumerate(links) if r.best is not None and r.best.decoded is None]
+    assert near_ties and settled, (len(near_ties), len(settled))  # the batch has both kinds
+    two_pass = reasoner.ask_linked(texts, links=links)
+    two_calls, calls[:] = list(calls), []
+    one_pass = reasoner.ask_linked(texts)
+    assert sum(calls) == sum(two_calls)  # the same prompts...
+    assert len(calls) == -(-sum(calls) // reasoner.batch_size) < len(two_calls), (calls, two_calls)  # ...in fewer calls
+    for a, b in zip(two_pass, one_pass):
+        assert a.linking["entity"] == b.linking["entity"] and a.note == b.note
+        assert [(x.entity, x.path, x.verified) for x in a.answers] == [(x.entity, x.path, x.verified) for x in b.answers]
+        assert all(abs(x.score - y.score) < 1e-5 for x, y in zip(a.answers, b.answers))
