@@ -478,6 +478,8 @@ class KnowledgeGraph(GraphBackend):
         sources = np.asarray(sources, dtype=np.int64)
         if drel is None:
             starts, ends = self._adj_ptr[sources], self._adj_ptr[sources + 1]
+        elif not 0 <= drel < self._n_drel:  # no such relation (its keys would be the next entity's)
+            return np.empty(0, dtype=np.int64), self._adj_drel[:0].copy(), self._adj_dst[:0].copy()
         else:
             keys = sources * self._n_drel + drel
             starts = np.searchsorted(self._adj_key, keys, side="left")
@@ -491,6 +493,8 @@ class KnowledgeGraph(GraphBackend):
 
     def neighbors(self, sources: IdArray, drel: int) -> IdArray:
         sources = np.asarray(sources, dtype=np.int64)
+        if not 0 <= drel < self._n_drel:
+            return self._adj_dst[:0].copy()
         keys = sources * self._n_drel + drel
         starts = np.searchsorted(self._adj_key, keys, side="left")
         ends = np.searchsorted(self._adj_key, keys, side="right")

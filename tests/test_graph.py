@@ -135,3 +135,16 @@ def test_many_frontiers_at_once_equal_each_alone(seed):
     steps = [(f, rng.randrange(2 * kg.num_relations + 2)) for f in sets]
     want = [np.unique(kg.edges(np.unique(f), d)[2]).tolist() for f, d in steps]
     assert [o.tolist() for o in kg.neighbors_many(steps)] == want
+
+
+def test_a_relation_number_beyond_the_graph_has_no_edges():
+    """Edges are keyed ``entity * directed relations + relation``: a directed relation
+    number past the last one was read as the next entity's first relation, and
+    ``edges``/``neighbors`` returned that entity's edges instead of none."""
+    kg = KnowledgeGraph.from_triples([("a", "r", "b"), ("b", "r", "c"), ("c", "s", "a")])
+    n_drel = 2 * kg.num_relations
+    ids = np.arange(kg.num_entities)
+    for drel in (n_drel, n_drel + 1, n_drel + 7, -1):
+        assert kg.edges(ids, drel)[0].size == 0 and kg.edges(ids[:1], drel)[0].size == 0, drel
+        assert kg.neighbors(ids, drel).size == 0, drel
+    assert kg.neighbors(ids, 0).size  # in range: still found
