@@ -155,6 +155,14 @@ def edge_ranges(graph: "GraphBackend", entities: np.ndarray, drel: int) -> tuple
     return dst, np.searchsorted(src, entities, side="left"), np.searchsorted(src, entities, side="right")
 
 
+def unique_per_group(values: np.ndarray, group: np.ndarray, groups: int) -> list[np.ndarray]:
+    """The sorted unique ``values`` (ids below 2**32) of each group ``0 .. groups - 1``
+    (``group[i]`` is the group of ``values[i]``), with one sort for all groups."""
+    keys = np.unique(values.astype(np.int64) + KEY_SPACE * group)
+    bounds = np.searchsorted(keys, np.arange(groups + 1, dtype=np.int64) * KEY_SPACE)
+    return [keys[bounds[g]:bounds[g + 1]] - KEY_SPACE * g for g in range(groups)]
+
+
 class GraphBackend(ABC):
     """What paths and the verifier need from a graph store.
 
@@ -241,13 +249,11 @@ class GraphBackend(ABC):
             return out
         ents = np.concatenate([np.asarray(f, dtype=np.int64) for f in frontiers])
         src, drel, _ = self.edges(np.unique(ents))  # one call for all sets
-        order = np.lexsort((drel, src))
+        order = np.argsort(src, kind="stable")
         src, drel = src[order], drel[order]
         lo, hi = np.searchsorted(src, ents, side="left"), np.searchsorted(src, ents, side="right")
         group = np.repeat(np.repeat(np.arange(len(frontiers), dtype=np.int64), sizes), hi - lo)
-        keys = np.unique(drel[concat_ranges(lo, hi)].astype(np.int64) + KEY_SPACE * group)
-        bounds = np.searchsorted(keys, np.arange(len(frontiers) + 1, dtype=np.int64) * KEY_SPACE)
-        return [keys[bounds[g]:bounds[g + 1]] - KEY_SPACE * g for g in range(len(frontiers))]
+        return unique_per_group(drel[concat_ranges(lo, hi)], group, len(frontiers))
 
     def neighbors_many(self, steps: Sequence[tuple[IdArray, int]]) -> list[IdArray]:
         """:meth:`neighbors` for many ``(sources, drel)`` pairs (one query on a store)."""
@@ -266,10 +272,8 @@ class GraphBackend(ABC):
             ents = np.concatenate(sources)
             dst, lo, hi = edge_ranges(self, ents, drel)
             group = np.repeat(np.repeat(np.arange(len(members), dtype=np.int64), sizes), hi - lo)
-            keys = np.unique(dst[concat_ranges(lo, hi)].astype(np.int64) + KEY_SPACE * group)
-            bounds = np.searchsorted(keys, np.arange(len(members) + 1, dtype=np.int64) * KEY_SPACE)
-            for g, i in enumerate(members):
-                out[i] = keys[bounds[g]:bounds[g + 1]] - KEY_SPACE * g
+            for i, found in zip(members, unique_per_group(dst[concat_ranges(lo, hi)], group, len(members))):
+                out[i] = found
         return out
 
     def degree(self, entities: IdArray) -> np.ndarray:
