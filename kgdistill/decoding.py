@@ -93,26 +93,56 @@ def _expand(graph: GraphBackend | None, binding, steps: list[tuple[_Beam, int]],
     return graph.neighbors_many([(b.frontier, int(binding.drel_of_row[row_of_token[t]])) for b, t in steps])
 
 
-def _allowed_tokens(student, beam: _Beam, may_extend: bool, graph: GraphBackend | None,
-                    binding: GraphBinding | None, leaving: np.ndarray | None = None,
-                    min_hops: int = 1) -> torch.Tensor:
-    """Token ids a beam may take next: with a graph, the relations that leave its
-    frontier (``leaving``, if it may still grow) and the end token once it has
-    ``min_hops`` relations; without, any path token (the end token not before
-    ``min_hops``, only the end token at the hop limit)."""
-    end = student.end_id
-    if graph is None:
-        allowed = student.output_ids if may_extend else torch.tensor([end])
-        return allowed[allowed != end] if len(beam.tokens) < min_hops else allowed
-    tokens = []
-    if may_extend and beam.frontier.size:
-        if leaving is None:
-            leaving = np.unique(graph.edges(beam.frontier)[1])
-        rows = binding.rows(leaving)
-        tokens = student.path_token_ids[torch.from_numpy(rows[rows >= 0])].tolist()
-    if len(beam.tokens) >= min_hops:
-        tokens.append(end)
-    return torch.tensor(tokens, dtype=torch.long)
+def _select(student, beams: Sequence[_Beam], logp: torch.Tensor, column: torch.Tensor, step: int,
+            may_extend: bool, graph: GraphBackend | None, binding: GraphBinding | None, leaving: list | None,
+            min_hops: int, beam_size: int) -> list[tuple[int, list[tuple[float, int, int]]]]:
+    """One beam-search step for every live beam at once: per question (in order of its
+    first beam), its best ``beam_size`` continuations ``(score, beam index, token)``,
+    best first, over all its beams' allowed tokens.
+
+    A beam may take the path tokens of the relations leaving its frontier
+    (``leaving``; any path token without a graph) while it may still grow, and the end
+    token once it has ``min_hops`` relations (every live beam has ``step``). The scores
+    (``logp``: one row per beam, ``column[token]`` a token's column) are added to the
+    beams' log-probabilities in float64, as Python floats add, and the best are taken
+    with one ``topk`` over each question's beams."""
+    n_rows = len(student.path_token_ids)
+    n_beams = len(beams)
+    allowed = torch.zeros((n_beams, n_rows + 1), dtype=torch.bool)  # path rows, then the end token
+    if may_extend:
+        if graph is None:
+            allowed[:, :n_rows] = True
+        else:
+            sizes = np.fromiter((x.size for x in leaving), dtype=np.int64, count=n_beams)
+            rows = binding.rows(np.concatenate(leaving)) if sizes.sum() else np.empty(0, np.int64)
+            owner = np.repeat(np.arange(n_beams, dtype=np.int64), sizes)
+            known = rows >= 0
+            allowed[torch.from_numpy(owner[known]), torch.from_numpy(rows[known])] = True
+    if step >= min_hops:
+        allowed[:, n_rows] = True
+    scores = logp[:, column[student.output_ids]].double()
+    total = torch.tensor([b.logprob for b in beams], dtype=torch.float64)[:, None] + scores
+    total = torch.where(allowed, total, torch.tensor(-math.inf, dtype=torch.float64))
+    # each question's beams side by side, padded with a row that allows nothing
+    order: dict[int, list[int]] = {}
+    for i, b in enumerate(beams):
+        order.setdefault(b.question, []).append(i)
+    width = max(len(v) for v in order.values())
+    index = torch.full((len(order), width), n_beams, dtype=torch.long)
+    for k, members in enumerate(order.values()):
+        index[k, :len(members)] = torch.tensor(members)
+    padded = torch.cat([total, torch.full((1, n_rows + 1), -math.inf, dtype=torch.float64)])
+    flat = padded[index].reshape(len(order), -1)
+    top = torch.topk(flat, min(beam_size, flat.shape[1]), dim=1)
+    out_ids = student.output_ids.tolist()
+    picked = []
+    for (q, _), vals, where, members in zip(order.items(), top.values.tolist(), top.indices.tolist(),
+                                            index.tolist()):
+        cands = [(v, members[f // (n_rows + 1)], out_ids[f % (n_rows + 1)])
+                 for v, f in zip(vals, where) if v != -math.inf]
+        if cands:
+            picked.append((q, cands))
+    return picked
 
 
 def _forced_end(beams: Sequence[_Beam], finished: list[list[_Beam]], end: int) -> None:
@@ -196,22 +226,13 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         dev = logits.device
         last = logits[torch.arange(len(seqs), device=dev), (att.sum(1) - 1).to(dev)].float().cpu()
         logp_all = student.log_softmax(last)
-        candidates: dict[int, list[tuple[float, _Beam, int]]] = {}
-        leaving = _leaving(graph, beams, step < max_hops)
-        for i, beam in enumerate(beams):
-            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding,
-                                      None if leaving is None else leaving[i], min_hops)
-            if allowed.numel() == 0:
-                continue
-            scores = logp_all[i, allowed]
-            k = min(beam_size, allowed.numel())
-            top = torch.topk(scores, k)
-            for sc, j in zip(top.values.tolist(), top.indices.tolist()):
-                candidates.setdefault(beam.question, []).append((beam.logprob + sc, beam, int(allowed[j])))
+        may_extend = step < max_hops
+        picked = _select(student, beams, logp_all, torch.arange(logp_all.shape[1]), step, may_extend, graph,
+                         binding, _leaving(graph, beams, may_extend), min_hops, beam_size)
         grow = []
-        for q, cands in candidates.items():
-            cands.sort(key=lambda c: -c[0])
-            for score, beam, token in cands[:beam_size]:
+        for q, cands in picked:
+            for score, i, token in cands:
+                beam = beams[i]
                 if token == end:
                     finished[q].append(_Beam(q, beam.tokens + [token], score, beam.frontier))
                 else:
@@ -274,21 +295,12 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     for step in range(max_hops + 1):
         if not beams:
             break
-        candidates: dict[int, list[tuple[float, int, int]]] = {}
-        leaving = _leaving(graph, beams, step < max_hops)
-        for i, beam in enumerate(beams):
-            allowed = _allowed_tokens(student, beam, step < max_hops, graph, binding,
-                                      None if leaving is None else leaving[i], min_hops)
-            if allowed.numel() == 0:
-                continue
-            scores = logp_rows[i, column[allowed]]
-            top = torch.topk(scores, min(beam_size, allowed.numel()))
-            for sc, j in zip(top.values.tolist(), top.indices.tolist()):
-                candidates.setdefault(beam.question, []).append((beam.logprob + sc, i, int(allowed[j])))
+        may_extend = step < max_hops
+        picked = _select(student, beams, logp_rows, column, step, may_extend, graph, binding,
+                         _leaving(graph, beams, may_extend), min_hops, beam_size)
         grow, parents, tokens = [], [], []
-        for q, cands in candidates.items():
-            cands.sort(key=lambda c: -c[0])
-            for score, i, token in cands[:beam_size]:
+        for q, cands in picked:
+            for score, i, token in cands:
                 beam = beams[i]
                 if token == end:
                     finished[q].append(_Beam(q, beam.tokens + [token], score, beam.frontier))
