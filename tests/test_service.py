@@ -269,3 +269,94 @@ def test_the_loaded_model_is_out_of_the_garbage_collectors_reach(reasoner):
         tracked = {id(o) for o in gc.get_objects()}
         assert id(reasoner) not in tracked and id(reasoner.student.model) not in tracked
     assert id(reasoner) in {id(o) for o in gc.get_objects()}
+
+
+def _chunked(body: bytes):
+    """The body sent without a Content-Length (chunked): AskLane leaves such requests
+    to the FastAPI route, so the two answer paths can be compared."""
+    def gen():
+        yield body
+    return gen()
+
+
+@pytest.mark.parametrize("payload", [
+    {"question": "Where was Ada Lovelace born?", "max_answers": 2},
+    {"question": "  Where was X born?  ", "topic": "Ada Lovelace", "beam": 2},
+    {"question": "qwertyuiop zxcvbnm"},
+    {"question": "x", "topic": "Nobody Anywhere"},
+])
+def test_ask_lane_answers_as_the_route_does(client, payload):
+    """POST /ask is answered by the AskLane middleware (no FastAPI routing) when the
+    body is valid: the same status and body as the route gives, field by field."""
+    from kgdistill.service import AskLane
+
+    lane = client.app.middleware_stack
+    while not isinstance(lane, AskLane):
+        lane = lane.app
+    body = json.dumps(payload).encode()
+    before = lane.answered
+    fast = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+    assert lane.answered == before + 1
+    slow = client.post("/ask", content=_chunked(body), headers={"Content-Type": "application/json"})
+    assert lane.answered == before + 1
+    assert "content-length" in fast.request.headers and "content-length" not in slow.request.headers
+    assert fast.status_code == slow.status_code
+    a, b = fast.json(), slow.json()
+    a.pop("ms", None), b.pop("ms", None)
+    assert a == b
+    assert fast.headers["content-type"] == "application/json"
+
+
+def test_ask_lane_leaves_refusals_to_the_application(client):
+    """Bodies the lane does not take get the application's own messages."""
+    cases = [
+        (b"not json", "application/json", 422, "not valid JSON"),
+        (b"[1, 2]", "application/json", 422, "Input should be a valid dictionary"),
+        (b'{"question": 5}', "application/json", 422, "question: Input should be a valid string"),
+        (b'{"question": "x", "beam": NaN}', "application/json", 422, "beam"),
+        (b'{"question": "Where was Ada Lovelace born?"}', "text/plain", 422, None),
+    ]
+    for body, ctype, status, words in cases:
+        r = client.post("/ask", content=body, headers={"Content-Type": ctype})
+        assert r.status_code == status, (body, r.text)
+        assert set(r.json()) == {"error", "detail"}
+        if words:
+            assert words in r.json()["error"], r.text
+    r = client.post("/ask", content=b'{"question": "x"}' + b" " * 5000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "limit is 4,096" in r.json()["error"]
+
+
+@pytest.mark.parametrize("lane", [True, False])
+def test_a_non_finite_number_in_an_answer_is_a_500_not_invalid_json(reasoner, monkeypatch, lane):
+    """orjson would write NaN as null (a silent wrong number): the service refuses it,
+    as Starlette's JSONResponse does, on both answer paths."""
+    import kgdistill.service as service
+
+    real = service.answer_payload
+
+    def broken(res, max_answers):
+        out = real(res, max_answers)
+        out["answers"][0]["score"] = float("nan")
+        return out
+
+    monkeypatch.setattr(service, "answer_payload", broken)
+    body = json.dumps({"question": "Where was Ada Lovelace born?"}).encode()
+    # as a real server does: the 500 is sent, not raised in the test
+    with TestClient(create_app(reasoner), raise_server_exceptions=False) as client:
+        r = client.post("/ask", content=body if lane else _chunked(body), headers={"Content-Type": "application/json"})
+    assert r.status_code == 500 and r.json() == {"error": "internal error: ValueError", "detail": None}
+
+
+@pytest.mark.parametrize("use_orjson", [True, False])
+def test_json_bytes_writes_what_the_standard_library_reads(monkeypatch, use_orjson):
+    import kgdistill.service as service
+
+    if not use_orjson:
+        monkeypatch.setattr(service, "orjson", None)
+    elif service.orjson is None:
+        pytest.skip("orjson is not installed (the 'serve' extra installs it)")
+    payload = {"a": [1, 2.5, 8.96e-05, -0.0, 1e300], "b": {"c": None, "d": "é → ü \"q\""}, "e": True, "f": []}
+    assert json.loads(service._json_bytes(payload)) == payload
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError):
+            service._json_bytes({"x": [{"y": bad}]})
