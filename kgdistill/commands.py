@@ -544,7 +544,9 @@ def cmd_mcp(args) -> int:
 
     def load():
         reasoner = _load_reasoner(args, beam_size=args.beam, batch_size=args.max_batch)
-        reasoner.linker  # build or read the entity index before the first call
+        from kgdistill.service import prepare_linker
+
+        prepare_linker(reasoner)  # build or read the entity index before the first call
         print(f"kgdistill: {args.run} loaded", file=sys.stderr, flush=True)
         return reasoner
 

@@ -87,6 +87,57 @@ def test_fuzzy_fallback_for_misspellings(kg):
     assert linker.link("tell me something nice").best is None
 
 
+@pytest.mark.parametrize("cutoff", [88.0, 60.0, 0.0])
+def test_fuzzy_length_window_finds_what_the_whole_bucket_finds(cutoff):
+    """The fuzzy fallback compares an n-gram only with names whose length can reach
+    the cutoff; the candidates (entities, mentions, scores, order) must be those of
+    comparing it with every name of its bucket, ties included."""
+    import random
+
+    from rapidfuzz import fuzz, process
+
+    from kgdistill.linking import _words_with_spans
+
+    rng = random.Random(int(cutoff))
+    letters = "abcdefgh"  # few letters: many near and equal ratios, so ties occur
+    labels = sorted({" ".join("".join(rng.choice(letters) for _ in range(rng.randint(2, 9)))
+                               for _ in range(rng.randint(1, 3))) for _ in range(400)})
+    kg = KnowledgeGraph.from_triples([(x, "r", labels[0]) for x in labels], name="fuzzy")
+    linker = EntityLinker.from_graph(kg, fuzzy_cutoff=cutoff)
+
+    def reference(question):
+        toks, spans = _words_with_spans(question)
+        out = []
+        for n in range(min(len(toks), 8), 0, -1):
+            # names of n - 1, n, n + 1 words, in that order (ties keep it)
+            members = [i for m in (n - 1, n, n + 1) for i, name in enumerate(linker.names) if name.count(" ") + 1 == m]
+            names = [linker.names[i] for i in members]
+            for a in range(len(toks) - n + 1):
+                gram = toks[a:a + n]
+                if linker._commonness(gram) >= 0.5 or len(" ".join(gram)) < 4 or not names:
+                    continue
+                for _, ratio, j in process.extract(" ".join(gram), names, scorer=fuzz.ratio,
+                                                   score_cutoff=cutoff, limit=3):
+                    for ent, _ in linker.name_entities[members[j]]:
+                        out.append((ent, spans[a][0], spans[a + n - 1][1],
+                                    round(linker._score(gram, int(linker.degrees[ent])) - (100 - ratio) / 10, 9)))
+        return out
+
+    checked = 0
+    for _ in range(60):
+        label = rng.choice(labels)
+        chars = list(label)
+        for _ in range(rng.randint(0, 2)):
+            chars[rng.randrange(len(chars))] = rng.choice(letters)
+        question = "what is " + "".join(chars)
+        toks, spans = _words_with_spans(question)
+        got = [(c.entity, c.start, c.end, round(c.score, 9)) for c in linker._fuzzy(question, toks, spans)]
+        want = reference(question)
+        assert got == want, question
+        checked += bool(want)
+    assert checked > 30
+
+
 def test_entities_sharing_a_label_are_all_candidates():
     kg = KnowledgeGraph(["film/gigi-1958", "film/gigi-1949", "Minnelli", "1958", "1949"],
                         ["directed_by", "release_year"],
