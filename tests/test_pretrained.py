@@ -43,6 +43,19 @@ def test_converted_checkpoint_matches_the_gguf_model(smollm2_dir):
 
 
 @needs_smollm2
+def test_conversion_writes_no_progress_bar_into_a_log(tmp_path, capfd):
+    """Training logged to a file showed transformers' "Converting and de-quantizing
+    GGUF tensors" bar (272 redraws in one line); where stderr is not a terminal,
+    kgdistill writes progress lines only."""
+    from kgdistill.pretrained import convert_gguf
+
+    target = convert_gguf(PRETRAINED["smollm2-135m"], tmp_path / "smollm2")
+    assert (target / "config.json").is_file()
+    err = capfd.readouterr().err
+    assert "de-quantizing" not in err and "it/s" not in err
+
+
+@needs_smollm2
 def test_smollm2_student_with_lora_learns_and_decodes_valid_paths(smollm2_dir, tiny):
     from kgdistill.decoding import decode_paths
     from kgdistill.distill import DistillConfig, batch_loss
