@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -386,10 +387,11 @@ class EntityLinker:
                     continue
                 size = len(text)
                 lo = bisect.bisect_left(lengths, math.floor(size * r / (2 - r)) - 1)
-                hi = len(names) if r == 0 else bisect.bisect_right(lengths, math.ceil(size * (2 - r) / r) + 1)
+                longest = size * (2 - r) / r if r > 1e-6 else math.inf  # a tiny cutoff: any length
+                hi = bisect.bisect_right(lengths, math.ceil(longest) + 1) if longest < lengths[-1] else len(names)
                 found = process.extract(text, names[lo:hi], scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff,
                                         limit=None)
-                best = sorted(((ratio, lo + j) for _, ratio, j in found), key=lambda x: (-x[0], order[x[1]]))[:3]
+                best = heapq.nsmallest(3, ((ratio, lo + j) for _, ratio, j in found), key=lambda x: (-x[0], order[x[1]]))
                 for ratio, j in best:
                     s, e = spans[a][0], spans[a + n - 1][1]
                     for ent, alias in self.name_entities[members[j]]:

@@ -122,7 +122,7 @@ def _gguf_progress_bar():
         yield
         return
     bar = getattr(gguf_utils, "tqdm", None)
-    if bar is None or sys.stderr.isatty():
+    if bar is None or getattr(sys.stderr, "isatty", lambda: False)():
         yield
         return
     gguf_utils.tqdm = functools.partial(bar, disable=True)

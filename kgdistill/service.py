@@ -303,7 +303,7 @@ class BodyLimit:
             return
         length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):  # "²".isdigit() is true
                 await self._refuse(scope, receive, send, 400, "bad Content-Length")
             elif int(length) > self.limit:
                 await self._refuse(scope, receive, send, 413,
@@ -340,7 +340,8 @@ class BodyLimit:
 
 
 def _is_json(content_type: Optional[str]) -> bool:
-    return content_type is None or content_type.split(";")[0].strip().lower() == "application/json"
+    """A JSON content type (FastAPI refuses a body without one: ``strict_content_type``)."""
+    return content_type is not None and content_type.split(";")[0].strip().lower() == "application/json"
 
 
 class AskLane:
@@ -360,46 +361,53 @@ class AskLane:
         self.app, self.model, self.answer, self.limit = app, model, answer, int(limit)
         self.answered = 0  # requests answered here (the rest went on to the application)
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/ask":
-            await self.app(scope, receive, send)
-            return
+    def _takes(self, scope) -> bool:
+        """Whether the request is one the lane may answer, from its headers alone."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):  # served under a prefix (uvicorn --root-path)
+            path = path[len(root):]
+        if path != "/ask":
+            return False
         length = content_type = None
         for k, v in scope["headers"]:
-            if k == b"content-length":
-                length = v.decode("latin-1")
-            elif k == b"content-type":
-                content_type = v.decode("latin-1")
-        if length is None or not length.isdigit() or not 0 < int(length) <= self.limit or not _is_json(content_type):
+            if k == b"content-length" or k == b"content-type":
+                if (length if k == b"content-length" else content_type) is not None:
+                    return False  # a repeated header: the application decides what it means
+                if k == b"content-length":
+                    length = v.decode("latin-1")
+                else:
+                    content_type = v.decode("latin-1")
+        return (length is not None and length.isascii() and length.isdigit() and 0 < int(length) <= self.limit
+                and _is_json(content_type))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if not self._takes(scope):
             await self.app(scope, receive, send)  # refused or answered there, as before
             return
-        chunks, size = [], 0
+        messages, size = [], 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
+            messages.append(message)
+            size += len(message.get("body", b""))
             if not message.get("more_body", False) or size > self.limit:
                 break
-        body = b"".join(chunks)
         req = None
-        if size <= self.limit:
+        if size <= self.limit and not messages[-1].get("more_body", False):
             try:
-                data = json.loads(body)
+                data = json.loads(b"".join(m.get("body", b"") for m in messages))
                 if isinstance(data, dict):
                     req = self.model.model_validate(data)
-            except ValueError:  # bad JSON, or a pydantic ValidationError (a ValueError)
+            except (ValueError, RecursionError):  # bad JSON (or too deep), a pydantic ValidationError
                 req = None
-        if req is None:  # the application refuses it, with its message
-            given = False
+        if req is None:  # the application answers it, reading the same messages
+            pending = iter(messages)
 
             async def replay():
-                nonlocal given
-                if not given:
-                    given = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
+                return next(pending, None) or await receive()
 
             await self.app(scope, replay, send)
             return
@@ -416,16 +424,16 @@ class AskLane:
 
 
 def _finite(payload: Any) -> bool:
-    """Whether every float in a JSON-like payload is finite."""
+    """Whether every float in a JSON-like payload (dicts, lists, tuples, their
+    subclasses) is finite."""
     stack = [payload]
     while stack:
         node = stack.pop()
-        for v in node.values() if type(node) is dict else node:
-            t = type(v)
-            if t is float:
+        for v in node.values() if isinstance(node, dict) else node:
+            if type(v) is float:
                 if v - v != 0.0:  # NaN or an infinity
                     return False
-            elif t is dict or t is list:
+            elif isinstance(v, (dict, list, tuple)):
                 stack.append(v)
     return True
 
@@ -441,13 +449,16 @@ def _json_bytes(payload: Any) -> bytes:
     with the check below, against 80 us with the standard library, whose C encoder
     spends most of it writing floats). Like Starlette's ``JSONResponse`` (the
     standard library otherwise), a NaN or infinity is refused with ``ValueError``
-    (orjson alone would write ``null``): a 500, never a silent wrong number."""
-    if orjson is None:
-        return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None,
-                          separators=(",", ":")).encode("utf-8")
-    if not _finite(payload):
-        raise ValueError("a number in the answer is not finite")
-    return orjson.dumps(payload)
+    (orjson alone would write ``null``): a 500, never a silent wrong number. What
+    orjson does not write (``numpy.float64``, integers over 64 bits) the standard
+    library writes, as the route would."""
+    if orjson is not None and _finite(payload):
+        try:
+            return orjson.dumps(payload)
+        except TypeError:  # orjson.JSONEncodeError: a type it does not write
+            pass
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode("utf-8")
 
 
 def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdistill", process: dict | None = None):

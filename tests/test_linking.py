@@ -87,7 +87,7 @@ def test_fuzzy_fallback_for_misspellings(kg):
     assert linker.link("tell me something nice").best is None
 
 
-@pytest.mark.parametrize("cutoff", [88.0, 60.0, 0.0])
+@pytest.mark.parametrize("cutoff", [100.0, 88.0, 60.0, 1e-300, 0.0])
 def test_fuzzy_length_window_finds_what_the_whole_bucket_finds(cutoff):
     """The fuzzy fallback compares an n-gram only with names whose length can reach
     the cutoff; the candidates (entities, mentions, scores, order) must be those of
@@ -98,7 +98,7 @@ def test_fuzzy_length_window_finds_what_the_whole_bucket_finds(cutoff):
 
     from kgdistill.linking import _words_with_spans
 
-    rng = random.Random(int(cutoff))
+    rng = random.Random(int(cutoff) + (cutoff == 1e-300))
     letters = "abcdefgh"  # few letters: many near and equal ratios, so ties occur
     labels = sorted({" ".join("".join(rng.choice(letters) for _ in range(rng.randint(2, 9)))
                                for _ in range(rng.randint(1, 3))) for _ in range(400)})
@@ -135,7 +135,7 @@ def test_fuzzy_length_window_finds_what_the_whole_bucket_finds(cutoff):
         want = reference(question)
         assert got == want, question
         checked += bool(want)
-    assert checked > 30
+    assert checked > (5 if cutoff == 100 else 30)
 
 
 def test_entities_sharing_a_label_are_all_candidates():

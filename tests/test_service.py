@@ -326,6 +326,27 @@ def test_ask_lane_leaves_refusals_to_the_application(client):
     assert r.status_code == 413 and "limit is 4,096" in r.json()["error"]
 
 
+@pytest.mark.parametrize("body, headers", [
+    (b'{"question": "Where was Ada Lovelace born?"}', []),  # no Content-Type
+    (b'{"question": "Where was Ada Lovelace born?"}', [("Content-Type", "text/plain"),
+                                                      ("Content-Type", "application/json")]),
+    (b'{"question": ' + b"[" * 1500 + b"]" * 1500 + b"}", [("Content-Type", "application/json")]),  # too deep
+    (b'{"question": "Where was Ada Lovelace born?"}', [("Content-Type", "application/json; charset=utf-8")]),
+    (b"\xef\xbb\xbf" + b'{"question": "Where was Ada Lovelace born?"}', [("Content-Type", "application/json")]),
+])
+def test_odd_requests_get_from_the_lane_what_the_route_gives(client, body, headers):
+    """Review findings: a body without Content-Type (FastAPI refuses it), a repeated
+    Content-Type (Starlette reads the first), JSON nested past the recursion limit (a
+    500 from the lane before) and a byte-order mark get the route's answer."""
+    fast = client.post("/ask", content=body, headers=headers)
+    slow = client.post("/ask", content=_chunked(body), headers=headers)
+    assert "content-length" not in slow.request.headers
+    assert fast.status_code == slow.status_code < 500, (fast.text, slow.text)
+    a, b = fast.json(), slow.json()
+    a.pop("ms", None), b.pop("ms", None)
+    assert a == b
+
+
 @pytest.mark.parametrize("lane", [True, False])
 def test_a_non_finite_number_in_an_answer_is_a_500_not_invalid_json(reasoner, monkeypatch, lane):
     """orjson would write NaN as null (a silent wrong number): the service refuses it,
@@ -355,11 +376,15 @@ def test_json_bytes_writes_what_the_standard_library_reads(monkeypatch, use_orjs
         monkeypatch.setattr(service, "orjson", None)
     elif service.orjson is None:
         pytest.skip("orjson is not installed (the 'serve' extra installs it)")
-    payload = {"a": [1, 2.5, 8.96e-05, -0.0, 1e300], "b": {"c": None, "d": "é → ü \"q\""}, "e": True, "f": []}
+    import numpy as np
+
+    payload = {"a": [1, 2.5, 8.96e-05, -0.0, 1e300], "b": {"c": None, "d": "é → ü \"q\""}, "e": True, "f": [],
+               "g": np.float64(0.25), "h": 2 ** 70}  # orjson writes neither of the last two
     assert json.loads(service._json_bytes(payload)) == payload
-    for bad in (float("nan"), float("inf"), -float("inf")):
-        with pytest.raises(ValueError):
-            service._json_bytes({"x": [{"y": bad}]})
+    for bad in (float("nan"), float("inf"), -float("inf"), np.float64("nan")):
+        for where in ({"x": [{"y": bad}]}, {"x": (1, bad)}):
+            with pytest.raises(ValueError):
+                service._json_bytes(where)
 
 
 def test_the_fuzzy_index_is_built_before_the_first_request(world_run):
