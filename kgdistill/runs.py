@@ -508,16 +508,15 @@ class StudentSource:
 
     def predict(self, graph: GraphBackend, questions: Sequence[Question], top_k: int, progress: bool = True
                 ) -> list[dict]:
-        from tqdm.auto import tqdm
-
         from kgdistill.serializer import make_prompt
+        from kgdistill.training import progress_steps
 
         reasoner = self.reasoner(top_k)
         self.echo(f"source student ({self.cfg.soft_targets_from}): path distributions of {len(questions):,} "
                   "questions")
         out = []
         bs = reasoner.batch_size
-        for s in tqdm(range(0, len(questions), bs), desc="source student", unit="batch", disable=not progress):
+        for s in progress_steps(range(0, len(questions), bs), "source student", progress=progress):
             chunk = questions[s:s + bs]
             topics = [np.unique(ids[ids >= 0]) for ids in (graph.entity_ids(q.topic_entities) for q in chunk)]
             live = [i for i, t in enumerate(topics) if t.size]

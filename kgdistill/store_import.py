@@ -135,7 +135,8 @@ def _fill(store, path: Path, fmt: str, base: str, progress: bool) -> dict:
 def _bar(total: int, unit: str, progress: bool, desc: str):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=unit, unit_scale=True, disable=not progress, desc=desc, leave=False)
+    # disable=None: no bar where stderr is not a terminal (a log file)
+    return tqdm(total=total, unit=unit, unit_scale=True, disable=None if progress else True, desc=desc, leave=False)
 
 
 def _rdf_quads(path: Path, fmt, counts: dict, progress: bool) -> Iterator:

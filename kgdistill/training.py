@@ -112,6 +112,26 @@ class _LineReport:
              f"epoch ends in ~{per_batch * (total - k) / 60:.0f} min")
 
 
+def progress_steps(items: Sequence, desc: str, unit: str = "batch", progress: bool = True):
+    """Iterate over ``items`` with a progress bar on a terminal, or, where stderr is
+    not one (a log file), a line every :data:`REPORT_SECONDS`; nothing without
+    ``progress``."""
+    from tqdm.auto import tqdm
+
+    if not progress or _is_tty():
+        yield from tqdm(items, desc=desc, unit=unit, disable=None if progress else True)
+        return
+    start = last = time.perf_counter()
+    total = len(items)
+    for k, item in enumerate(items, 1):
+        yield item
+        now = time.perf_counter()
+        if now - last >= REPORT_SECONDS and k < total:
+            last = now
+            _say(f"{desc}: {unit} {k:,}/{total:,} ({100 * k / total:.0f}%), "
+                 f"ends in ~{(now - start) / k * (total - k) / 60:.0f} min")
+
+
 # ---------------------------------------------------------------------- the loop
 class TrainTask(ABC):
     """What :func:`fit` trains: a model, a loss over a batch, a validation score."""

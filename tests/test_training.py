@@ -116,3 +116,15 @@ def test_training_without_a_terminal_prints_progress_lines(monkeypatch, capsys):
     assert "student epoch 2: training loss " in err and "validation -" in err
     # the score is rounded (it was printed as 0.9710827168796234)
     assert re.search(r"student epoch 2: training loss [-0-9.]+, validation -\d+\.\d{4}, ", err)
+
+
+def test_progress_steps_write_lines_not_bars_into_a_log(monkeypatch, capsys):
+    from kgdistill import training
+
+    monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    assert list(training.progress_steps(range(3), "source student")) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "source student: batch 1/3 (33%), ends in ~0 min" in err and "batch 2/3 (67%)" in err
+    assert "batch 3/3" not in err and "batch/s" not in err
+    assert list(training.progress_steps([7], "quiet", progress=False)) == [7]
+    assert capsys.readouterr().err == ""
