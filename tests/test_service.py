@@ -288,7 +288,7 @@ def _chunked(body: bytes):
 def test_ask_lane_answers_as_the_route_does(client, payload):
     """POST /ask is answered by the AskLane middleware (no FastAPI routing) when the
     body is valid: the same status and body as the route gives, field by field."""
-    from kgdistill.service import AskLane
+    from kgdistill.asgi import AskLane
 
     lane = client.app.middleware_stack
     while not isinstance(lane, AskLane):
@@ -370,7 +370,7 @@ def test_a_non_finite_number_in_an_answer_is_a_500_not_invalid_json(reasoner, mo
 
 @pytest.mark.parametrize("use_orjson", [True, False])
 def test_json_bytes_writes_what_the_standard_library_reads(monkeypatch, use_orjson):
-    import kgdistill.service as service
+    import kgdistill.asgi as service
 
     if not use_orjson:
         monkeypatch.setattr(service, "orjson", None)
