@@ -393,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=_int_in(1, 96), default=StudentConfig.n_layer, help="layers of the small student")
     p.add_argument("--dim", type=_int_in(1, 16384), default=StudentConfig.n_embd, help="width of the small student")
     p.add_argument("--heads", type=_int_in(1, 256), default=StudentConfig.n_head, help="its attention heads")
+    p.add_argument("--from-source", type=_int_in(1, 1024), metavar="N",
+                   help="instead of a model built from scratch, start from RUN's student itself cut to N of "
+                        "its layers (its first N-1 and its last): it keeps the source's tokenizer, word "
+                        "embeddings and path tokens (--layers/--dim/--heads are then not used)")
     p.add_argument("--max-minutes", type=MINUTES, default=None,
                    help="stop the small student's training after this many minutes (0: no limit)")
     p.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="fp32",

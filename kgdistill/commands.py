@@ -439,7 +439,17 @@ def cmd_compress(args) -> int:
     from kgdistill.runs import compress_run, summary_line
     from kgdistill.student import StudentConfig
 
-    student = StudentConfig(n_layer=args.layers, n_embd=args.dim, n_head=args.heads)
+    if args.from_source:
+        from kgdistill.runs import read_run_config
+
+        source = read_run_config(args.run).student
+        if not source.base_model:
+            raise CLIError(f"--from-source cuts a pretrained student into a smaller one; {args.run}'s student is "
+                           "the small built one: drop --from-source")
+        student = StudentConfig(base_model=str((Path(args.run) / "student").resolve()), softmax=source.softmax,
+                                base_layers=args.from_source, max_length=source.max_length)
+    else:
+        student = StudentConfig(n_layer=args.layers, n_embd=args.dim, n_head=args.heads)
     metrics = compress_run(args.run, args.out, student, unlabeled=args.unlabeled, max_minutes=args.max_minutes,
                            precision=args.precision, progress=not args.quiet, echo=print)
     print(f"compressed student written to {args.out}/ (query it with --run {args.out})")

@@ -178,6 +178,10 @@ class StudentConfig:
             vocabulary (the language model's own); ``paths``, the path tokens and the
             end token only (what a path generator needs; for a 49k-token pretrained
             vocabulary it also saves computing every other logit in training).
+        base_layers: keep only this many of ``base_model``'s transformer layers (its
+            first ``base_layers - 1`` and its last; 0: all of them): a smaller student
+            that starts from a larger one's weights, tokenizer and word knowledge
+            (``kgdistill compress --from-source``).
         decoder: how the student decodes (:data:`kgdistill.decoding.DECODERS`):
             ``kv`` with a KV cache (the default: 3.6x faster than ``beam`` batched even
             for the 0.5 M-parameter default student, benchmarks/RESULTS.md), ``beam``
@@ -193,6 +197,7 @@ class StudentConfig:
     vocab_size: int = 2000
     softmax: str = "full"
     decoder: str = "kv"
+    base_layers: int = 0
 
     def __post_init__(self) -> None:
         check_choice(self, "adaptation", ADAPTATION_MODES)
@@ -203,6 +208,9 @@ class StudentConfig:
         check_int(self, "n_head", 1, 256)
         check_int(self, "max_length", 8, 1 << 16)
         check_int(self, "vocab_size", 260, 1 << 20)
+        check_int(self, "base_layers", 0, 1024)
+        if self.base_layers and not self.base_model:
+            raise ConfigError("base_layers keeps layers of a pretrained student: it needs base_model")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
         if self.base_model is not None and not isinstance(self.base_model, str):

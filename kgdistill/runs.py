@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kgdistill.datasets import Question
+from kgdistill.configs import student_lr
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
 from kgdistill.graph import GraphBackend
@@ -469,10 +470,11 @@ def compress_run(source: str | Path, out: str | Path, student: StudentConfig | N
     src = read_run_config(source)
     if not (Path(source) / "student" / "kgdistill.json").exists():
         raise RunError(f"{source}: no trained student to compress")
-    training = dataclasses.replace(STUDENT_TRAINING, device=src.student_training.device)
+    student = student or StudentConfig()
+    training = dataclasses.replace(STUDENT_TRAINING, device=src.student_training.device, lr=student_lr(student, None))
     if max_minutes is not None:
         training = dataclasses.replace(training, max_minutes=max_minutes)
-    cfg = dataclasses.replace(src, student=student or StudentConfig(), student_training=training,
+    cfg = dataclasses.replace(src, student=student, student_training=training,
                               unlabeled=unlabeled if unlabeled is not None else src.unlabeled,
                               soft_targets_from=str(Path(source).resolve()), soft_targets_precision=precision,
                               inferred={})

@@ -20,6 +20,40 @@ import torch
 from kgdistill.configs import ADAPTATION_MODES, StudentConfig
 
 
+def keep_layers(model, n: int) -> list[int]:
+    """Keep ``n`` of a causal LM's transformer layers, in place: its first ``n - 1`` and
+    its last (the last maps the hidden states to the output head, so it is kept to
+    start close to what the head expects). Layers are renumbered for the KV cache and
+    the config says ``n`` layers, so the model saves and reloads with plain
+    ``from_pretrained``. Returns the indices kept.
+
+    Raises:
+        ConfigError: ``n`` out of range, or no list of layers found.
+    """
+    from kgdistill.errors import ConfigError
+
+    cfg = model.config
+    total = int(getattr(cfg, "num_hidden_layers", 0) or 0)
+    body = getattr(model, model.base_model_prefix, model)
+    found = [(name, m) for name, m in body.named_children() if isinstance(m, torch.nn.ModuleList) and len(m) == total]
+    if total < 1 or len(found) != 1:
+        raise ConfigError(f"cannot find the transformer layers of this {type(model).__name__} to keep some of them")
+    if not 1 <= n <= total:
+        raise ConfigError(f"base_layers must be in [1, {total}] for this model ({total} layers), got {n}")
+    name, layers = found[0]
+    keep = list(range(total)) if n == total else [*range(n - 1), total - 1]
+    kept = torch.nn.ModuleList([layers[i] for i in keep])
+    for new, layer in enumerate(kept):
+        for m in layer.modules():
+            if hasattr(m, "layer_idx"):
+                m.layer_idx = new
+    setattr(body, name, kept)
+    cfg.num_hidden_layers = n
+    if isinstance(getattr(cfg, "layer_types", None), list) and len(cfg.layer_types) == total:
+        cfg.layer_types = [cfg.layer_types[i] for i in keep]
+    return keep
+
+
 class FusedGELUTanh(torch.nn.Module):
     """GPT-2's tanh-approximated GELU in one fused kernel: transformers' ``gelu_new``
     is seven tensor operations, and on the small student's prompt pass it cost twice
@@ -232,6 +266,8 @@ class Student:
             if add_path_tokens(tokenizer, tokens):
                 model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # set from names below
                 init_path_token_embeddings(model, tokenizer, tokens)
+            if config.base_layers:
+                keep_layers(model, config.base_layers)
         else:
             tokenizer = train_tokenizer(prompts, tokens, config.vocab_size)
             gpt = GPT2Config(vocab_size=len(tokenizer), n_positions=config.max_length, n_embd=config.n_embd,

@@ -55,3 +55,33 @@ def test_compress_refuses_a_run_without_student(world_run, tmp_path):
     shutil.rmtree(broken / "student")
     with pytest.raises((RunError, ConfigError), match="student"):
         compress_run(broken, tmp_path / "out", StudentConfig())
+
+
+def test_compress_from_source_cuts_the_source_student(world_run, tmp_path, capsys):
+    """--from-source N: the smaller student starts from the source student itself, cut
+    to N layers (its tokenizer and path tokens kept), trained at the pretrained rate."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    # a source run whose student counts as pretrained (its base model: its own checkpoint)
+    source = shutil.copytree(world_run, tmp_path / "source")
+    cfg_file = source / "config.json"
+    raw = json.loads(cfg_file.read_text())
+    raw["student"]["base_model"] = str(source / "student")
+    cfg_file.write_text(json.dumps(raw))
+    out = tmp_path / "cut"
+    assert main(["compress", "--run", str(source), "--out", str(out), "--from-source", "1",
+                 "--max-minutes", "0.3"]) == 0
+    cfg = read_run_config(out)
+    assert cfg.student.base_model == str((source / "student").resolve()) and cfg.student.base_layers == 1
+    assert cfg.student_training.lr == 5e-5
+    _, student, _ = load_run(out)
+    assert AutoModelForCausalLM.from_pretrained(out / "student").config.num_hidden_layers == 1
+    source_tok = AutoModelForCausalLM.from_pretrained(source / "student").config.vocab_size
+    assert student.model.config.vocab_size == source_tok  # the source's tokenizer, no new tokens
+    assert main(["evaluate", "--run", str(out), "--questions", str(WORLD_VALID), "--out", str(tmp_path / "ev"),
+                 "--no-teacher"]) == 0
+    # a small built student has nothing to cut
+    assert main(["compress", "--run", str(world_run), "--out", str(tmp_path / "no"), "--from-source", "1"]) != 0
+    assert "drop --from-source" in capsys.readouterr().err

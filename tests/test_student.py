@@ -397,3 +397,63 @@ def test_answering_uses_the_fused_gelu_with_the_same_outputs():
     assert st.model.state_dict().keys() == state.keys()
     assert all(torch.equal(v, state[k]) for k, v in st.model.state_dict().items())
     assert st.model.config.activation_function == "gelu_new"
+
+
+def _tiny_checkpoint(arch, directory, layers):
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    tok = train_tokenizer(["who directed X", "inverse of starred actors", "directed by", "question: path:"], [], 300)
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    if arch == "llama":
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                             num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                                             max_position_embeddings=128, tie_word_embeddings=True, **ids))
+    else:
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=layers,
+                                           n_head=2, **ids))
+    model.save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_a_student_cut_to_fewer_layers_keeps_the_first_and_last_and_reloads(tmp_path, arch):
+    """base_layers (kgdistill compress --from-source): the kept layers are the first
+    n-1 and the last, with their weights; the KV-cache decoder agrees with plain
+    re-encoding on the cut model; it saves, reloads with from_pretrained and decodes the
+    same paths."""
+    from transformers import AutoModelForCausalLM
+
+    from kgdistill.decoding import decode_paths, decode_paths_cached
+    from kgdistill.errors import ConfigError
+    from kgdistill.student import keep_layers
+
+    base = _tiny_checkpoint(arch, tmp_path / "base", 5)
+    full = AutoModelForCausalLM.from_pretrained(base)
+    rels = RelationVocabulary(["directed_by", "starred_actors"])
+    st = Student.create(rels, [], StudentConfig(base_model=str(base), base_layers=3, max_length=64))
+    body = getattr(st.model, st.model.base_model_prefix)
+    layers = body.layers if arch == "llama" else body.h
+    src = getattr(full, full.base_model_prefix)
+    src_layers = src.layers if arch == "llama" else src.h
+    assert len(layers) == 3 and st.model.config.num_hidden_layers == 3
+    for mine, theirs in zip(layers, [src_layers[0], src_layers[1], src_layers[4]]):
+        assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
+    assert [getattr(m, "layer_idx") for m in st.model.modules() if hasattr(m, "layer_idx")] == [0, 1, 2]
+    st.model.eval()
+    kg = KnowledgeGraph.from_triples([("X", "directed_by", "d"), ("f", "starred_actors", "X"), ("d", "directed_by", "e")])
+    topics = [[kg.entity_id("X")], [kg.entity_id("d")]]
+    prompts = [RECORD.prompt, "question: what did X star in path:"]
+    cached = decode_paths_cached(st, prompts, 3, 2, kg, topics)
+    plain = decode_paths(st, prompts, 3, 2, kg, topics)
+    assert [[str(p.path) for p in q] for q in cached] == [[str(p.path) for p in q] for q in plain]
+    st.save(tmp_path / "cut")
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "cut").config.num_hidden_layers == 3
+    again = Student.load(tmp_path / "cut")
+    assert [[str(p.path) for p in q] for q in decode_paths_cached(again, prompts, 3, 2, kg, topics)] == \
+        [[str(p.path) for p in q] for q in cached]
+    with pytest.raises(ConfigError, match="base_layers must be in"):
+        keep_layers(AutoModelForCausalLM.from_pretrained(base), 6)
+    with pytest.raises(ConfigError, match="needs base_model"):
+        StudentConfig(base_layers=2)
