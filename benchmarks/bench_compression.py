@@ -5,7 +5,7 @@ constrain, execute, verify) on original and re-worded questions.
     .venv/bin/python benchmarks/bench_compression.py --run runs/smol-mq2-lora-unlabeled \\
         --questions runs/reworded/metaqa-2hop-valid.jsonl \\
         --reworded runs/reworded/metaqa-2hop-valid-reworded.jsonl [--small runs/small-run ...] \\
-        [--precisions fp32,bf16,int8] [--single 32] [--out runs/compression-metaqa-2hop]
+        [--precisions fp32,bf16,int8] [--small-precisions fp32] [--single 32] [--out runs/compression-metaqa-2hop]
 
 Columns: size of the student's serialized weights (``torch.save`` of its state dict in
 that precision), ms/question batched (``Reasoner.evaluate``, batches of 64, end to end)
@@ -40,7 +40,9 @@ def main() -> None:
     p.add_argument("--run", required=True, help="the run of the student to compress")
     p.add_argument("--questions", required=True, help="original-wording questions (JSONL with gold paths)")
     p.add_argument("--reworded", required=True, help="the same questions re-worded")
-    p.add_argument("--small", nargs="*", default=[], help="runs of smaller students, scored in fp32")
+    p.add_argument("--small", nargs="*", default=[], help="runs of smaller students")
+    p.add_argument("--small-precisions", default="fp32",
+                   help="weights the smaller students are scored in (e.g. fp32,bf16 for one cut from SmolLM2)")
     p.add_argument("--precisions", default="fp32,bf16,int8")
     p.add_argument("--single", type=int, default=32)
     p.add_argument("--out", default=None)
@@ -54,7 +56,8 @@ def main() -> None:
     cfg = read_run_config(args.run)
     kg = load_graph(cfg.graph, cfg.graph_format)
     files = {"original": load_questions(args.questions), "reworded": load_questions(args.reworded)}
-    variants = [(args.run, prec) for prec in args.precisions.split(",")] + [(r, "fp32") for r in args.small]
+    variants = [(args.run, prec) for prec in args.precisions.split(",")] + [(r, prec) for r in args.small
+                                                                          for prec in args.small_precisions.split(",")]
     rows, reference = [], {}
     for run, prec in variants:
         reasoner = Reasoner.from_run(run, kg)
