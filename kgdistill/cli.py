@@ -380,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compress", help="distil a run's (large) student into a small fast one",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Train a small student (the default 2-layer model unless --layers/--dim/--heads) "
+                       description="Train a small student (the default 2-layer model unless --layers/--dim/--heads; with "
+                                   "--from-source N, RUN's own student cut to N layers) "
                                    "on the path distributions of RUN's student -- typically a SmolLM2 student -- "
                                    "on RUN's training questions and on unlabeled ones (RUN's --unlabeled file, or "
                                    "--unlabeled). The new run directory is used like any other (evaluate --run, "
