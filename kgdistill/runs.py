@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kgdistill.datasets import Question
-from kgdistill.configs import student_lr
+from kgdistill.configs import StudentConfig, student_lr
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
 from kgdistill.graph import GraphBackend
@@ -42,7 +42,6 @@ from kgdistill.sparql import is_store_spec, resolve_graph_location
 from kgdistill.pretrained import PRETRAINED
 from kgdistill.reasoner import MAX_HOPS
 from kgdistill.serializer import SerializerConfig
-from kgdistill.student import StudentConfig
 from kgdistill.teacher import TeacherConfig
 from kgdistill.teacher_training import TEACHER_TRAINING
 from kgdistill.training import TrainArgs

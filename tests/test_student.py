@@ -173,17 +173,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
 def _tiny_llama_checkpoint(directory):
     """A model of SmolLM2's architecture (LlamaForCausalLM, grouped-query attention,
     tied embeddings) with tiny dimensions, saved as a local checkpoint."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tok = train_tokenizer(["who directed X", "inverse of starred actors", "directed by", "question: path:"], [], 300)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(directory)
-    tok.save_pretrained(directory)
-    return directory
+    return _tiny_checkpoint("llama", directory, 2)
 
 
 def _tiny_llama_student(relations, tmp_path, softmax="full", adaptation="full"):
@@ -382,7 +372,7 @@ def test_answering_uses_the_fused_gelu_with_the_same_outputs():
     change."""
     from transformers.activations import NewGELUActivation
 
-    from kgdistill.student import FusedGELUTanh
+    from kgdistill.model_edits import FusedGELUTanh
 
     st = tiny_student()
     enc = st.encode_pairs(["question: who directed X path:"], "<r:directed_by><eop>")
@@ -400,6 +390,7 @@ def test_answering_uses_the_fused_gelu_with_the_same_outputs():
 
 
 def _tiny_checkpoint(arch, directory, layers):
+    """A tiny GPT-2 or Llama (SmolLM2's architecture) checkpoint with ``layers`` layers."""
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     tok = train_tokenizer(["who directed X", "inverse of starred actors", "directed by", "question: path:"], [], 300)
@@ -427,7 +418,7 @@ def test_a_student_cut_to_fewer_layers_keeps_the_first_and_last_and_reloads(tmp_
 
     from kgdistill.decoding import decode_paths, decode_paths_cached
     from kgdistill.errors import ConfigError
-    from kgdistill.student import keep_layers
+    from kgdistill.model_edits import keep_layers
 
     base = _tiny_checkpoint(arch, tmp_path / "base", 5)
     full = AutoModelForCausalLM.from_pretrained(base)
