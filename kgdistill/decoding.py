@@ -93,6 +93,25 @@ def _expand(graph: GraphBackend | None, binding, steps: list[tuple[_Beam, int]],
     return graph.neighbors_many([(b.frontier, int(binding.drel_of_row[row_of_token[t]])) for b, t in steps])
 
 
+def _allowed(n_rows: int, n_beams: int, step: int, may_extend: bool, graph: GraphBackend | None,
+             binding: GraphBinding | None, leaving: list | None, min_hops: int) -> torch.Tensor:
+    """(n_beams, n_rows + 1) booleans: the path rows, then the end token, each beam may
+    take at ``step`` (see :func:`_select`)."""
+    allowed = torch.zeros((n_beams, n_rows + 1), dtype=torch.bool)
+    if may_extend:
+        if graph is None:
+            allowed[:, :n_rows] = True
+        else:
+            sizes = np.fromiter((x.size for x in leaving), dtype=np.int64, count=n_beams)
+            rows = binding.rows(np.concatenate(leaving)) if sizes.sum() else np.empty(0, np.int64)
+            owner = np.repeat(np.arange(n_beams, dtype=np.int64), sizes)
+            known = rows >= 0
+            allowed[torch.from_numpy(owner[known]), torch.from_numpy(rows[known])] = True
+    if step >= min_hops:
+        allowed[:, n_rows] = True
+    return allowed
+
+
 def _select(student, beams: Sequence[_Beam], logp: torch.Tensor, column: torch.Tensor, step: int,
             may_extend: bool, graph: GraphBackend | None, binding: GraphBinding | None, leaving: list | None,
             min_hops: int, beam_size: int) -> list[tuple[int, list[tuple[float, int, int]]]]:
@@ -108,18 +127,7 @@ def _select(student, beams: Sequence[_Beam], logp: torch.Tensor, column: torch.T
     with one ``topk`` over each question's beams."""
     n_rows = len(student.path_token_ids)
     n_beams = len(beams)
-    allowed = torch.zeros((n_beams, n_rows + 1), dtype=torch.bool)  # path rows, then the end token
-    if may_extend:
-        if graph is None:
-            allowed[:, :n_rows] = True
-        else:
-            sizes = np.fromiter((x.size for x in leaving), dtype=np.int64, count=n_beams)
-            rows = binding.rows(np.concatenate(leaving)) if sizes.sum() else np.empty(0, np.int64)
-            owner = np.repeat(np.arange(n_beams, dtype=np.int64), sizes)
-            known = rows >= 0
-            allowed[torch.from_numpy(owner[known]), torch.from_numpy(rows[known])] = True
-    if step >= min_hops:
-        allowed[:, n_rows] = True
+    allowed = _allowed(n_rows, n_beams, step, may_extend, graph, binding, leaving, min_hops)
     scores = logp[:, column[student.output_ids]].double()
     total = torch.tensor([b.logprob for b in beams], dtype=torch.float64)[:, None] + scores
     total = torch.where(allowed, total, torch.tensor(-math.inf, dtype=torch.float64))
@@ -260,14 +268,100 @@ class BeamSearchDecoder(PathDecoder):
         return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding, min_hops)
 
 
+LOOKAHEAD_TOKENS = 128
+"""The most first-hop candidate tokens (questions x candidates, padded) that
+:func:`decode_paths_cached` puts into the prompt pass; above it the second step runs
+as a pass of its own (a lookahead only pays where the pass's fixed cost dominates:
+few questions, as when one user asks)."""
+
+
+@dataclass
+class _Lookahead:
+    """The prompt pass run with every allowed first-hop token appended (see
+    :func:`_lookahead_pass`): ``hidden`` (n, P + K, H), ``column[q][token]`` the
+    column of question ``q``'s candidate ``token``."""
+
+    hidden: torch.Tensor
+    prompt_width: int
+    column: list[dict[int, int]]
+
+
+def _lookahead_pass(student, ids: torch.Tensor, mask: torch.Tensor, candidates: list[list[int]]):
+    """The prompt pass plus, after each question's prompt, its first-hop candidate
+    tokens as parallel one-token continuations: a candidate attends to its prompt and
+    to itself only and sits at the position right after the prompt, so its state is
+    the one the next decoding step would compute for that token. One forward pass
+    then gives the first two steps' scores.
+
+    Returns:
+        ``(lookahead, cache, mask)``: as :meth:`Student.run_prompts`; the cache holds
+        the prompt columns and then the candidate columns.
+    """
+    n, width = ids.shape
+    k = max(len(c) for c in candidates)
+    pad = student.tokenizer.pad_token_id
+    cand = torch.full((n, k), pad, dtype=torch.long)
+    for q, c in enumerate(candidates):
+        cand[q, :len(c)] = torch.tensor(c, dtype=torch.long)
+    real = mask.bool()
+    full = width + k
+    allowed = torch.zeros((n, 1, full, full), dtype=torch.bool)
+    causal = torch.tril(torch.ones((width, width), dtype=torch.bool))
+    # a padding row attends to itself (a row that attends nothing would be NaN)
+    allowed[:, 0, :width, :width] = (causal & real[:, None, :]) | torch.eye(width, dtype=torch.bool)
+    allowed[:, 0, width:, :width] = real[:, None, :]
+    allowed[:, 0, width:, width:] = torch.eye(k, dtype=torch.bool)
+    lengths = mask.sum(1)
+    positions = torch.cat([(mask.cumsum(-1) - 1).clamp(min=0), lengths[:, None].expand(n, k)], dim=1)
+    lm, dev = student._causal_lm(), student.device
+    body = getattr(lm, lm.base_model_prefix)
+    out = body(input_ids=torch.cat([ids, cand], dim=1).to(dev), attention_mask=allowed.to(dev),
+               position_ids=positions.to(dev), use_cache=True)
+    column = [{t: width + j for j, t in enumerate(c)} for c in candidates]
+    return _Lookahead(out.last_hidden_state, width, column), output_cache(out), mask
+
+
+def _keep_columns(cache, parents: torch.Tensor, width: int, columns: torch.Tensor) -> bool:
+    """Reduce a lookahead pass's cache to one row per beam: its question's prompt
+    columns (``:width``) and the column of the candidate it took. ``False`` (cache
+    untouched) for a cache whose layers are not plain key/value tensors."""
+    layers = getattr(cache, "layers", None)
+    if not layers or not all(type(l).__name__ == "DynamicLayer" and isinstance(l.keys, torch.Tensor)
+                             for l in layers):
+        return False
+    for layer in layers:
+        for name in ("keys", "values"):
+            t = getattr(layer, name)
+            rows, cols = parents.to(t.device), columns.to(t.device)
+            setattr(layer, name, torch.cat([t[rows, :, :width], t[rows, :, cols][:, :, None]], dim=2))
+    return True
+
+
+def _use_lookahead(student, n_questions: int, candidates: list[list[int]], limit: int) -> bool:
+    """Whether the first two steps fit one pass (see :data:`LOOKAHEAD_TOKENS`): no
+    adapter tokens before the prompt, an attention that takes a boolean 4-D mask, and
+    few enough candidates."""
+    if not limit or student.n_virtual or not candidates or not all(candidates):
+        return False
+    if getattr(student._causal_lm().config, "_attn_implementation", None) != "sdpa":
+        return False
+    return n_questions * max(len(c) for c in candidates) <= limit
+
+
 @torch.no_grad()
 def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
                         graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
-                        binding: GraphBinding | None = None, min_hops: int = 1) -> list[list[DecodedPath]]:
+                        binding: GraphBinding | None = None, min_hops: int = 1,
+                        lookahead: int = LOOKAHEAD_TOKENS) -> list[list[DecodedPath]]:
     """:func:`decode_paths` with a KV cache: the prompts are encoded once (left-padded,
     batched across questions), and each step feeds only the last token of every live
     beam, with the cache rows reordered to follow their beams. Same arguments, same
     result (up to float rounding); the right choice for large students.
+
+    For a few questions (at most ``lookahead`` first-hop candidates in all) the
+    prompt pass also scores every allowed first relation's continuation
+    (:func:`_lookahead_pass`), so a 2-hop question costs one forward pass instead of
+    two; ``lookahead=0`` turns this off.
 
     Every adaptation mode is decoded here: the virtual tokens or prefix of a
     prompt-learning adapter enter the cache with the prompt
@@ -286,18 +380,29 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     scorer, column = _step_scorer(student)
     lm = student._causal_lm()
     body = getattr(lm, lm.base_model_prefix)
-    hidden, cache, mask = student.run_prompts(ids, mask)
+    beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
+    leaving = _leaving(graph, beams, max_hops > 0)
+    look = None
+    if max_hops > 1:
+        first = _allowed(len(path_ids), len(beams), 0, True, graph, binding, leaving, min_hops)[:, :len(path_ids)]
+        candidates = [path_ids[row].tolist() for row in first]
+        if _use_lookahead(student, len(prompts), candidates, lookahead):
+            look, cache, mask = _lookahead_pass(student, ids, mask, candidates)
+            hidden = look.hidden[:, :look.prompt_width]
+    if look is None:
+        hidden, cache, mask = student.run_prompts(ids, mask)
     logp_rows = scorer(hidden[:, -1])
     lengths = mask.sum(1)  # attended positions, virtual tokens included
-    beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     rows = list(range(len(prompts)))  # cache row of each live beam
     finished: list[list[_Beam]] = [[] for _ in prompts]
     for step in range(max_hops + 1):
         if not beams:
             break
         may_extend = step < max_hops
+        if step:
+            leaving = _leaving(graph, beams, may_extend)
         picked = _select(student, beams, logp_rows, column, step, may_extend, graph, binding,
-                         _leaving(graph, beams, may_extend), min_hops, beam_size)
+                         leaving, min_hops, beam_size)
         grow, parents, tokens = [], [], []
         for q, cands in picked:
             for score, i, token in cands:
@@ -315,8 +420,18 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         if step + 1 == max_hops and min_hops >= max_hops:
             _forced_end(beams, finished, end)
             break
-        # one step for every live beam: its last token against its (reordered) cache row
         index = torch.tensor(parents, dtype=torch.long)
+        if look is not None:  # step 1's states were computed by the lookahead pass
+            cols = torch.tensor([look.column[p][t] for p, t in zip(parents, tokens)], dtype=torch.long)
+            logp_rows = scorer(look.hidden[index.to(look.hidden.device), cols.to(look.hidden.device)])
+            look = None
+            if _keep_columns(cache, index, ids.shape[1], cols):
+                lengths = lengths[index]
+                mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
+                rows = list(range(len(parents)))
+                continue
+            _, cache, mask = student.run_prompts(ids, mask)  # a cache of another kind: the plain way
+        # one step for every live beam: its last token against its (reordered) cache row
         cache.reorder_cache(index.to(dev))
         lengths = lengths[index]
         mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)

@@ -218,6 +218,55 @@ def test_kv_cache_decoder_matches_re_encoding(arch, mode, softmax, tmp_path):
             assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
 
 
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_lookahead_pass_saves_a_pass_and_changes_no_beam(arch, tmp_path, monkeypatch):
+    """The prompt pass that also scores every allowed first relation's continuation
+    gives the beams of the plain cached decoder with one forward pass fewer: 2 hops
+    with a forced end token in one pass; 3 hops (its cache cut down to each beam's
+    first relation) in three instead of four; also without a graph, and through the
+    plain way when the cache cannot be cut."""
+    from kgdistill import decoding
+    from kgdistill.decoding import decode_paths_cached
+
+    rng = random.Random(2)
+    rels = [f"r{i}" for i in range(4)]
+    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(40)]
+    kg = KnowledgeGraph.from_triples(triples)
+    if arch == "gpt2":
+        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
+                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
+    else:
+        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, "paths")
+    torch.manual_seed(3)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    lm = st._causal_lm()
+    passes = []
+    getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
+    prompts = ["question: what X path:", "question: who directed the film that X starred in path:"]
+    topics = [[kg.entity_id(triples[0][0])], [kg.entity_id(triples[5][0])]]
+
+    def run(look, graph, hops, min_hops):
+        passes.clear()
+        out = decode_paths_cached(st, prompts, 4, hops, graph, topics, min_hops=min_hops, lookahead=look)
+        return [[(str(p.path), p.logprob) for p in q] for q in out], len(passes)
+
+    for graph, hops, min_hops, plain_passes in ((kg, 2, 2, 2), (kg, 3, 1, 4), (None, 3, 1, 4), (kg, 1, 1, 1)):
+        plain, n_plain = run(0, graph, hops, min_hops)
+        fast, n_fast = run(10_000, graph, hops, min_hops)
+        assert n_plain == plain_passes
+        assert n_fast == (plain_passes - 1 if hops > 1 else 1)
+        assert [[p for p, _ in q] for q in fast] == [[p for p, _ in q] for q in plain]
+        for a, b in zip(fast, plain):
+            assert [lp for _, lp in a] == pytest.approx([lp for _, lp in b], abs=1e-4)
+        assert any(len(q) > 1 for q in plain)
+    # over the token budget, or with a cache that cannot be cut: the plain way, same beams
+    assert run(1, kg, 3, 1) == run(0, kg, 3, 1)
+    monkeypatch.setattr(decoding, "_keep_columns", lambda *a: False)
+    fast, n_fast = run(10_000, kg, 3, 1)
+    assert n_fast == 5 and [[p for p, _ in q] for q in fast] == [[p for p, _ in q] for q in run(0, kg, 3, 1)[0]]
+
+
 @pytest.mark.parametrize("softmax", ["full", "paths"])
 @pytest.mark.parametrize("arch,mode", ARCH_MODES)
 def test_shared_prompt_loss_equals_the_naive_loss(arch, mode, softmax, tmp_path):
