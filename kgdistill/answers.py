@@ -90,12 +90,15 @@ class QueryResult:
 
 
 def rank_answers(graph: GraphBackend, walks: Sequence[tuple[np.ndarray, np.ndarray]], limit: int,
-                 keys: Sequence[str] | None = None) -> list[tuple[int, int]]:
+                 keys: Sequence[str] | None = None, probs: Sequence[float] | None = None
+                 ) -> list[tuple[int, int]]:
     """The first ``limit`` answers as ``(entity id, rank of the path that first reaches
     it)``, path first: the endpoints of the most probable path before those that only
     a later path reaches; within one path by decreasing walk mass (to 10 significant
-    digits), then label, then key (never by id, so that the graph's file order cannot
-    change the ranking).
+    digits), then, with ``probs``, by decreasing score (:func:`answer_scores`: endpoints
+    of equal mass, such as the two directors of two films that share a title, in the
+    order of the scores shown with them), then label, then key (never by id, so that
+    the graph's file order cannot change the ranking).
 
     ``walks``: per decoded path, best first, its sorted endpoint ids and their mass.
     Only the entities that can still make the cut are labelled and sorted in Python
@@ -117,7 +120,8 @@ def rank_answers(graph: GraphBackend, walks: Sequence[tuple[np.ndarray, np.ndarr
             keep = neg <= thr + abs(thr) * 1e-8
             cand, neg = cand[keep], neg[keep]
         labels = graph.entity_labels(cand.tolist())
-        order = sorted(range(cand.size), key=lambda i: (significant(neg[i]), labels[i],
+        score = -answer_scores(probs, walks, cand) if probs is not None else np.zeros(cand.size)
+        order = sorted(range(cand.size), key=lambda i: (significant(neg[i]), significant(score[i]), labels[i],
                                                         keys[int(cand[i])] if keys else ""))
         chosen.extend((int(cand[i]), rank) for i in order[:need])
         seen = np.union1d(seen, ents)

@@ -9,7 +9,9 @@ results. Two entities with the same label stay distinct (each answer carries its
 
 Answers are ranked path first: the endpoints of the most probable decoded path come
 first, then those that only the second path reaches, and so on; within one path by
-the mass that a uniform random walk along the path puts on them. Each answer's
+the mass that a uniform random walk along the path puts on them, endpoints of equal
+mass by their score (below), so that the answers of one path appear in the order of
+the scores shown with them. Each answer's
 ``score`` is ``sum_paths prob(path) * walk(v | path)``, its total probability under the
 student, where ``walk`` is the endpoint distribution of a uniform random walk along
 the path (the teacher's reading of a path, see :mod:`kgdistill.teacher`), with mass
@@ -386,8 +388,9 @@ class Reasoner:
                     inter = len(gold & set(ents.tolist()))
                     res.top_path_f1 = 2 * inter / (ents.size + len(gold))
                 walks.append((ents, mass))
-            chosen = rank_answers(graph, walks, limit, keys)
-            scores = answer_scores([d.prob for d in decoded], walks, np.array([e for e, _ in chosen], dtype=np.int64))
+            probs = [d.prob for d in decoded]
+            chosen = rank_answers(graph, walks, limit, keys, probs)
+            scores = answer_scores(probs, walks, np.array([e for e, _ in chosen], dtype=np.int64))
             ranked = [(e, sc) for (e, _), sc in zip(chosen, scores.tolist())]
             best_path = dict(chosen)
             for rank, run in enumerate(runs):

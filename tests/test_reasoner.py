@@ -184,7 +184,7 @@ def _old_ranking(graph, probs, walks, limit):
 
     def order(kv):
         e = kv[0]
-        return (best_path[e][0], significant(best_path[e][1]), labels[e], keys[e] if keys else "")
+        return (best_path[e][0], significant(best_path[e][1]), significant(-kv[1]), labels[e], keys[e] if keys else "")
 
     return [(e, best_path[e][0], sc) for e, sc in sorted(scores.items(), key=order)[:limit]]
 
@@ -215,10 +215,40 @@ def test_fast_answer_ranking_equals_ranking_everything():
         probs = rng.dirichlet(np.ones(len(walks))).tolist()
         for limit in (1, 5, 10, 1000):
             old = _old_ranking(graph, probs, walks, limit)
-            new = rank_answers(graph, walks, limit, graph.entity_keys)
+            new = rank_answers(graph, walks, limit, graph.entity_keys, probs)
             assert new == [(e, r) for e, r, _ in old]
             scores = answer_scores(probs, walks, np.array([e for e, _ in new], dtype=np.int64))
             assert scores.tolist() == [sc for _, _, sc in old]
+
+
+def test_answers_of_equal_mass_follow_their_scores():
+    """MetaQA merges films that share a title: "who directed Arthur" reaches both
+    films' directors with equal mass along ``directed_by``. The answer that the
+    student's other paths also reach has the higher score; it used to be listed
+    after the other one whenever its label sorted later (scores shown out of order)."""
+    import numpy as np
+
+    from kgdistill.graph import KnowledgeGraph
+    from kgdistill.reasoner import answer_scores, rank_answers
+
+    graph = KnowledgeGraph.from_triples([("Arthur", "directed_by", "Steve Gordon"),
+                                         ("Arthur", "directed_by", "Jason Winer"),
+                                         ("Arthur", "written_by", "Steve Gordon"),
+                                         ("Arthur", "written_by", "Peter Baynham")])
+    ids = {graph.entity_label(i): i for i in range(graph.num_entities)}
+    directed = np.array(sorted([ids["Steve Gordon"], ids["Jason Winer"]]), dtype=np.int64)
+    written = np.array(sorted([ids["Steve Gordon"], ids["Peter Baynham"]]), dtype=np.int64)
+    walks = [(directed, np.array([0.5, 0.5])), (written, np.array([0.5, 0.5]))]
+    probs = [0.9, 0.1]
+    ranked = rank_answers(graph, walks, 3, None, probs)
+    assert [graph.entity_label(e) for e, _ in ranked] == ["Steve Gordon", "Jason Winer", "Peter Baynham"]
+    scores = answer_scores(probs, walks, np.array([e for e, _ in ranked], dtype=np.int64))
+    assert list(scores[:2]) == sorted(scores[:2], reverse=True)
+    # without the paths' probabilities: equal masses fall back to the label
+    assert [graph.entity_label(e) for e, _ in rank_answers(graph, walks, 3)][:2] == ["Jason Winer", "Steve Gordon"]
+    # mass still comes first: an endpoint with more mass on the top path leads
+    walks[0] = (directed, np.where(directed == ids["Jason Winer"], 0.6, 0.4))
+    assert graph.entity_label(rank_answers(graph, walks, 1, None, probs)[0][0]) == "Jason Winer"
 
 
 def test_result_dict_is_what_asdict_gives(world_run):
