@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from kgdistill.graph import KEY_SPACE, GraphBackend, concat_ranges, directed_relation, edge_ranges
+from kgdistill.passes import (LOOKAHEAD_TOKENS, keep_columns, lookahead_pass, packed_prompt_pass,
+                               use_lookahead)
 from kgdistill.paths import RelationPath, sorted_member
 from kgdistill.student import output_cache
 from kgdistill.vocabulary import GraphBinding
@@ -268,91 +270,11 @@ class BeamSearchDecoder(PathDecoder):
         return decode_paths(student, prompts, beam_size, max_hops, graph, topics, binding, min_hops)
 
 
-LOOKAHEAD_TOKENS = 128
-"""The most first-hop candidate tokens (questions x candidates, padded) that
-:func:`decode_paths_cached` puts into the prompt pass; above it the second step runs
-as a pass of its own (a lookahead only pays where the pass's fixed cost dominates:
-few questions, as when one user asks)."""
-
-
-@dataclass
-class _Lookahead:
-    """The prompt pass run with every allowed first-hop token appended (see
-    :func:`_lookahead_pass`): ``hidden`` (n, P + K, H), ``column[q][token]`` the
-    column of question ``q``'s candidate ``token``."""
-
-    hidden: torch.Tensor
-    prompt_width: int
-    column: list[dict[int, int]]
-
-
-def _lookahead_pass(student, ids: torch.Tensor, mask: torch.Tensor, candidates: list[list[int]]):
-    """The prompt pass plus, after each question's prompt, its first-hop candidate
-    tokens as parallel one-token continuations: a candidate attends to its prompt and
-    to itself only and sits at the position right after the prompt, so its state is
-    the one the next decoding step would compute for that token. One forward pass
-    then gives the first two steps' scores.
-
-    Returns:
-        ``(lookahead, cache, mask)``: as :meth:`Student.run_prompts`; the cache holds
-        the prompt columns and then the candidate columns.
-    """
-    n, width = ids.shape
-    k = max(len(c) for c in candidates)
-    pad = student.tokenizer.pad_token_id
-    cand = torch.full((n, k), pad, dtype=torch.long)
-    for q, c in enumerate(candidates):
-        cand[q, :len(c)] = torch.tensor(c, dtype=torch.long)
-    real = mask.bool()
-    full = width + k
-    allowed = torch.zeros((n, 1, full, full), dtype=torch.bool)
-    causal = torch.tril(torch.ones((width, width), dtype=torch.bool))
-    # a padding row attends to itself (a row that attends nothing would be NaN)
-    allowed[:, 0, :width, :width] = (causal & real[:, None, :]) | torch.eye(width, dtype=torch.bool)
-    allowed[:, 0, width:, :width] = real[:, None, :]
-    allowed[:, 0, width:, width:] = torch.eye(k, dtype=torch.bool)
-    lengths = mask.sum(1)
-    positions = torch.cat([(mask.cumsum(-1) - 1).clamp(min=0), lengths[:, None].expand(n, k)], dim=1)
-    lm, dev = student._causal_lm(), student.device
-    body = getattr(lm, lm.base_model_prefix)
-    out = body(input_ids=torch.cat([ids, cand], dim=1).to(dev), attention_mask=allowed.to(dev),
-               position_ids=positions.to(dev), use_cache=True)
-    column = [{t: width + j for j, t in enumerate(c)} for c in candidates]
-    return _Lookahead(out.last_hidden_state, width, column), output_cache(out), mask
-
-
-def _keep_columns(cache, parents: torch.Tensor, width: int, columns: torch.Tensor) -> bool:
-    """Reduce a lookahead pass's cache to one row per beam: its question's prompt
-    columns (``:width``) and the column of the candidate it took. ``False`` (cache
-    untouched) for a cache whose layers are not plain key/value tensors."""
-    layers = getattr(cache, "layers", None)
-    if not layers or not all(type(l).__name__ == "DynamicLayer" and isinstance(l.keys, torch.Tensor)
-                             for l in layers):
-        return False
-    for layer in layers:
-        for name in ("keys", "values"):
-            t = getattr(layer, name)
-            rows, cols = parents.to(t.device), columns.to(t.device)
-            setattr(layer, name, torch.cat([t[rows, :, :width], t[rows, :, cols][:, :, None]], dim=2))
-    return True
-
-
-def _use_lookahead(student, n_questions: int, candidates: list[list[int]], limit: int) -> bool:
-    """Whether the first two steps fit one pass (see :data:`LOOKAHEAD_TOKENS`): no
-    adapter tokens before the prompt, an attention that takes a boolean 4-D mask, and
-    few enough candidates."""
-    if not limit or student.n_virtual or not candidates or not all(candidates):
-        return False
-    if getattr(student._causal_lm().config, "_attn_implementation", None) != "sdpa":
-        return False
-    return n_questions * max(len(c) for c in candidates) <= limit
-
-
 @torch.no_grad()
 def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max_hops: int = 3,
                         graph: GraphBackend | None = None, topics: Sequence[Sequence[int]] | None = None,
                         binding: GraphBinding | None = None, min_hops: int = 1,
-                        lookahead: int = LOOKAHEAD_TOKENS) -> list[list[DecodedPath]]:
+                        lookahead: int = LOOKAHEAD_TOKENS, pack: bool = True) -> list[list[DecodedPath]]:
     """:func:`decode_paths` with a KV cache: the prompts are encoded once (left-padded,
     batched across questions), and each step feeds only the last token of every live
     beam, with the cache rows reordered to follow their beams. Same arguments, same
@@ -360,8 +282,10 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
 
     For a few questions (at most ``lookahead`` first-hop candidates in all) the
     prompt pass also scores every allowed first relation's continuation
-    (:func:`_lookahead_pass`), so a 2-hop question costs one forward pass instead of
-    two; ``lookahead=0`` turns this off.
+    (:func:`kgdistill.passes.lookahead_pass`), so a 2-hop question costs one forward
+    pass instead of two; ``lookahead=0`` turns this off. For more questions the
+    prompts are packed end to end instead of padded (``pack``;
+    :func:`kgdistill.passes.packed_prompt_pass`).
 
     Every adaptation mode is decoded here: the virtual tokens or prefix of a
     prompt-learning adapter enter the cache with the prompt
@@ -386,12 +310,16 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     if max_hops > 1:
         first = _allowed(len(path_ids), len(beams), 0, True, graph, binding, leaving, min_hops)[:, :len(path_ids)]
         candidates = [path_ids[row].tolist() for row in first]
-        if _use_lookahead(student, len(prompts), candidates, lookahead):
-            look, cache, mask = _lookahead_pass(student, ids, mask, candidates)
-            hidden = look.hidden[:, :look.prompt_width]
-    if look is None:
+        if use_lookahead(student, len(prompts), candidates, lookahead):
+            look, cache, mask = lookahead_pass(student, ids, mask, candidates)
+            last = look.hidden[:, look.prompt_width - 1]
+    packed = packed_prompt_pass(student, ids, mask) if look is None and pack else None
+    if packed is not None:
+        last, cache, mask = packed
+    elif look is None:
         hidden, cache, mask = student.run_prompts(ids, mask)
-    logp_rows = scorer(hidden[:, -1])
+        last = hidden[:, -1]
+    logp_rows = scorer(last)
     lengths = mask.sum(1)  # attended positions, virtual tokens included
     rows = list(range(len(prompts)))  # cache row of each live beam
     finished: list[list[_Beam]] = [[] for _ in prompts]
@@ -425,7 +353,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
             cols = torch.tensor([look.column[p][t] for p, t in zip(parents, tokens)], dtype=torch.long)
             logp_rows = scorer(look.hidden[index.to(look.hidden.device), cols.to(look.hidden.device)])
             look = None
-            if _keep_columns(cache, index, ids.shape[1], cols):
+            if keep_columns(cache, index, ids.shape[1], cols):
                 lengths = lengths[index]
                 mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
                 rows = list(range(len(parents)))

@@ -262,9 +262,70 @@ def test_lookahead_pass_saves_a_pass_and_changes_no_beam(arch, tmp_path, monkeyp
         assert any(len(q) > 1 for q in plain)
     # over the token budget, or with a cache that cannot be cut: the plain way, same beams
     assert run(1, kg, 3, 1) == run(0, kg, 3, 1)
-    monkeypatch.setattr(decoding, "_keep_columns", lambda *a: False)
+    monkeypatch.setattr(decoding, "keep_columns", lambda *a: False)
     fast, n_fast = run(10_000, kg, 3, 1)
     assert n_fast == 5 and [[p for p, _ in q] for q in fast] == [[p for p, _ in q] for q in run(0, kg, 3, 1)[0]]
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_packed_prompt_pass_changes_no_beam(arch, tmp_path, monkeypatch):
+    """Prompts packed end to end into rows (instead of left-padded to the longest)
+    give the plain cached decoder's beams, 2 and 3 hops; the cache unpacked to the
+    left-padded layout serves the later steps."""
+    from kgdistill import decoding, passes
+    from kgdistill.decoding import decode_paths_cached
+
+    rng = random.Random(4)
+    rels = [f"r{i}" for i in range(4)]
+    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(40)]
+    kg = KnowledgeGraph.from_triples(triples)
+    if arch == "gpt2":
+        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
+                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
+    else:
+        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, "paths")
+    torch.manual_seed(5)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    prompts = ["q", "question: who directed the film that X starred in and when path:", "what X",
+               "question: what X path:", "a", "question: which films share a writer with the film of X path:"]
+    topics = [[kg.entity_id(triples[k][0])] for k in range(len(prompts))]
+    used = []
+    real = passes.packed_prompt_pass
+
+    def spy(*a, **kw):
+        out = real(*a, **kw)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(decoding, "packed_prompt_pass", spy)
+    for hops, min_hops in ((2, 2), (3, 1)):
+        plain = decode_paths_cached(st, prompts, 4, hops, kg, topics, min_hops=min_hops, lookahead=0, pack=False)
+        packed = decode_paths_cached(st, prompts, 4, hops, kg, topics, min_hops=min_hops, lookahead=0)
+        assert used == [True]
+        used.clear()
+        assert [[str(p.path) for p in q] for q in packed] == [[str(p.path) for p in q] for q in plain]
+        for a, b in zip(packed, plain):
+            assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
+        assert sum(len(q) for q in plain) > len(prompts)
+
+
+def test_pack_rows_fills_rows_without_overlap():
+    from kgdistill.passes import pack_rows
+
+    rng = random.Random(0)
+    for _ in range(50):
+        lengths = [rng.randint(1, 30) for _ in range(rng.randint(1, 40))]
+        cap = rng.choice([30, 40, 64])
+        place = pack_rows(lengths, cap)
+        rows: dict[int, list[tuple[int, int]]] = {}
+        for (r, s), n in zip(place, lengths):
+            rows.setdefault(r, []).append((s, s + n))
+        for spans in rows.values():
+            spans.sort()
+            assert spans[0][0] == 0 and spans[-1][1] <= cap
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+        assert len(rows) <= -(-sum(lengths) // cap) * 2  # first-fit decreasing: at most twice the bound
 
 
 @pytest.mark.parametrize("softmax", ["full", "paths"])
