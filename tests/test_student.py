@@ -218,6 +218,24 @@ def test_kv_cache_decoder_matches_re_encoding(arch, mode, softmax, tmp_path):
             assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
 
 
+def _random_graph_and_student(arch, tmp_path, graph_seed, weight_seed):
+    """A random 4-relation graph and an untrained, confident student over it (GPT-2,
+    or a tiny model of SmolLM2's architecture with path-only logits)."""
+    rng = random.Random(graph_seed)
+    rels = [f"r{i}" for i in range(4)]
+    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(40)]
+    kg = KnowledgeGraph.from_triples(triples)
+    if arch == "gpt2":
+        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
+                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
+    else:
+        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, "paths")
+    torch.manual_seed(weight_seed)
+    for p in st.model.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    return kg, triples, st
+
+
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_lookahead_pass_saves_a_pass_and_changes_no_beam(arch, tmp_path, monkeypatch):
     """The prompt pass that also scores every allowed first relation's continuation
@@ -228,18 +246,7 @@ def test_lookahead_pass_saves_a_pass_and_changes_no_beam(arch, tmp_path, monkeyp
     from kgdistill import decoding
     from kgdistill.decoding import decode_paths_cached
 
-    rng = random.Random(2)
-    rels = [f"r{i}" for i in range(4)]
-    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(40)]
-    kg = KnowledgeGraph.from_triples(triples)
-    if arch == "gpt2":
-        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
-                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
-    else:
-        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, "paths")
-    torch.manual_seed(3)
-    for p in st.model.parameters():
-        torch.nn.init.normal_(p, std=0.5)
+    kg, triples, st = _random_graph_and_student(arch, tmp_path, 2, 3)
     lm = st._causal_lm()
     passes = []
     getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
@@ -275,18 +282,7 @@ def test_packed_prompt_pass_changes_no_beam(arch, tmp_path, monkeypatch):
     from kgdistill import decoding, passes
     from kgdistill.decoding import decode_paths_cached
 
-    rng = random.Random(4)
-    rels = [f"r{i}" for i in range(4)]
-    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(40)]
-    kg = KnowledgeGraph.from_triples(triples)
-    if arch == "gpt2":
-        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
-                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
-    else:
-        st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, "paths")
-    torch.manual_seed(5)
-    for p in st.model.parameters():
-        torch.nn.init.normal_(p, std=0.5)
+    kg, triples, st = _random_graph_and_student(arch, tmp_path, 4, 5)
     prompts = ["q", "question: who directed the film that X starred in and when path:", "what X",
                "question: what X path:", "a", "question: which films share a writer with the film of X path:"]
     topics = [[kg.entity_id(triples[k][0])] for k in range(len(prompts))]
