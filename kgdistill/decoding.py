@@ -302,8 +302,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         return []
     ids, mask = student.left_padded(prompts)  # every prompt ends at the last column
     scorer, column = _step_scorer(student)
-    lm = student._causal_lm()
-    body = getattr(lm, lm.base_model_prefix)
+    body = student._body()
     beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     leaving = _leaving(graph, beams, max_hops > 0)
     look = None
@@ -311,11 +310,11 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         first = _allowed(len(path_ids), len(beams), 0, True, graph, binding, leaving, min_hops)[:, :len(path_ids)]
         candidates = [path_ids[row].tolist() for row in first]
         if use_lookahead(student, len(prompts), candidates, lookahead):
-            look, cache, mask = lookahead_pass(student, ids, mask, candidates)
+            look, cache = lookahead_pass(student, ids, mask, candidates)
             last = look.hidden[:, look.prompt_width - 1]
     packed = packed_prompt_pass(student, ids, mask) if look is None and pack else None
     if packed is not None:
-        last, cache, mask = packed
+        last, cache = packed
     elif look is None:
         hidden, cache, mask = student.run_prompts(ids, mask)
         last = hidden[:, -1]
@@ -349,25 +348,26 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
             _forced_end(beams, finished, end)
             break
         index = torch.tensor(parents, dtype=torch.long)
+        looked = False
         if look is not None:  # step 1's states were computed by the lookahead pass
             cols = torch.tensor([look.column[p][t] for p, t in zip(parents, tokens)], dtype=torch.long)
-            logp_rows = scorer(look.hidden[index.to(look.hidden.device), cols.to(look.hidden.device)])
+            looked = keep_columns(cache, index, ids.shape[1], cols)
+            if looked:
+                logp_rows = scorer(look.hidden[index.to(look.hidden.device), cols.to(look.hidden.device)])
+            else:  # a cache of another kind: the plain way
+                _, cache, _ = student.run_prompts(ids, mask)
             look = None
-            if keep_columns(cache, index, ids.shape[1], cols):
-                lengths = lengths[index]
-                mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
-                rows = list(range(len(parents)))
-                continue
-            _, cache, mask = student.run_prompts(ids, mask)  # a cache of another kind: the plain way
-        # one step for every live beam: its last token against its (reordered) cache row
-        cache.reorder_cache(index.to(dev))
         lengths = lengths[index]
         mask = torch.cat([mask[index], torch.ones((len(parents), 1), dtype=torch.long)], dim=1)
+        rows = list(range(len(parents)))
+        if looked:
+            continue
+        # one step for every live beam: its last token against its (reordered) cache row
+        cache.reorder_cache(index.to(dev))
         out = body(input_ids=torch.tensor(tokens, dtype=torch.long)[:, None].to(dev), attention_mask=mask.to(dev),
                    position_ids=(lengths + step)[:, None].to(dev), cache=cache, use_cache=True)
         cache = output_cache(out)
         logp_rows = scorer(out.last_hidden_state[:, -1])
-        rows = list(range(len(parents)))
     return _finish(student, finished, beam_size, row_of_token)
 
 

@@ -43,18 +43,16 @@ def takes_row_masks(student) -> bool:
     return not student.n_virtual and getattr(student._causal_lm().config, "_attn_implementation", None) == "sdpa"
 
 
-def _plain_layers(cache):
-    """The cache's layers if each holds plain key and value tensors, else ``None``."""
+def _rewrite_cache(cache, edit) -> bool:
+    """Replace every layer's keys and values ``t`` by ``edit(t)``; ``False`` (cache
+    untouched) for a cache whose layers are not plain key/value tensors."""
     layers = getattr(cache, "layers", None)
     if not layers or not all(type(l).__name__ == "DynamicLayer" and isinstance(l.keys, torch.Tensor)
                              for l in layers):
-        return None
-    return layers
-
-
-def _body(student):
-    lm = student._causal_lm()
-    return getattr(lm, lm.base_model_prefix)
+        return False
+    for layer in layers:
+        layer.keys, layer.values = edit(layer.keys), edit(layer.values)
+    return True
 
 
 @dataclass
@@ -82,8 +80,8 @@ def lookahead_pass(student, ids: torch.Tensor, mask: torch.Tensor, candidates: l
     the one the next decoding step would compute for that token.
 
     Returns:
-        ``(lookahead, cache, mask)``: as :meth:`Student.run_prompts`; the cache holds
-        the prompt columns and then the candidate columns.
+        ``(lookahead, cache)``: the cache holds the prompt columns, then the candidate
+        columns (the prompts' attention mask is ``mask``).
     """
     n, width = ids.shape
     k = max(len(c) for c in candidates)
@@ -101,25 +99,20 @@ def lookahead_pass(student, ids: torch.Tensor, mask: torch.Tensor, candidates: l
     lengths = mask.sum(1)
     positions = torch.cat([(mask.cumsum(-1) - 1).clamp(min=0), lengths[:, None].expand(n, k)], dim=1)
     dev = student.device
-    out = _body(student)(input_ids=torch.cat([ids, cand], dim=1).to(dev), attention_mask=allowed.to(dev),
-                         position_ids=positions.to(dev), use_cache=True)
+    out = student._body()(input_ids=torch.cat([ids, cand], dim=1).to(dev), attention_mask=allowed.to(dev),
+                          position_ids=positions.to(dev), use_cache=True)
     column = [{t: width + j for j, t in enumerate(c)} for c in candidates]
-    return Lookahead(out.last_hidden_state, width, column), output_cache(out), mask
+    return Lookahead(out.last_hidden_state, width, column), output_cache(out)
 
 
 def keep_columns(cache, parents: torch.Tensor, width: int, columns: torch.Tensor) -> bool:
     """Reduce a lookahead pass's cache to one row per beam: its question's prompt
     columns (``:width``) and the column of the candidate it took. ``False`` (cache
     untouched) for a cache whose layers are not plain key/value tensors."""
-    layers = _plain_layers(cache)
-    if layers is None:
-        return False
-    for layer in layers:
-        for name in ("keys", "values"):
-            t = getattr(layer, name)
-            rows, cols = parents.to(t.device), columns.to(t.device)
-            setattr(layer, name, torch.cat([t[rows, :, :width], t[rows, :, cols][:, :, None]], dim=2))
-    return True
+    def edit(t):
+        rows, cols = parents.to(t.device), columns.to(t.device)
+        return torch.cat([t[rows, :, :width], t[rows, :, cols][:, :, None]], dim=2)
+    return _rewrite_cache(cache, edit)
 
 
 def pack_rows(lengths: list[int], capacity: int) -> list[tuple[int, int]]:
@@ -146,8 +139,8 @@ def packed_prompt_pass(student, ids: torch.Tensor, mask: torch.Tensor, capacity:
     restart at each prompt), the cache then unpacked to the left-padded layout.
 
     Returns:
-        ``(last, cache, mask)``: (n, H) states of each prompt's last token, the
-        cache and the mask as :meth:`Student.run_prompts` gives them; ``None`` where
+        ``(last, cache)``: (n, H) states of each prompt's last token and the cache as
+        :meth:`Student.run_prompts` gives it for ``mask``; ``None`` where
         packing would save less than ``min_saving`` of the tokens, or the model or
         its cache cannot take it (the caller then runs the plain pass).
     """
@@ -171,21 +164,16 @@ def packed_prompt_pass(student, ids: torch.Tensor, mask: torch.Tensor, capacity:
     eye = torch.eye(row_width, dtype=torch.bool)
     allowed = (same & torch.tril(torch.ones((row_width, row_width), dtype=torch.bool))) | eye
     dev = student.device
-    out = _body(student)(input_ids=x.to(dev), attention_mask=allowed[:, None].to(dev),
-                         position_ids=positions.to(dev), use_cache=True)
-    cache = output_cache(out)
-    layers = _plain_layers(cache)
-    if layers is None:
-        return None
+    out = student._body()(input_ids=x.to(dev), attention_mask=allowed[:, None].to(dev),
+                          position_ids=positions.to(dev), use_cache=True)
     rows = torch.tensor([r for r, _ in place], dtype=torch.long)
     starts = torch.tensor([s for _, s in place], dtype=torch.long)
     # per question, its columns left-padded to ``width`` (padding points at its start)
     offset = torch.arange(width)[None, :] - (width - torch.tensor(lengths))[:, None]
     cols = starts[:, None] + offset.clamp(min=0)
-    for layer in layers:
-        for name in ("keys", "values"):
-            t = getattr(layer, name)
-            setattr(layer, name, t[rows[:, None].to(t.device), :, cols.to(t.device)].permute(0, 2, 1, 3).contiguous())
+    cache = output_cache(out)
+    if not _rewrite_cache(cache, lambda t: t[rows[:, None].to(t.device), :, cols.to(t.device)]
+                          .permute(0, 2, 1, 3).contiguous()):
+        return None
     last_cols = starts + torch.tensor(lengths) - 1
-    last = out.last_hidden_state[rows.to(dev), last_cols.to(dev)]
-    return last, cache, mask
+    return out.last_hidden_state[rows.to(dev), last_cols.to(dev)], cache

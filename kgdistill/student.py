@@ -273,8 +273,7 @@ class Student:
             ``use_cache``) and the (n, n_virtual + L) attention mask it was built with
             (CPU), to be extended by later steps.
         """
-        lm, dev = self._causal_lm(), self.device
-        body = getattr(lm, lm.base_model_prefix)
+        lm, dev, body = self._causal_lm(), self.device, self._body()
         n, nv = input_ids.shape[0], self.n_virtual
         mask = torch.cat([torch.ones((n, nv), dtype=torch.long), attention_mask.cpu().long()], dim=1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -329,6 +328,11 @@ class Student:
         tokens of prompt-learning modes are added by :meth:`run_prompts`)."""
         return self.model if self.adaptation == "full" else self.model.get_base_model()
 
+    def _body(self):
+        """The transformer body of :meth:`_causal_lm` (no output head)."""
+        lm = self._causal_lm()
+        return getattr(lm, lm.base_model_prefix)
+
     @property
     def shares_prompts(self) -> bool:
         """Whether :meth:`shared_prompt_log_probs` applies (every adaptation mode)."""
@@ -373,8 +377,7 @@ class Student:
             path tokens and their counts, in the order prompt by prompt.
         """
         tok, dev = self.tokenizer, self.device
-        lm = self._causal_lm()
-        body = getattr(lm, lm.base_model_prefix)
+        body = self._body()
         conts = [tok(x, add_special_tokens=False)["input_ids"] for group in paths for x in group]
         index = torch.tensor([i for i, group in enumerate(paths) for _ in group], dtype=torch.long)
         c_max = max(len(c) for c in conts)
@@ -394,7 +397,7 @@ class Student:
             more = body(input_ids=target[:, :-1].to(dev), attention_mask=att.to(dev), position_ids=pos.to(dev),
                         cache=cache, use_cache=False).last_hidden_state
             hidden = torch.cat([hidden, more], dim=1)
-        head = lm.get_output_embeddings()
+        head = self._causal_lm().get_output_embeddings()
         if self.config.softmax == "paths":  # only the path vocabulary's logits are computed
             cols = self.output_ids.to(dev)
             weight = head.weight[cols]
@@ -437,8 +440,7 @@ class Student:
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
             self.model.float()
-            lm = self._causal_lm()
-            body = getattr(lm, lm.base_model_prefix)
+            body = self._body()
             with warnings.catch_warnings():  # torch marks quantized tensors deprecated; they still work
                 warnings.simplefilter("ignore")
                 quantize_dynamic(body, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
