@@ -372,8 +372,10 @@ def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[
                     minimum: int = MIN_WORDINGS) -> list[str]:
     """Problems with the wordings of ``types`` (empty when all is well): fewer than
     ``minimum`` distinct wordings in a set (wordings equal after :func:`normalise` count
-    once), a wording in both sets, or a wording that normalises to a dataset template
-    (``forbidden``, already normalised)."""
+    once), a wording in both sets, an augment wording that contains an eval wording or
+    is contained in one (whole words after :func:`normalise`: "can you tell me who
+    directed {X}" would teach "tell me who directed {X}"), or a wording that normalises
+    to a dataset template (``forbidden``, already normalised)."""
     problems = []
     for path in sorted(set(types)):
         normal = {}
@@ -387,6 +389,9 @@ def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[
                          for w in words if normalise(w) in forbidden]
         problems += [f"{kind} '{path}': {w!r} is in both the eval and the augment set"
                      for w in sorted(normal["eval"] & normal["augment"])]
+        problems += [f"{kind} '{path}': augment wording {a!r} and eval wording {e!r} contain one another"
+                     for a in sorted(normal["augment"] - normal["eval"]) for e in sorted(normal["eval"])
+                     if f" {e} " in f" {a} " or f" {a} " in f" {e} "]
     return problems
 
 

@@ -105,6 +105,16 @@ def test_no_wording_is_a_dataset_template(spec, files, maps, forbidden):
     assert problems == []
 
 
+def test_composed_wordings_read_cleanly(spec, files, maps):
+    """A source phrase that starts with an article inside a frame that has one read
+    "list the the films ..." (found in the first draft of the longer augment set)."""
+    for qfile in files:
+        for which in R.SETS:
+            for t in _types(qfile, maps, "valid") | _types(qfile, maps, "train"):
+                for w in R.wordings(spec, qfile.kind, t, which):
+                    assert " the the " not in f" {w.lower()} ", (t, which, w)
+
+
 def test_a_dataset_template_is_refused(spec, forbidden):
     bad = copy.deepcopy(spec)
     bad["metaqa"]["types"]["release_year"]["eval"].append("The movie {X} -- when was it released?")
@@ -114,6 +124,8 @@ def test_a_dataset_template_is_refused(spec, forbidden):
     assert any("dataset template" in p for p in meta) and any("dataset template" in p for p in pq)
     bad["metaqa"]["types"]["release_year"]["augment"].append("In which year did {X} come out?")
     assert any("both" in p for p in R.check_templates(bad, "metaqa", ["release_year"], set()))
+    bad["metaqa"]["types"]["release_year"]["augment"].append("could you say in which year did {X} come out")
+    assert any("contain one another" in p for p in R.check_templates(bad, "metaqa", ["release_year"], set()))
 
 
 def _reword(qfile, maps, spec, tmp_path: Path, seed=0, limit=None):
