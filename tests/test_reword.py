@@ -124,8 +124,13 @@ def test_a_dataset_template_is_refused(spec, forbidden):
     assert any("dataset template" in p for p in meta) and any("dataset template" in p for p in pq)
     bad["metaqa"]["types"]["release_year"]["augment"].append("In which year did {X} come out?")
     assert any("both" in p for p in R.check_templates(bad, "metaqa", ["release_year"], set()))
-    bad["metaqa"]["types"]["release_year"]["augment"].append("could you say in which year did {X} come out")
-    assert any("contain one another" in p for p in R.check_templates(bad, "metaqa", ["release_year"], set()))
+    for inside, outside in [("could you say in which year did {X} come out", "in which year did {X} come out"),
+                            ("{X} came out", "{X} came out when")]:  # augment around eval, eval around augment
+        near = copy.deepcopy(spec)
+        near["metaqa"]["types"]["release_year"]["augment"].append(inside)
+        assert outside in near["metaqa"]["types"]["release_year"]["eval"]
+        assert any(inside.replace("{X}", "xtopicx") in p and "contain one another" in p
+                   for p in R.check_templates(near, "metaqa", ["release_year"], set()))
 
 
 def _reword(qfile, maps, spec, tmp_path: Path, seed=0, limit=None):

@@ -218,21 +218,26 @@ def test_kv_cache_decoder_matches_re_encoding(arch, mode, softmax, tmp_path):
             assert [p.logprob for p in a] == pytest.approx([p.logprob for p in b], abs=1e-4)
 
 
-def _random_graph_and_student(arch, tmp_path, graph_seed, weight_seed):
-    """A random 4-relation graph and an untrained, confident student over it (GPT-2,
-    or a tiny model of SmolLM2's architecture with path-only logits)."""
-    rng = random.Random(graph_seed)
-    rels = [f"r{i}" for i in range(4)]
-    triples = [(f"e{rng.randrange(10)}", rng.choice(rels), f"e{rng.randrange(10)}") for _ in range(40)]
+def _random_world_and_student(seed: int, entities: int, relations: int = 3, n_triples: int = 30,
+                              arch: str = "tiny", tmp_path=None, weight_seed: int = 0, std: float = 1.0):
+    """A random graph of ``n_triples`` triples over ``relations`` relations and an
+    untrained student with random weights over it: ``tiny`` (1 layer, 16 wide),
+    ``gpt2`` (2 layers, 32 wide) or ``llama`` (a tiny model of SmolLM2's architecture
+    with path-only logits, built under ``tmp_path``)."""
+    rng = random.Random(seed)
+    rels = [f"r{i}" for i in range(relations)]
+    triples = [(f"e{rng.randrange(entities)}", rng.choice(rels), f"e{rng.randrange(entities)}")
+               for _ in range(n_triples)]
     kg = KnowledgeGraph.from_triples(triples)
-    if arch == "gpt2":
-        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
-                            StudentConfig(n_layer=2, n_embd=32, n_head=4, vocab_size=300))
-    else:
+    if arch == "llama":
         st = _tiny_llama_student(RelationVocabulary.from_graph(kg).names, tmp_path, "paths")
+    else:
+        size = {"tiny": dict(n_layer=1, n_embd=16, n_head=2, vocab_size=280),
+                "gpt2": dict(n_layer=2, n_embd=32, n_head=4, vocab_size=300)}[arch]
+        st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"], StudentConfig(**size))
     torch.manual_seed(weight_seed)
     for p in st.model.parameters():
-        torch.nn.init.normal_(p, std=0.5)
+        torch.nn.init.normal_(p, std=std)
     return kg, triples, st
 
 
@@ -246,7 +251,7 @@ def test_lookahead_pass_saves_a_pass_and_changes_no_beam(arch, tmp_path, monkeyp
     from kgdistill import decoding
     from kgdistill.decoding import decode_paths_cached
 
-    kg, triples, st = _random_graph_and_student(arch, tmp_path, 2, 3)
+    kg, triples, st = _random_world_and_student(2, 10, 4, 40, arch, tmp_path, weight_seed=3, std=0.5)
     lm = st._causal_lm()
     passes = []
     getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
@@ -282,7 +287,7 @@ def test_packed_prompt_pass_changes_no_beam(arch, tmp_path, monkeypatch):
     from kgdistill import decoding, passes
     from kgdistill.decoding import decode_paths_cached
 
-    kg, triples, st = _random_graph_and_student(arch, tmp_path, 4, 5)
+    kg, triples, st = _random_world_and_student(4, 10, 4, 40, arch, tmp_path, weight_seed=5, std=0.5)
     prompts = ["q", "question: who directed the film that X starred in and when path:", "what X",
                "question: what X path:", "a", "question: which films share a writer with the film of X path:"]
     topics = [[kg.entity_id(triples[k][0])] for k in range(len(prompts))]
@@ -402,20 +407,6 @@ def test_running_prompts_without_a_cache_reads_no_deprecated_output_field(tmp_pa
     _, cache, _ = st.run_prompts(ids, mask, use_cache=True)
     assert cache is not None
     assert read == []
-
-
-def _random_world_and_student(seed: int, entities: int):
-    """A random 30-triple graph over 3 relations and a tiny random-weight student."""
-    rng = random.Random(seed)
-    rels = [f"r{i}" for i in range(3)]
-    triples = [(f"e{rng.randrange(entities)}", rng.choice(rels), f"e{rng.randrange(entities)}") for _ in range(30)]
-    kg = KnowledgeGraph.from_triples(triples)
-    st = Student.create(RelationVocabulary.from_graph(kg), ["question: what X path:"],
-                        StudentConfig(n_layer=1, n_embd=16, n_head=2, vocab_size=280))
-    torch.manual_seed(0)
-    for p in st.model.parameters():
-        torch.nn.init.normal_(p, std=1.0)
-    return kg, triples, st
 
 
 @pytest.mark.parametrize("decoder", ["beam", "kv"])
