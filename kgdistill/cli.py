@@ -13,7 +13,7 @@ import sys
 from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
                                 cmd_import, cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
-from kgdistill.configs import (ADAPTATION_MODES, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
+from kgdistill.configs import (ADAPTATION_MODES, DEFAULT_BEAM, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
                                TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.serializer import SerializerConfig
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", help="run directory from 'kgdistill train' (its graph is the default -g)")
     which.add_argument("--student", help="student directory (needs -g)")
-    p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
+    p.add_argument("--beam", type=_int_in(1, 100), default=DEFAULT_BEAM, help="paths decoded per question")
     p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the student's)")
     p.add_argument("--unconstrained", action="store_true", help="do not constrain decoding by the graph")
     p.add_argument("--decoder", choices=DECODER_NAMES,
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", required=True, help="question file (any supported format)")
     _add_question_format(p)
     p.add_argument("--out", required=True, help="directory for metrics.json and predictions.jsonl")
-    p.add_argument("--beam", type=_int_in(1, 100), default=5, help="paths decoded per question")
+    p.add_argument("--beam", type=_int_in(1, 100), default=DEFAULT_BEAM, help="paths decoded per question")
     p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the run's)")
     p.add_argument("--no-teacher", action="store_true", help="do not score the run's teacher as well")
     p.add_argument("--link", action="store_true",
@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="run directory from 'kgdistill train'")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--port", type=_int_in(1, 65535), default=8000)
-    p.add_argument("--beam", type=_int_in(1, 20), default=5, help="default paths decoded per question")
+    p.add_argument("--beam", type=_int_in(1, 20), default=DEFAULT_BEAM, help="default paths decoded per question")
     p.add_argument("--max-batch", type=_int_in(1, 1024), default=32, help="most questions decoded together")
     p.add_argument("--max-wait-ms", type=_float_in(0.0, 1000.0), default=5.0,
                    help="at most how long a batch waits for more questions after the first, and only "
@@ -471,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
                               '                                "args": ["mcp", "--run", "/path/to/run"]}}}')
     _add_graph_args(p, required=False, note=" (default: the run's graph)")
     p.add_argument("--run", required=True, help="run directory from 'kgdistill train'")
-    p.add_argument("--beam", type=_int_in(1, 20), default=5, help="paths decoded per question")
+    p.add_argument("--beam", type=_int_in(1, 20), default=DEFAULT_BEAM, help="paths decoded per question")
     _add_inference_args(p)
     p.set_defaults(func=cmd_mcp)
 

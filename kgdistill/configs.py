@@ -17,6 +17,10 @@ from typing import Sequence
 from kgdistill.errors import ConfigError
 
 MAX_HOPS = 6
+DEFAULT_BEAM = 5
+"""Paths decoded per question by query, evaluate and serve, and by the training's
+validation and final report: one width, so the state a training keeps is chosen on
+the score that ``evaluate`` then reports."""
 """The longest path any setting may ask for (enumeration grows exponentially)."""
 DEVICES = ("cpu", "cuda", "auto")
 PRECISIONS = ("fp32", "bf16")
@@ -242,7 +246,10 @@ class DistillConfig:
             distillation temperature is set.
         label_fraction: share of training questions whose hard targets are used (the
             data-efficiency ablation); soft targets are used for all.
-        beam_size: beams for validation decoding.
+        beam_size: beams for the training's validation and its final report; the
+            default is :data:`DEFAULT_BEAM`, the width ``evaluate`` uses (it was 3
+            while the report used 5, and a training could keep a state on a score
+            ``evaluate`` did not reproduce).
         soft_loss: the soft term, one of :data:`kgdistill.losses.SOFT_LOSSES`: ``rest``
             covers the k paths and "any other sequence" (the teacher's mass outside its
             top k against the student's), :func:`kgdistill.losses.soft_loss_with_rest`;
@@ -254,7 +261,7 @@ class DistillConfig:
     alpha: float = 0.5
     temperature: float = 1.0
     label_fraction: float = 1.0
-    beam_size: int = 3
+    beam_size: int = DEFAULT_BEAM
     soft_loss: str = "rest"
 
     def __post_init__(self) -> None:

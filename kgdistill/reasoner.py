@@ -36,7 +36,7 @@ import numpy as np
 from kgdistill.answers import QueryResult, RankedAnswer, answer_scores, rank_answers
 from kgdistill.datasets import Question
 from kgdistill.decoding import DECODERS, DecodedPath, walk_many
-from kgdistill.configs import MAX_HOPS  # noqa: F401 (re-exported)
+from kgdistill.configs import DEFAULT_BEAM, MAX_HOPS  # noqa: F401 (MAX_HOPS re-exported)
 from kgdistill.errors import ConfigError, RunError, UnknownNameError
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, first_groundings_many, resolve_relation
@@ -92,7 +92,7 @@ class Reasoner:
         ConfigError: a setting out of range.
     """
 
-    def __init__(self, graph: GraphBackend, student, teacher=None, beam_size: int = 5, max_hops: int | None = None,
+    def __init__(self, graph: GraphBackend, student, teacher=None, beam_size: int = DEFAULT_BEAM, max_hops: int | None = None,
                  constrained: bool = True, batch_size: int = 64, max_answers: int = 10,
                  decoder: str | None = None, exact_hops: bool = False) -> None:
         self.graph, self.student, self.teacher = graph, student, teacher

@@ -433,7 +433,7 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     if valid:
         from kgdistill.reasoner import Reasoner
 
-        reasoner = Reasoner(graph, student, teacher, beam_size=max(5, cfg.distill.beam_size), max_hops=cfg.hops,
+        reasoner = Reasoner(graph, student, teacher, beam_size=cfg.distill.beam_size, max_hops=cfg.hops,
                             exact_hops=bool(cfg.exact_hops))
         m, rows = reasoner.evaluate(valid, progress=progress)
         metrics["valid"] = m
