@@ -17,11 +17,11 @@ from typing import Sequence
 from kgdistill.errors import ConfigError
 
 MAX_HOPS = 6
+"""The longest path any setting may ask for (enumeration grows exponentially)."""
 DEFAULT_BEAM = 5
 """Paths decoded per question by query, evaluate and serve, and by the training's
 validation and final report: one width, so the state a training keeps is chosen on
 the score that ``evaluate`` then reports."""
-"""The longest path any setting may ask for (enumeration grows exponentially)."""
 DEVICES = ("cpu", "cuda", "auto")
 PRECISIONS = ("fp32", "bf16")
 INFERENCE_PRECISIONS = ("fp32", "bf16", "int8")
