@@ -97,6 +97,10 @@ def check_base_model(name_or_path: str) -> None:
                           f"({known}); give a local Hugging Face checkpoint directory with config.json")
     if not (d / "config.json").is_file():
         raise ConfigError(f"--base-model {name_or_path}: no config.json in it: not a Hugging Face checkpoint")
+    if (d / "adapter").is_dir() and (d / "kgdistill.json").is_file():
+        raise ConfigError(f"--base-model {name_or_path}: a prompt-learning student (its virtual tokens are in "
+                          f"{d / 'adapter'}, its weights are the untouched base model): training from it would "
+                          "drop what it learned; give its base model instead, or a full or LoRA student")
 
 
 def resolve_base_model(name_or_path: str) -> Path:

@@ -49,13 +49,13 @@ def train_tokenizer(prompts: Sequence[str], path_tokens: Sequence[str], vocab_si
     return fast
 
 
-def add_path_tokens(tokenizer, path_tokens: Sequence[str]) -> int:
-    """Add relation / end tokens that ``tokenizer`` lacks; returns how many were added."""
+def add_path_tokens(tokenizer, path_tokens: Sequence[str]) -> list[str]:
+    """Add the relation / end tokens that ``tokenizer`` lacks; returns those added (a
+    kgdistill student given as a base model has most of them, trained)."""
     missing = [t for t in path_tokens if tokenizer.convert_tokens_to_ids(t) in (None, tokenizer.unk_token_id)]
-    if not missing:
-        return 0
-    return tokenizer.add_special_tokens({"additional_special_tokens": list(missing)},
-                                        replace_extra_special_tokens=False)
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": list(missing)}, replace_extra_special_tokens=False)
+    return missing
 
 
 def init_path_token_embeddings(model, tokenizer, path_tokens: Sequence[str]) -> None:
@@ -207,9 +207,10 @@ class Student:
             base = str(resolve_base_model(config.base_model))
             tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
-            if add_path_tokens(tokenizer, tokens):
-                model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # set from names below
-                init_path_token_embeddings(model, tokenizer, tokens)
+            added = add_path_tokens(tokenizer, tokens)
+            if added:  # only the new tokens start from their names: the others keep what they learned
+                model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+                init_path_token_embeddings(model, tokenizer, added)
             if config.base_layers:
                 keep_layers(model, config.base_layers)
         else:

@@ -546,3 +546,41 @@ def test_a_student_cut_to_fewer_layers_keeps_the_first_and_last_and_reloads(tmp_
         keep_layers(AutoModelForCausalLM.from_pretrained(base), 6)
     with pytest.raises(ConfigError, match="needs base_model"):
         StudentConfig(base_layers=2)
+
+
+def test_a_student_given_as_base_model_keeps_its_trained_path_tokens(base_checkpoint, tmp_path):
+    """Training on from a saved student (``--base-model RUN/student``) with one more
+    relation: only the new relation's tokens start from their names; the tokens the
+    student had keep their trained embeddings (they were all reset before)."""
+    old = Student.create(RelationVocabulary(["directed_by", "starred_actors"]), [],
+                         StudentConfig(base_model=str(base_checkpoint), max_length=64))
+    emb = old.model.get_input_embeddings().weight
+    ids = old.output_ids.tolist()
+    with torch.no_grad():  # stands for training: every path token moves away from its name
+        emb[ids] = torch.randn(len(ids), emb.shape[1], generator=torch.Generator().manual_seed(1))
+    trained = emb[ids].clone()
+    old.save(tmp_path / "student")
+    new = Student.create(RelationVocabulary(["directed_by", "starred_actors", "written_by"]), [],
+                         StudentConfig(base_model=str(tmp_path / "student"), max_length=64))
+    tok, weight = new.tokenizer, new.model.get_input_embeddings().weight
+    kept = [tok.convert_tokens_to_ids(old.tokenizer.convert_ids_to_tokens(i)) for i in ids]
+    assert torch.equal(weight[kept], trained)
+    fresh = tok.convert_tokens_to_ids("<r:written_by>")
+    assert fresh not in kept and not torch.equal(weight[fresh], weight[kept[0]])
+    pieces = tok(" written by", add_special_tokens=False)["input_ids"]
+    assert torch.allclose(weight[fresh], weight[pieces].mean(0))
+
+
+def test_a_prompt_learning_student_is_refused_as_base_model(base_checkpoint, tmp_path):
+    """Its weights are the untouched base model (the virtual tokens are in adapter/):
+    training from it would silently drop what it learned."""
+    from kgdistill.errors import ConfigError
+    from kgdistill.pretrained import check_base_model
+
+    st = Student.create(RelationVocabulary(["directed_by"]), [],
+                        StudentConfig(base_model=str(base_checkpoint), max_length=64))
+    adapt(st, "prompt_tuning")
+    st.save(tmp_path / "student")
+    with pytest.raises(ConfigError, match="prompt-learning student"):
+        check_base_model(str(tmp_path / "student"))
+    check_base_model(str(base_checkpoint))  # a plain checkpoint passes
