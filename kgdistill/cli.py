@@ -129,6 +129,14 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
                         "on GPUs); int8 (dynamic quantization, CPU)")
 
 
+def _add_hops_args(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--max-hops", type=HOPS, help=f"longest decoded path (default: {default})")
+    p.add_argument("--exact-hops", action="store_true",
+                   help="decode only paths of exactly --max-hops hops, e.g. a 3-hop MetaQA student asked 2-hop "
+                        "questions with --max-hops 2 (default: exactly the run's hops where it was trained on "
+                        "questions all that far, else 1 to --max-hops)")
+
+
 def _add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train (auto: CUDA if available)")
     p.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
@@ -320,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--run", help="run directory from 'kgdistill train' (its graph is the default -g)")
     which.add_argument("--student", help="student directory (needs -g)")
     p.add_argument("--beam", type=_int_in(1, 100), default=DEFAULT_BEAM, help="paths decoded per question")
-    p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the student's)")
+    _add_hops_args(p, "the student's")
     p.add_argument("--unconstrained", action="store_true", help="do not constrain decoding by the graph")
     p.add_argument("--decoder", choices=DECODER_NAMES,
                    help="beam: re-encode each step; kv: KV cache (default: the student's setting)")
@@ -419,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_question_format(p)
     p.add_argument("--out", required=True, help="directory for metrics.json and predictions.jsonl")
     p.add_argument("--beam", type=_int_in(1, 100), default=DEFAULT_BEAM, help="paths decoded per question")
-    p.add_argument("--max-hops", type=HOPS, help="longest decoded path (default: the run's)")
+    _add_hops_args(p, "the run's")
     p.add_argument("--no-teacher", action="store_true", help="do not score the run's teacher as well")
     p.add_argument("--link", action="store_true",
                    help="ignore the file's marked topics: find them by entity linking, and report linking "

@@ -330,7 +330,7 @@ def cmd_query(args) -> int:
         raise CLIError("give a QUESTION (its topic is found in the graph unless --topic names it), or --file")
     if args.run is None and args.student is None:
         raise CLIError("give --run RUN (a trained run directory) or --student DIR with -g GRAPH")
-    reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops,
+    reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops, exact_hops=args.exact_hops or None,
                               constrained=not args.unconstrained, decoder=args.decoder)
     kg = reasoner.graph
     start = time.perf_counter()
@@ -464,7 +464,7 @@ def cmd_evaluate(args) -> int:
     from kgdistill.reasoner import check_topics_fit
     from kgdistill.runs import summary_line
 
-    reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops,
+    reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops, exact_hops=args.exact_hops or None,
                               constrained=not args.unconstrained, decoder=args.decoder)
     kg = reasoner.graph
     questions = load_questions(args.questions, args.question_format)

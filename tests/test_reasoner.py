@@ -168,6 +168,26 @@ def test_a_run_with_exact_hops_decodes_only_paths_of_its_length(world_run, tmp_p
     assert not Reasoner.from_run(run, max_hops=config["hops"] - 1).exact_hops
 
 
+def test_exact_hops_can_be_asked_for_on_the_command_line(world_run, tmp_path, capsys):
+    """`evaluate` and `query --exact-hops` decode only paths of --max-hops (default: the
+    run's) hops, e.g. a 3-hop MetaQA student asked 2-hop questions: without the option a
+    --max-hops below the run's decodes every length up to it."""
+    hops = json.loads((world_run / "config.json").read_text())["hops"]
+    lengths = {}
+    for name, extra in (("plain", []), ("exact", ["--exact-hops"])):
+        out = tmp_path / name
+        assert main(["evaluate", "--run", str(world_run), "--questions", str(WORLD_VALID), "--out", str(out),
+                     "--no-teacher", *extra]) == 0
+        rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+        lengths[name] = {len(p["path"].split(" -> ")) for r in rows for p in r["paths"]}
+    assert lengths["exact"] == {hops} and len(lengths["plain"]) > 1
+    capsys.readouterr()
+    assert main(["query", "--run", str(world_run), "--json", "--max-hops", "1", "--exact-hops",
+                 "--topic", "Joe Biden", "where was Joe Biden born"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["paths"] and {len(p["path"].split(" -> ")) for p in result["paths"]} == {1}
+
+
 def _old_ranking(graph, probs, walks, limit):
     """The answer ranking as it was before rank_answers (every reached entity scored,
     labelled and sorted): the reference the faster one must equal."""
