@@ -130,6 +130,7 @@ def _add_inference_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_hops_args(p: argparse.ArgumentParser, default: str) -> None:
+    """--max-hops and --exact-hops of the commands that decode (query, evaluate)."""
     p.add_argument("--max-hops", type=HOPS, help=f"longest decoded path (default: {default})")
     p.add_argument("--exact-hops", action="store_true",
                    help="decode only paths of exactly --max-hops hops, e.g. a 3-hop MetaQA student asked 2-hop "

@@ -480,6 +480,7 @@ def cmd_evaluate(args) -> int:
         metrics, rows = reasoner.evaluate(questions, with_teacher=not args.no_teacher, progress=True)
     metrics["questions_file"] = str(Path(args.questions).resolve())
     metrics["precision"] = args.precision
+    metrics["hops"] = {"max": reasoner.max_hops, "exact": reasoner.exact_hops}
     metrics["graph"] = resolve_graph_location(args.graph)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

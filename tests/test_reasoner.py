@@ -180,6 +180,7 @@ def test_exact_hops_can_be_asked_for_on_the_command_line(world_run, tmp_path, ca
                      "--no-teacher", *extra]) == 0
         rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
         lengths[name] = {len(p["path"].split(" -> ")) for r in rows for p in r["paths"]}
+        assert json.loads((out / "metrics.json").read_text())["hops"] == {"max": hops, "exact": bool(extra)}
     assert lengths["exact"] == {hops} and len(lengths["plain"]) > 1
     capsys.readouterr()
     assert main(["query", "--run", str(world_run), "--json", "--max-hops", "1", "--exact-hops",
