@@ -46,6 +46,9 @@ def main() -> None:
     p.add_argument("--precisions", default="fp32,bf16,int8")
     p.add_argument("--single", type=int, default=32)
     p.add_argument("--out", default=None)
+    p.add_argument("--max-hops", type=int, default=None,
+                   help="decode paths of at most this many hops (default: the run's)")
+    p.add_argument("--exact-hops", action="store_true", help="decode only paths of exactly --max-hops hops")
     args = p.parse_args()
 
     from kgdistill.datasets import load_questions
@@ -60,7 +63,8 @@ def main() -> None:
                                                                           for prec in args.small_precisions.split(",")]
     rows, reference = [], {}
     for run, prec in variants:
-        reasoner = Reasoner.from_run(run, kg)
+        hops = {k: v for k, v in (("max_hops", args.max_hops), ("exact_hops", args.exact_hops or None)) if v is not None}
+        reasoner = Reasoner.from_run(run, kg, **hops)
         reasoner.student.for_inference("cpu", prec)
         row = {"run": run, "precision": prec, "bytes": weight_bytes(reasoner.student.model),
                "parameters": sum(p.numel() for p in reasoner.student.model.parameters())}
