@@ -62,8 +62,8 @@ def main() -> None:
     variants = [(args.run, prec) for prec in args.precisions.split(",")] + [(r, prec) for r in args.small
                                                                           for prec in args.small_precisions.split(",")]
     rows, reference = [], {}
+    hops = {k: v for k, v in (("max_hops", args.max_hops), ("exact_hops", args.exact_hops or None)) if v is not None}
     for run, prec in variants:
-        hops = {k: v for k, v in (("max_hops", args.max_hops), ("exact_hops", args.exact_hops or None)) if v is not None}
         reasoner = Reasoner.from_run(run, kg, **hops)
         reasoner.student.for_inference("cpu", prec)
         row = {"run": run, "precision": prec, "bytes": weight_bytes(reasoner.student.model),
