@@ -10,7 +10,7 @@ import math
 import os
 import sys
 
-from kgdistill.commands import (cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
+from kgdistill.commands import (cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
                                 cmd_import, cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
 from kgdistill.configs import (ADAPTATION_MODES, DEFAULT_BEAM, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
@@ -413,6 +413,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the source student's weights while it decodes the soft targets (bf16: about 2x faster)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("average", help="average the weights of students trained one from another (a model soup)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Average the students of RUN... weight by weight into a new run directory OUT "
+                                   "(with the last run's configuration and teacher). The students must share their "
+                                   "tokenizer, architecture and adaptation mode: typically the successive runs of a "
+                                   "chain of `train --base-model RUN/student`. It trains nothing and the average "
+                                   "answers as fast as each of them; score it with `evaluate --run OUT`.",
+                       epilog="example:\n  kgdistill average runs/box1 runs/box2 runs/box3 --out runs/soup")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="two or more trained run directories")
+    p.add_argument("--out", required=True, help="the new run directory")
+    p.add_argument("--weights", type=_float_in(0.0, low_open=True), nargs="+", metavar="W",
+                   help="one weight per run (default: equal; normalised to sum to 1)")
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("evaluate", help="score a trained run (or a student) on any question file",
                        description="Writes OUT/metrics.json (strict Hits@1 = top-1 answer only, answer F1, "

@@ -458,6 +458,14 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def cmd_average(args) -> int:
+    from kgdistill.soup import average_runs
+
+    out = average_runs(args.runs, args.out, weights=args.weights)
+    print(f"averaged student written to {out}/ (score it with: kgdistill evaluate --run {out} --questions FILE)")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from kgdistill.datasets import load_questions
     from kgdistill.io import write_atomic, write_json_atomic
