@@ -155,11 +155,21 @@ def _select(student, beams: Sequence[_Beam], logp: torch.Tensor, column: torch.T
     return picked
 
 
+def _end_is_forced(student, max_hops: int, min_hops: int) -> bool:
+    """Whether a beam that reaches ``max_hops`` relations ends without a forward pass
+    (:func:`_forced_end`): when decoding is exact (``min_hops >= max_hops``), and when
+    ``max_hops`` is the longest path the student was trained on (``student.hops``),
+    after which every path it learned from ended. Below that length (a 3-hop run
+    decoded with ``--max-hops 2``) the student may want another hop, and the end
+    token's log-probability is still scored, so that such paths rank lower."""
+    return min_hops >= max_hops or getattr(student, "hops", None) == max_hops
+
+
 def _forced_end(beams: Sequence[_Beam], finished: list[list[_Beam]], end: int) -> None:
-    """Finish ``beams`` that have reached ``max_hops == min_hops``: the end token is the
-    only one allowed, so it is taken with probability one, without the forward pass
-    whose only use would be that token's log-probability (a third of a 2-hop
-    question's passes, half of a 1-hop one's)."""
+    """Finish ``beams`` that have reached ``max_hops`` relations where
+    :func:`_end_is_forced`: the end token is the only one allowed, so it is taken with
+    probability one, without the forward pass whose only use would be that token's
+    log-probability (a third of a 2-hop question's passes, half of a 1-hop one's)."""
     for b in beams:
         finished[b.question].append(_Beam(b.question, b.tokens + [end], b.logprob, b.frontier))
 
@@ -199,9 +209,9 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         binding: the student's vocabulary bound to ``graph`` (made here if not given).
         min_hops: shortest path (``max_hops`` for data whose answers are all exactly
             that far, as in MetaQA; a beam that cannot grow that long is dropped).
-            With ``min_hops == max_hops`` the end token is forced after the last
-            relation: it adds nothing to a path's log-probability and costs no
-            forward pass.
+            With ``min_hops == max_hops``, or ``max_hops`` the student's trained
+            hops, the end token is forced after the last relation: it adds nothing
+            to a path's log-probability and costs no forward pass.
 
     Returns:
         per question, up to ``beam_size`` paths, best first.
@@ -219,10 +229,11 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
     prompt_ids = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
     beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     finished: list[list[_Beam]] = [[] for _ in prompts]
+    forced = _end_is_forced(student, max_hops, min_hops)
     for step in range(max_hops + 1):
         if not beams:
             break
-        if step == max_hops and min_hops >= max_hops:
+        if step == max_hops and forced:
             _forced_end(beams, finished, end)
             break
         seqs = [prompt_ids[b.question] + b.tokens for b in beams]
@@ -322,6 +333,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     lengths = mask.sum(1)  # attended positions, virtual tokens included
     rows = list(range(len(prompts)))  # cache row of each live beam
     finished: list[list[_Beam]] = [[] for _ in prompts]
+    forced = _end_is_forced(student, max_hops, min_hops)
     for step in range(max_hops + 1):
         if not beams:
             break
@@ -344,7 +356,7 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
         beams = [_Beam(b.question, b.tokens + [t], sc, f) for (b, t, sc), f in zip(grow, frontiers)]
         if not beams or step == max_hops:
             break
-        if step + 1 == max_hops and min_hops >= max_hops:
+        if step + 1 == max_hops and forced:
             _forced_end(beams, finished, end)
             break
         index = torch.tensor(parents, dtype=torch.long)

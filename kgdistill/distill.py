@@ -127,6 +127,7 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     seed_everything(seed)
     if serializer is not None:
         student.serializer = asdict(serializer)
+    student.hops = hops  # validation decodes as the saved student will (see decoding._end_is_forced)
     rng = random.Random(seed)
     records = [r for r in train if r.hard or r.soft]
     # Answers that are the topic itself (PathQuestion's "X's spouse's spouse") keep

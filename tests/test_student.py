@@ -148,8 +148,11 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
                                       hard=["<r:~starred_actors><eop>"])] * 3
     config = DistillConfig()
     args = TrainArgs(epochs=3, batch_size=2, patience=10, optimizer="adamw", lr=2e-3, max_grad_norm=1.0)
-    full = train_student(tiny_student(), tiny, records, [], config, 2, args, out_dir=tmp_path / "full",
+    trained = tiny_student()
+    full = train_student(trained, tiny, records, [], config, 2, args, out_dir=tmp_path / "full",
                          progress=False)
+    # validation during training decodes as the saved student will (the end token after 2 hops is forced)
+    assert trained.hops == 2 == Student.load(tmp_path / "full").hops
     original, calls = distill.batch_loss, []
 
     def interrupted(*args, **kw):
@@ -462,6 +465,56 @@ def test_a_forced_end_token_costs_no_forward_pass(decoder):
             start = len(seq) - len(rel_ids)
             want = sum(float(logp[start - 1 + k, t]) for k, t in enumerate(rel_ids))
             assert p.logprob == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.parametrize("decoder", ["beam", "kv"])
+def test_the_end_token_after_the_trained_hop_count_costs_no_forward_pass(decoder):
+    """A run that learns the hop count (``--exact-hops no``) decodes paths of 1 to
+    ``hops`` relations. After ``hops`` relations the end token is the only choice and
+    every path the student learned from ended there, yet both decoders ran one more
+    forward pass just to score it. Now it is forced as in exact decoding: one pass
+    fewer, and a full-length path's log-probability is the sum over its relations.
+    Decoded for fewer hops than it was trained for, the student may want another hop,
+    so the end token is still scored there."""
+    from kgdistill.decoding import DECODERS
+
+    kg, triples, st = _random_world_and_student(seed=3, entities=8)
+    topics = [[kg.entity_id(h)] for h, _, _ in triples[:4]]
+    prompts = ["question: what X path:"] * len(topics)
+    passes = []
+    lm = st._causal_lm()
+    hook = getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
+
+    def run(trained_hops):
+        st.hops = trained_hops
+        passes.clear()
+        return DECODERS[decoder]().decode(st, prompts, 4, 2, kg, topics, min_hops=1), len(passes)
+
+    try:
+        scored, n_scored = run(3)  # trained for 3 hops, decoded for at most 2: the end is scored
+        forced, n_forced = run(2)
+    finally:
+        hook.remove()
+    assert n_scored == {"beam": 3, "kv": 2}[decoder] and n_forced == n_scored - 1
+    tok = st.tokenizer
+    checked = 0
+    for prompt, paths in zip(prompts, forced):
+        for p in paths:
+            rel_ids = [int(st.path_token_ids[st.vocabulary.row(r)]) for r in p.path.relations]
+            ids = torch.tensor([[tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"] + rel_ids
+                                + [st.end_id]])
+            with torch.no_grad():
+                logp = st.log_softmax(st.logits(ids, torch.ones_like(ids))[0].float())
+            start = ids.shape[1] - len(rel_ids) - 1
+            want = sum(float(logp[start - 1 + k, t]) for k, t in enumerate(rel_ids))
+            if len(p.path) == 1:  # a 1-hop path still pays for its end token
+                want += float(logp[ids.shape[1] - 2, st.end_id])
+            else:
+                checked += 1
+            assert p.logprob == pytest.approx(want, abs=1e-4)
+    assert checked and any(len(p.path) == 1 for q in forced for p in q)
+    two_hop = [p.logprob for q in scored for p in q if len(p.path) == 2]
+    assert two_hop and max(two_hop) < max(p.logprob for q in forced for p in q if len(p.path) == 2)
 
 
 def test_answering_uses_the_fused_gelu_with_the_same_outputs():
