@@ -433,6 +433,31 @@ def test_exact_hop_runs_decode_only_full_length_paths(decoder):
             assert verify_relation_path(kg, kg.entity_label(t[0]), p.path).valid
 
 
+def _pass_counting_world():
+    """A random world and student, four prompts, and the list a forward hook on the
+    student's transformer body appends to on every pass (remove the hook after)."""
+    kg, triples, st = _random_world_and_student(seed=3, entities=8)
+    topics = [[kg.entity_id(h)] for h, _, _ in triples[:4]]
+    prompts = ["question: what X path:"] * len(topics)
+    passes = []
+    lm = st._causal_lm()
+    hook = getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
+    return kg, st, topics, prompts, passes, hook
+
+
+def _teacher_forced_logprob(st, prompt, path, with_end: bool) -> float:
+    """A path's log-probability from one teacher-forced pass: the sum over its relation
+    tokens, plus the end token's with ``with_end``."""
+    tok = st.tokenizer
+    rel_ids = [int(st.path_token_ids[st.vocabulary.row(r)]) for r in path.relations]
+    prefix = [tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prefix + rel_ids + [st.end_id]])
+    with torch.no_grad():
+        logp = st.log_softmax(st.logits(ids, torch.ones_like(ids))[0].float())
+    tokens = rel_ids + ([st.end_id] if with_end else [])
+    return sum(float(logp[len(prefix) - 1 + k, t]) for k, t in enumerate(tokens))
+
+
 @pytest.mark.parametrize("decoder", ["beam", "kv"])
 def test_a_forced_end_token_costs_no_forward_pass(decoder):
     """With min_hops == max_hops the end token is the only choice after the last
@@ -443,28 +468,15 @@ def test_a_forced_end_token_costs_no_forward_pass(decoder):
     prompt pass also scores the first relations' continuations)."""
     from kgdistill.decoding import DECODERS
 
-    kg, triples, st = _random_world_and_student(seed=3, entities=8)
-    topics = [[kg.entity_id(h)] for h, _, _ in triples[:4]]
-    prompts = ["question: what X path:"] * len(topics)
-    passes = []
-    lm = st._causal_lm()
-    hook = getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
+    kg, st, topics, prompts, passes, hook = _pass_counting_world()
     try:
         exact = DECODERS[decoder]().decode(st, prompts, 4, 2, kg, topics, min_hops=2)
     finally:
         hook.remove()
     assert len(passes) == {"beam": 2, "kv": 1}[decoder] and any(exact)
-    tok = st.tokenizer
     for prompt, paths in zip(prompts, exact):
         for p in paths:
-            rel_ids = [int(st.path_token_ids[st.vocabulary.row(r)]) for r in p.path.relations]
-            seq = [tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"] + rel_ids
-            ids = torch.tensor([seq])
-            with torch.no_grad():
-                logp = st.log_softmax(st.logits(ids, torch.ones_like(ids))[0].float())
-            start = len(seq) - len(rel_ids)
-            want = sum(float(logp[start - 1 + k, t]) for k, t in enumerate(rel_ids))
-            assert p.logprob == pytest.approx(want, abs=1e-4)
+            assert p.logprob == pytest.approx(_teacher_forced_logprob(st, prompt, p.path, False), abs=1e-4)
 
 
 @pytest.mark.parametrize("decoder", ["beam", "kv"])
@@ -478,12 +490,7 @@ def test_the_end_token_after_the_trained_hop_count_costs_no_forward_pass(decoder
     so the end token is still scored there."""
     from kgdistill.decoding import DECODERS
 
-    kg, triples, st = _random_world_and_student(seed=3, entities=8)
-    topics = [[kg.entity_id(h)] for h, _, _ in triples[:4]]
-    prompts = ["question: what X path:"] * len(topics)
-    passes = []
-    lm = st._causal_lm()
-    hook = getattr(lm, lm.base_model_prefix).register_forward_hook(lambda *a: passes.append(1))
+    kg, st, topics, prompts, passes, hook = _pass_counting_world()
 
     def run(trained_hops):
         st.hops = trained_hops
@@ -496,23 +503,12 @@ def test_the_end_token_after_the_trained_hop_count_costs_no_forward_pass(decoder
     finally:
         hook.remove()
     assert n_scored == {"beam": 3, "kv": 2}[decoder] and n_forced == n_scored - 1
-    tok = st.tokenizer
-    checked = 0
     for prompt, paths in zip(prompts, forced):
-        for p in paths:
-            rel_ids = [int(st.path_token_ids[st.vocabulary.row(r)]) for r in p.path.relations]
-            ids = torch.tensor([[tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"] + rel_ids
-                                + [st.end_id]])
-            with torch.no_grad():
-                logp = st.log_softmax(st.logits(ids, torch.ones_like(ids))[0].float())
-            start = ids.shape[1] - len(rel_ids) - 1
-            want = sum(float(logp[start - 1 + k, t]) for k, t in enumerate(rel_ids))
-            if len(p.path) == 1:  # a 1-hop path still pays for its end token
-                want += float(logp[ids.shape[1] - 2, st.end_id])
-            else:
-                checked += 1
+        for p in paths:  # a 1-hop path still pays for its end token
+            want = _teacher_forced_logprob(st, prompt, p.path, with_end=len(p.path) == 1)
             assert p.logprob == pytest.approx(want, abs=1e-4)
-    assert checked and any(len(p.path) == 1 for q in forced for p in q)
+    lengths = {len(p.path) for q in forced for p in q}
+    assert lengths == {1, 2}
     two_hop = [p.logprob for q in scored for p in q if len(p.path) == 2]
     assert two_hop and max(two_hop) < max(p.logprob for q in forced for p in q if len(p.path) == 2)
 
