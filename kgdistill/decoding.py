@@ -158,11 +158,12 @@ def _select(student, beams: Sequence[_Beam], logp: torch.Tensor, column: torch.T
 def _end_is_forced(student, max_hops: int, min_hops: int) -> bool:
     """Whether a beam that reaches ``max_hops`` relations ends without a forward pass
     (:func:`_forced_end`): when decoding is exact (``min_hops >= max_hops``), and when
-    ``max_hops`` is the longest path the student was trained on (``student.hops``),
-    after which every path it learned from ended. Below that length (a 3-hop run
-    decoded with ``--max-hops 2``) the student may want another hop, and the end
-    token's log-probability is still scored, so that such paths rank lower."""
-    return min_hops >= max_hops or getattr(student, "hops", None) == max_hops
+    ``max_hops`` is the longest path the student was trained on
+    (``student.longest_path``), after which every path it learned from ended. Below
+    that length (a 3-hop run decoded with ``--max-hops 2``) the student may want
+    another hop, and above it (a hop limit its data never reached) it never learned
+    what follows, so the end token's log-probability is still scored there."""
+    return min_hops >= max_hops or getattr(student, "longest_path", None) == max_hops
 
 
 def _forced_end(beams: Sequence[_Beam], finished: list[list[_Beam]], end: int) -> None:
@@ -209,8 +210,8 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
         binding: the student's vocabulary bound to ``graph`` (made here if not given).
         min_hops: shortest path (``max_hops`` for data whose answers are all exactly
             that far, as in MetaQA; a beam that cannot grow that long is dropped).
-            With ``min_hops == max_hops``, or ``max_hops`` the student's trained
-            hops, the end token is forced after the last relation: it adds nothing
+            With ``min_hops == max_hops``, or ``max_hops`` the longest path the
+            student was trained on, the end token is forced after the last relation: it adds nothing
             to a path's log-probability and costs no forward pass.
 
     Returns:

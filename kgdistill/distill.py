@@ -20,7 +20,7 @@ from kgdistill.datasets import Question
 from kgdistill.graph import GraphBackend
 from kgdistill.configs import STUDENT_TRAINING, DistillConfig  # noqa: F401 (re-exported)
 from kgdistill.losses import SOFT_LOSSES, distillation_loss, hard_loss
-from kgdistill.serializer import TrainingRecord
+from kgdistill.serializer import TrainingRecord, longest_path
 from kgdistill.student import Student
 from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
 
@@ -127,9 +127,10 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     seed_everything(seed)
     if serializer is not None:
         student.serializer = asdict(serializer)
-    student.hops = hops  # validation decodes as the saved student will (see decoding._end_is_forced)
     rng = random.Random(seed)
     records = [r for r in train if r.hard or r.soft]
+    # validation decodes as the saved student will (see decoding._end_is_forced)
+    student.hops, student.longest_path = hops, longest_path(records)
     # Answers that are the topic itself (PathQuestion's "X's spouse's spouse") keep
     # topic mass at query time; MetaQA never has them.
     answered = [r for r in records if r.answers]  # unlabeled questions have none
@@ -152,7 +153,7 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "metrics.json", metrics)
-        student.save(out, extra={"distill": asdict(config), "hops": hops})
+        student.save(out, extra={"distill": asdict(config), "hops": hops, "longest_path": student.longest_path})
         if ckpt and ckpt.exists():
             import shutil
 

@@ -159,6 +159,13 @@ class TrainingRecord:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+def longest_path(records: Sequence["TrainingRecord"]) -> int:
+    """The most relations in any hard or soft target path of ``records`` (0 if none)."""
+    prefix = RELATION_TOKEN.split("{")[0]
+    paths = [p for r in records for p in r.hard] + [s["path"] for r in records for s in r.soft]
+    return max((p.count(prefix) for p in paths), default=0)
+
+
 def check_unique_ids(ids: Sequence[str], what: str) -> None:
     """Raise :class:`ConfigError` naming repeated ids (they would cross-wire targets)."""
     seen: set[str] = set()

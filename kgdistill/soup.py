@@ -35,16 +35,30 @@ def _student_dir(run: Path) -> Path:
     return d
 
 
+def _adaptation(meta: dict) -> str:
+    """A saved student's adaptation for averaging: LoRA is merged into the weights on
+    save, so a LoRA student averages like a fully fine-tuned one."""
+    mode = meta.get("adaptation", "full")
+    return "full" if mode == "lora" else mode
+
+
 def _check_same(dirs: Sequence[Path]) -> None:
-    """Refuse students whose path vocabulary, tokenizer, architecture or adapter differ."""
+    """Refuse students whose path vocabulary, prompt format, tokenizer, architecture or
+    adapter differ."""
     first = dirs[0]
     meta0 = read_json(first / "kgdistill.json", RunError)
     cfg0 = read_json(first / "config.json", RunError)
     for d in dirs[1:]:
         meta = read_json(d / "kgdistill.json", RunError)
         if meta.get("relations") != meta0.get("relations"):
-            raise RunError(f"{d.parent} and {first.parent}: the students know different relations; "
-                           "average only students trained on the same graph")
+            a, b = set(meta0.get("relations") or []), set(meta.get("relations") or [])
+            only = sorted(a ^ b)[:3]
+            raise RunError(f"{d.parent} and {first.parent}: the students know different relations "
+                           f"({len(a)} and {len(b)}; in one only: {', '.join(only) or 'the same set, in another order'}); "
+                           "a box that met new relations cannot be averaged with one that did not")
+        if meta.get("serializer") != meta0.get("serializer"):
+            raise RunError(f"{d.parent} and {first.parent}: the students were trained on different prompts "
+                           f"(serializer {meta.get('serializer')} and {meta0.get('serializer')})")
         for name in ("tokenizer.json", "vocab.json"):
             a, b = first / name, d / name
             if a.is_file() != b.is_file() or (a.is_file() and a.read_bytes() != b.read_bytes()):
@@ -56,12 +70,31 @@ def _check_same(dirs: Sequence[Path]) -> None:
                       if k not in ("_name_or_path", "transformers_version", "dtype", "torch_dtype")
                       and cfg.get(k) != cfg0.get(k))
         if diff:
+            shown = "; ".join(f"{k}: {cfg0.get(k)!r} and {cfg.get(k)!r}" for k in diff[:3])
             raise RunError(f"{d.parent} and {first.parent}: the students' architectures differ "
-                           f"({', '.join(diff[:5])} in config.json)")
-        if (d / "adapter").is_dir() != (first / "adapter").is_dir() or \
-                meta.get("adaptation", "full") != meta0.get("adaptation", "full"):
+                           f"(student/config.json {shown})")
+        if (d / "adapter").is_dir() != (first / "adapter").is_dir() or _adaptation(meta) != _adaptation(meta0):
             raise RunError(f"{d.parent} and {first.parent}: different adaptation modes "
                            f"({meta.get('adaptation', 'full')} and {meta0.get('adaptation', 'full')})")
+
+
+def _hop_settings(runs: Sequence[Path], dirs: Sequence[Path], echo: Callable[[str], None]) -> tuple[dict, dict]:
+    """The averaged run's ``config.json`` and student metadata: the last run's, except
+    that students trained for different hop counts give the largest, decoded with the
+    hop count free (the student ends each path itself)."""
+    config = read_json(runs[-1] / "config.json", RunError) if (runs[-1] / "config.json").is_file() else None
+    metas = [read_json(d / "kgdistill.json", RunError) for d in dirs]
+    meta = dict(metas[-1])
+    hops = [m.get("hops") for m in metas]
+    longest = [m.get("longest_path") for m in metas]
+    meta["longest_path"] = max(longest) if all(isinstance(x, int) for x in longest) else None
+    if len(set(map(str, hops))) > 1 and all(isinstance(h, int) for h in hops):
+        meta["hops"] = max(hops)
+        echo(f"the students were trained for {sorted(set(hops))} hops: the average decodes paths of 1 to "
+             f"{max(hops)} hops and ends each path itself")
+        if config is not None:
+            config.update(hops=max(hops), exact_hops=False)
+    return config, meta
 
 
 def average_state_dicts(files: Sequence[Path], weights: Sequence[float]) -> dict[str, torch.Tensor]:
@@ -96,50 +129,69 @@ def average_runs(runs: Sequence[str | Path], out: str | Path, weights: Sequence[
     and ``serve`` take ``--run OUT`` as usual). ``weights`` (default: equal) need not
     sum to 1; they are normalised.
 
+    Students trained for different hop counts give a run of the largest that learns
+    the hop count. The run is built beside ``out`` and renamed into place; an ``out``
+    written by an earlier average is replaced, any other existing directory refused.
+
     Raises:
-        RunError: fewer than two runs, a run without a trained student, students that
-            differ in tokenizer, relations, architecture, adaptation or tensors, bad
-            weights, or ``out`` being one of ``runs``.
+        RunError: fewer than two runs or one given twice, a run without a trained
+            student, students that differ in tokenizer, relations, prompts,
+            architecture, adaptation or tensors, bad weights, or an ``out`` that is one
+            of ``runs``, inside one, or another existing directory.
     """
+    import math
+
     from safetensors.torch import save_file
 
     runs = [Path(r) for r in runs]
     out = Path(out)
     if len(runs) < 2:
         raise RunError("give at least two runs to average")
-    if out.resolve() in {r.resolve() for r in runs}:
-        raise RunError(f"{out}: the output must be a new directory, not one of the averaged runs")
+    resolved = [r.resolve() for r in runs]
+    if len(set(resolved)) < len(resolved):
+        raise RunError("a run is given twice; to give one run more weight, use --weights")
+    if out.resolve() in resolved or any(r in out.resolve().parents for r in resolved):
+        raise RunError(f"{out}: the output must be a new directory, not one of the averaged runs or inside one")
+    if out.exists() and any(out.iterdir()) and "averaged_from" not in _read_or_empty(out / "metrics.json"):
+        raise RunError(f"{out} exists and is not the output of an earlier `kgdistill average`: "
+                       "give a new directory (nothing was written)")
     weights = [1.0] * len(runs) if weights is None else [float(w) for w in weights]
-    if len(weights) != len(runs) or any(not w > 0 for w in weights):
+    if len(weights) != len(runs) or any(not (w > 0 and math.isfinite(w)) for w in weights):
         raise RunError(f"--weights needs one positive number per run ({len(runs)}), got {weights}")
     weights = [w / sum(weights) for w in weights]
     dirs = [_student_dir(r) for r in runs]
     _check_same(dirs)
-    last = runs[-1]
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "student.tmp"
+    config, meta = _hop_settings(runs, dirs, echo)
+    sources = [{"run": str(r), "weight": w} for r, w in zip(resolved, weights)]
+    tmp = out.with_name(out.name + ".tmp")  # the whole run is built here, then renamed into place
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(dirs[-1], tmp, ignore=shutil.ignore_patterns("*.safetensors", "metrics.json"))
     try:
+        shutil.copytree(dirs[-1], tmp / "student", ignore=shutil.ignore_patterns("*.safetensors", "metrics.json"))
         for name in WEIGHT_FILES:
             files = [d / name for d in dirs]
             if not files[0].is_file():
                 continue
             echo(f"averaging {name} of {len(files)} students")
-            save_file(average_state_dicts(files, weights), str(tmp / name), metadata={"format": "pt"})
+            save_file(average_state_dicts(files, weights), str(tmp / "student" / name), metadata={"format": "pt"})
+        (tmp / "student" / "kgdistill.json").write_text(json.dumps({**meta, "averaged_from": sources}, indent=2))
+        (tmp / "student" / "metrics.json").write_text(json.dumps({"curve": [], "averaged_from": sources}, indent=2))
+        if config is not None:
+            write_json_atomic(tmp / "config.json", config)
+        if (runs[-1] / "teacher").is_dir():
+            shutil.copytree(runs[-1] / "teacher", tmp / "teacher")
+        write_json_atomic(tmp / "metrics.json", {"averaged_from": sources})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    sources = [{"run": str(r.resolve()), "weight": w} for r, w in zip(runs, weights)]
-    meta = read_json(tmp / "kgdistill.json", RunError)
-    meta["averaged_from"] = sources
-    (tmp / "kgdistill.json").write_text(json.dumps(meta, indent=2))
-    (tmp / "metrics.json").write_text(json.dumps({"curve": [], "averaged_from": sources}, indent=2))
-    shutil.rmtree(out / "student", ignore_errors=True)
-    tmp.replace(out / "student")
-    if (last / "config.json").is_file():
-        shutil.copy(last / "config.json", out / "config.json")
-    if (last / "teacher").is_dir() and not (out / "teacher").exists():
-        shutil.copytree(last / "teacher", out / "teacher")
-    write_json_atomic(out / "metrics.json", {"averaged_from": sources})
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.replace(out)
     return out
+
+
+def _read_or_empty(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

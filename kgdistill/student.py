@@ -172,6 +172,8 @@ class Student:
         self.precision = "fp32"
         """Weights for answering (:meth:`for_inference`)."""
         self.hops: int | None = None
+        self.longest_path: int | None = None
+        """The most relations in a path it was trained on (``None``: not recorded)."""
         """The longest path the student was trained for (decoding default)."""
         self.path_tokens = [relation_token(r) for r in vocabulary.relations()]
         ids = tokenizer.convert_tokens_to_ids(self.path_tokens + [END_OF_PATH])
@@ -535,6 +537,8 @@ class Student:
         student.exclude_topic = meta.get("exclude_topic", True)
         hops = meta.get("hops", student.serializer.get("max_hops"))
         student.hops = hops if isinstance(hops, int) and hops >= 1 else None
+        longest = meta.get("longest_path")
+        student.longest_path = longest if isinstance(longest, int) and longest >= 1 else None
         return student
 
 

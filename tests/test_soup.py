@@ -42,6 +42,9 @@ def test_average_writes_the_weighted_mean_as_a_run_that_answers(world_run, tmp_p
 
 
 def test_the_average_of_equal_students_answers_as_each_does(world_run, tmp_path):
+    """End to end through the Python API: the average of a student and its copy answers
+    every validation question with the same paths and answers (the mean itself is
+    checked in the test above)."""
     same = shutil.copytree(world_run, tmp_path / "same")
     out = average_runs([world_run, same], tmp_path / "soup", echo=lambda _: None)
     scores = []
@@ -89,6 +92,31 @@ def test_students_that_cannot_be_averaged_are_refused(world_run, tmp_path, capsy
     with pytest.raises(RunError, match=f"tensor {key} has shape"):
         average_runs([world_run, other_shape], tmp_path / "o2", echo=lambda _: None)
 
+    def edited(name, edit, file="student/kgdistill.json"):
+        run = shutil.copytree(world_run, tmp_path / name)
+        raw = json.loads((run / file).read_text())
+        edit(raw)
+        (run / file).write_text(json.dumps(raw))
+        return run
+
+    cases = [(edited("rel", lambda m: m["relations"].append("new_relation")), "different relations .*new_relation"),
+             (edited("ser", lambda m: m["serializer"].update(template="Q: {question} P:")), "different prompts"),
+             (edited("arch", lambda c: c.update(n_layer=c.get("n_layer", 2) + 1), "student/config.json"),
+              "architectures differ .*n_layer"),
+             (edited("mode", lambda m: m.update(adaptation="prefix_tuning")), "different adaptation modes")]
+    for run, message in cases:
+        with pytest.raises(RunError, match=message):
+            average_runs([world_run, run], tmp_path / "o0", echo=lambda _: None)
+    with pytest.raises(RunError, match="given twice"):
+        average_runs([world_run, world_run], tmp_path / "o0")
+    taken = tmp_path / "taken"
+    (taken / "student").mkdir(parents=True)
+    with pytest.raises(RunError, match="not the output of an earlier"):
+        average_runs([world_run, tmp_path / "rel"], taken)
+    assert (taken / "student").is_dir() and not (tmp_path / "o0").exists()
+    with pytest.raises(RunError, match="inside one"):
+        average_runs([world_run, tmp_path / "rel"], world_run / "soup")
+
     no_student = shutil.copytree(world_run, tmp_path / "none")
     shutil.rmtree(no_student / "student")
     with pytest.raises(RunError, match="no trained student"):
@@ -97,6 +125,32 @@ def test_students_that_cannot_be_averaged_are_refused(world_run, tmp_path, capsy
         average_runs([world_run], tmp_path / "o4")
     with pytest.raises(RunError, match="one positive number per run"):
         average_runs([world_run, other_tok], tmp_path / "o5", weights=[1.0])
+    with pytest.raises(RunError, match="one positive number per run"):
+        average_runs([world_run, other_tok], tmp_path / "o5", weights=[float("inf"), 1.0])
     with pytest.raises(RunError, match="new directory"):
         average_runs([world_run, other_tok], world_run)
-    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2" / "student").exists()
+    assert not any((tmp_path / n).exists() for n in ("o1", "o2", "o2.tmp", "o3", "o4", "o5"))
+
+
+def test_students_of_different_hop_counts_average_to_a_run_that_ends_paths_itself(world_run, tmp_path, capsys):
+    """The last run's settings would decode a 3-hop student's paths for exactly 2 hops
+    (the 2-hop chain's average scored 0.0 on 3-hop questions that way): the average
+    takes the largest hop count, with the hop count free. Averaging again into the
+    same output replaces it."""
+    runs = []
+    for hops, exact in ((3, False), (2, True)):
+        run = shutil.copytree(world_run, tmp_path / f"h{hops}")
+        for file, edit in (("config.json", dict(hops=hops, exact_hops=exact)),
+                           ("student/kgdistill.json", dict(hops=hops, longest_path=hops))):
+            raw = json.loads((run / file).read_text())
+            raw.update(edit)
+            (run / file).write_text(json.dumps(raw))
+        runs.append(run)
+    out = tmp_path / "soup"
+    for _ in range(2):
+        assert main(["average", *map(str, runs), "--out", str(out)]) == 0
+    assert "trained for [2, 3] hops" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    meta = json.loads((out / "student" / "kgdistill.json").read_text())
+    assert (config["hops"], config["exact_hops"], meta["hops"], meta["longest_path"]) == (3, False, 3, 3)
+    assert not (tmp_path / "soup.tmp").exists()

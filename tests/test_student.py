@@ -151,8 +151,10 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
     trained = tiny_student()
     full = train_student(trained, tiny, records, [], config, 2, args, out_dir=tmp_path / "full",
                          progress=False)
-    # validation during training decodes as the saved student will (the end token after 2 hops is forced)
-    assert trained.hops == 2 == Student.load(tmp_path / "full").hops
+    # validation during training decodes as the saved student will (the end token after 1 hop is forced:
+    # the longest path in these records)
+    loaded = Student.load(tmp_path / "full")
+    assert (trained.hops, trained.longest_path) == (2, 1) == (loaded.hops, loaded.longest_path)
     original, calls = distill.batch_loss, []
 
     def interrupted(*args, **kw):
@@ -482,27 +484,30 @@ def test_a_forced_end_token_costs_no_forward_pass(decoder):
 @pytest.mark.parametrize("decoder", ["beam", "kv"])
 def test_the_end_token_after_the_trained_hop_count_costs_no_forward_pass(decoder):
     """A run that learns the hop count (``--exact-hops no``) decodes paths of 1 to
-    ``hops`` relations. After ``hops`` relations the end token is the only choice and
-    every path the student learned from ended there, yet both decoders ran one more
-    forward pass just to score it. Now it is forced as in exact decoding: one pass
-    fewer, and a full-length path's log-probability is the sum over its relations.
-    Decoded for fewer hops than it was trained for, the student may want another hop,
-    so the end token is still scored there."""
+    ``hops`` relations. After as many relations as its longest training path the end
+    token is the only choice and every path the student learned from ended there, yet
+    both decoders ran one more forward pass just to score it. Now it is forced as in
+    exact decoding: one pass fewer, and a full-length path's log-probability is the sum
+    over its relations. Decoded for fewer hops than its longest path, or for more, or
+    with no longest path recorded, the end token is still scored."""
     from kgdistill.decoding import DECODERS
 
     kg, st, topics, prompts, passes, hook = _pass_counting_world()
 
-    def run(trained_hops):
-        st.hops = trained_hops
+    def run(longest):
+        st.longest_path = longest
         passes.clear()
         return DECODERS[decoder]().decode(st, prompts, 4, 2, kg, topics, min_hops=1), len(passes)
 
     try:
-        scored, n_scored = run(3)  # trained for 3 hops, decoded for at most 2: the end is scored
+        scored, n_scored = run(3)  # trained on 3-hop paths, decoded for at most 2: the end is scored
         forced, n_forced = run(2)
+        _, n_above = run(1)  # a hop limit above every training path: what follows was never learned
+        _, n_unknown = run(None)  # a student saved before the longest path was recorded
     finally:
         hook.remove()
     assert n_scored == {"beam": 3, "kv": 2}[decoder] and n_forced == n_scored - 1
+    assert n_above == n_unknown == n_scored
     for prompt, paths in zip(prompts, forced):
         for p in paths:  # a 1-hop path still pays for its end token
             want = _teacher_forced_logprob(st, prompt, p.path, with_end=len(p.path) == 1)
