@@ -420,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(with the last run's configuration and teacher). The students must share their "
                                    "tokenizer, architecture and adaptation mode: typically the successive runs of a "
                                    "chain of `train --base-model RUN/student`. It trains nothing and the average "
-                                   "answers as fast as each of them; score it with `evaluate --run OUT`.",
+                                   "answers as fast as each of them; score it with `evaluate --run OUT`. Students "
+                                   "trained for different hop counts give a run of the largest that ends each "
+                                   "path itself.",
                        epilog="example:\n  kgdistill average runs/box1 runs/box2 runs/box3 --out runs/soup")
     p.add_argument("runs", nargs="+", metavar="RUN", help="two or more trained run directories")
     p.add_argument("--out", required=True, help="the new run directory")
