@@ -297,11 +297,16 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 
 def _write_dir_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a directory under ``path.tmp`` first, then rename it into place."""
+    """Write a directory under ``path.tmp`` first, then rename it into place (a
+    failed write leaves no ``.tmp`` behind)."""
     tmp = path.with_name(path.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    write(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if path.exists():
         shutil.rmtree(path)
     tmp.replace(path)

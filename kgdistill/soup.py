@@ -22,6 +22,7 @@ import torch
 
 from kgdistill.errors import RunError
 from kgdistill.io import read_json, write_json_atomic
+from kgdistill.runs import _write_dir_atomic
 
 WEIGHT_FILES = ("model.safetensors", "adapter/adapter_model.safetensors")
 """The weight files of a saved student (the second only for prompt-learning modes)."""
@@ -152,7 +153,7 @@ def average_runs(runs: Sequence[str | Path], out: str | Path, weights: Sequence[
         raise RunError("a run is given twice; to give one run more weight, use --weights")
     if out.resolve() in resolved or any(r in out.resolve().parents for r in resolved):
         raise RunError(f"{out}: the output must be a new directory, not one of the averaged runs or inside one")
-    if out.exists() and any(out.iterdir()) and "averaged_from" not in _read_or_empty(out / "metrics.json"):
+    if out.exists() and any(out.iterdir()) and not _is_average(out):
         raise RunError(f"{out} exists and is not the output of an earlier `kgdistill average`: "
                        "give a new directory (nothing was written)")
     weights = [1.0] * len(runs) if weights is None else [float(w) for w in weights]
@@ -163,9 +164,8 @@ def average_runs(runs: Sequence[str | Path], out: str | Path, weights: Sequence[
     _check_same(dirs)
     config, meta = _hop_settings(runs, dirs, echo)
     sources = [{"run": str(r), "weight": w} for r, w in zip(resolved, weights)]
-    tmp = out.with_name(out.name + ".tmp")  # the whole run is built here, then renamed into place
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+
+    def write(tmp: Path) -> None:  # the whole run is built beside ``out``, then renamed into place
         shutil.copytree(dirs[-1], tmp / "student", ignore=shutil.ignore_patterns("*.safetensors", "metrics.json"))
         for name in WEIGHT_FILES:
             files = [d / name for d in dirs]
@@ -180,18 +180,14 @@ def average_runs(runs: Sequence[str | Path], out: str | Path, weights: Sequence[
         if (runs[-1] / "teacher").is_dir():
             shutil.copytree(runs[-1] / "teacher", tmp / "teacher")
         write_json_atomic(tmp / "metrics.json", {"averaged_from": sources})
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.replace(out)
+
+    _write_dir_atomic(out, write)
     return out
 
 
-def _read_or_empty(path: Path) -> dict:
+def _is_average(run: Path) -> bool:
+    """Whether ``run`` was written by :func:`average_runs` (its metrics name the sources)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+        return isinstance(m := read_json(run / "metrics.json", RunError), dict) and "averaged_from" in m
+    except RunError:
+        return False

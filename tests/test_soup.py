@@ -107,6 +107,9 @@ def test_students_that_cannot_be_averaged_are_refused(world_run, tmp_path, capsy
     for run, message in cases:
         with pytest.raises(RunError, match=message):
             average_runs([world_run, run], tmp_path / "o0", echo=lambda _: None)
+    # LoRA is merged into the weights on save: a LoRA box averages with a fully fine-tuned one
+    lora = edited("lora", lambda m: m.update(adaptation="lora"))
+    assert (average_runs([world_run, lora], tmp_path / "lora-soup", echo=lambda _: None) / "student").is_dir()
     with pytest.raises(RunError, match="given twice"):
         average_runs([world_run, world_run], tmp_path / "o0")
     taken = tmp_path / "taken"
