@@ -13,8 +13,8 @@ import sys
 from kgdistill.commands import (cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
                                 cmd_import, cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
                                 cmd_train, cmd_verify)
-from kgdistill.configs import (ADAPTATION_MODES, DEFAULT_BEAM, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_LR, STUDENT_TRAINING,
-                               TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
+from kgdistill.configs import (ADAPTATION_MODES, DEFAULT_BEAM, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_AVERAGE_TAIL, PRETRAINED_LR,
+                               STUDENT_TRAINING, TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS
 from kgdistill.serializer import SerializerConfig
 
@@ -378,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=MINUTES, default=None,
                    help="wall-time limit per model (0 or absent: none). With --resume it replaces the limit "
                         "of an interrupted run, counting the time it has already trained")
+    p.add_argument("--average-tail", type=_float_in(0.0, 1.0), metavar="SHARE",
+                   help="average the student's weights over this last share of training (the epochs, or "
+                        "--max-minutes where that comes first) and keep the average where it validates better "
+                        f"(default: {PRETRAINED_AVERAGE_TAIL:g} for a --base-model, 0 = off for the built student)")
     p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True),
                    help=f"the student's learning rate (default: {STUDENT_TRAINING.lr:g} for the built student; for a "
                         "--base-model by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items())

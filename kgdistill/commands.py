@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from kgdistill.configs import auto_precision, student_lr
+from kgdistill.configs import PRETRAINED_AVERAGE_TAIL, auto_precision, student_lr
 from kgdistill.errors import KGDistillError
 from kgdistill.sparql import resolve_graph_location
 from kgdistill.paths import PathSyntaxError
@@ -385,8 +385,10 @@ def _run_config_from_args(args):
     box = args.max_minutes or 0.0
     teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=box,
                                            device=args.device)
-    student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs,
-                                           max_minutes=box, lr=student_lr(student, args.lr), **device)
+    tail = args.average_tail if args.average_tail is not None else (
+        PRETRAINED_AVERAGE_TAIL if student.base_model else 0.0)
+    student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs, max_minutes=box,
+                                           lr=student_lr(student, args.lr), average_tail=tail, **device)
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
                      graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,

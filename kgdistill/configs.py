@@ -87,6 +87,11 @@ class TrainArgs:
         checkpoint_minutes: with a checkpoint directory, also write the checkpoint
             inside an epoch every this many minutes (an interrupted run resumes at that
             batch; a SmolLM2 epoch can take an hour on a CPU); 0 = only after epochs.
+        average_tail: average the weights over this last share of the training budget
+            (the epochs, or ``max_minutes`` where that comes first): snapshots every
+            eighth of an epoch and the final weights, uniformly (stochastic weight
+            averaging, Izmailov et al. 2018); the average is kept only where it beats
+            the best epoch on validation. 0 = off.
     """
 
     epochs: int = 10
@@ -101,6 +106,7 @@ class TrainArgs:
     device: str = "cpu"
     precision: str = "fp32"
     checkpoint_minutes: float = 10.0
+    average_tail: float = 0.0
 
     def __post_init__(self) -> None:
         check_int(self, "epochs", 0)
@@ -112,6 +118,7 @@ class TrainArgs:
         check_float(self, "max_minutes", low=0.0)
         check_float(self, "max_grad_norm", low=0.0)
         check_float(self, "checkpoint_minutes", low=0.0)
+        check_float(self, "average_tail", low=0.0, high=1.0)
         check_choice(self, "optimizer", OPTIMIZER_NAMES)
         check_choice(self, "device", DEVICES)
         check_choice(self, "precision", PRECISIONS)
@@ -316,6 +323,13 @@ PRETRAINED_LR = {"full": 5e-5, "lora": 5e-4, "prompt_tuning": 1e-2, "p_tuning": 
 """Default learning rate per adaptation mode of a pretrained student (the methods' usual
 ranges; the small built student's default is ``STUDENT_TRAINING.lr``). Full fine-tuning
 of a pretrained LM at the small student's 2e-3 destroys what it knows."""
+
+
+PRETRAINED_AVERAGE_TAIL = 0.5
+"""Default ``average_tail`` of a pretrained student (``kgdistill train``): averaging the
+weights saved along one training run is what made the mixed-hop SmolLM2 student
+understand re-worded questions best (benchmarks/RESULTS.md, 2026-12-06 and -07). The
+small built student keeps 0 (off)."""
 
 
 def student_lr(student: StudentConfig, lr: float | None = None) -> float:

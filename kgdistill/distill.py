@@ -146,6 +146,7 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     metrics = {"curve": result["curve"], "train_seconds": result["train_seconds"],
                "trainable_parameters": trainable, "parameters": total, "adaptation": student.adaptation,
                "best_valid_hits@1": result["best_score"], "stopped": result["stopped"],
+               "weight_average": result["average"],
                "exclude_topic": student.exclude_topic, "distill": asdict(config), "training": asdict(args),
                "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled),
                "unlabeled_records": sum(r.id.startswith("unlabeled:") for r in records)}

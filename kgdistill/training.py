@@ -2,9 +2,11 @@
 
 :func:`fit` runs epochs over a :class:`TrainTask` (the model, a loss over a batch of
 example indices, and a validation score) with early stopping on the validation
-score, the best state kept, a wall-time limit, gradient accumulation, ``device`` and
-``precision`` settings, and a resumable checkpoint after every epoch (and every
-``checkpoint_minutes`` inside one, at a batch boundary). Checkpoints hold
+score, the best state kept (or a uniform average of the weights over the last share
+of training, where ``average_tail`` asks for one and it validates better), a
+wall-time limit, gradient accumulation, ``device`` and ``precision`` settings, and a
+resumable checkpoint after every epoch (and every ``checkpoint_minutes`` inside one,
+at a batch boundary). Checkpoints hold
 only the *trainable* weights, the optimizer's tensors and the RNG state in
 safetensors, and everything else in JSON (:func:`kgdistill.io.save_checkpoint`):
 nothing is unpickled on resume.
@@ -194,7 +196,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
 
     Returns:
         ``{"curve": [{"epoch", "train_loss", "valid_hits@1", "seconds"}, ...], "best_score",
-        "train_seconds", "stopped": why, "epochs"}``.
+        "train_seconds", "stopped": why, "epochs", "average"}``; ``"average"`` is None
+        without ``args.average_tail``, else ``{"snapshots", "valid_hits@1", "kept"}``.
 
     Raises:
         TrainingError: the loss became NaN or infinite.
@@ -211,6 +214,9 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     rng = random.Random(seed)
     start_epoch, curve, best, bad, best_state, elapsed, stopped = 0, [], -math.inf, 0, None, 0.0, None
     partial = None
+    # the weight average of the tail (average_tail): its snapshots, the batch of the next
+    # and of the last one, and the batches trained in all
+    avg, avg_count, avg_next, avg_last, trained = None, 0, None, None, None
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and (ckpt / "state.json").exists():
         tensors, state = load_checkpoint(ckpt)
@@ -228,6 +234,11 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             best_state = {n: tensors[f"best.{n}"] for n in params}
         start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
         elapsed, stopped, partial = state["seconds"], state.get("stopped"), state.get("partial")
+        tail = state.get("average") or {}
+        if tail.get("count"):
+            avg = {n: tensors[f"avg.{n}"] for n in params}
+        avg_count, avg_next, avg_last = tail.get("count", 0), tail.get("next"), tail.get("last")
+        trained = tail.get("trained")
         v, internal, gauss = state["rng"]
         rng.setstate((v, tuple(internal), gauss))
         torch.set_rng_state(tensors["torch_rng"])
@@ -245,12 +256,15 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         tensors.update({f"model.{k}": v for k, v in params.items()})
         if best_state is not None:
             tensors.update({f"best.{k}": v for k, v in best_state.items()})
+        if avg is not None:
+            tensors.update({f"avg.{k}": v for k, v in avg.items()})
         tensors["torch_rng"] = torch.get_rng_state()
         v, internal, gauss = rng.getstate()
         save_checkpoint(ckpt, tensors, {
             "epoch": epoch_done, "curve": curve, "best": best, "bad": bad, "stopped": stopped,
             "seconds": time.perf_counter() - t0, "has_best": best_state is not None,
-            "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args), "partial": partial})
+            "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args), "partial": partial,
+            "average": {"count": avg_count, "next": avg_next, "last": avg_last, "trained": trained}})
 
     for epoch in range(start_epoch, args.epochs):
         if stopped:
@@ -284,6 +298,13 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
             if report is not None:
                 report.batch(epoch + 1, k + 1, len(starts), losses, args.batch_size)
+            trained = epoch * len(starts) + k + 1
+            if stepped and args.average_tail:
+                if avg_next is None and _in_tail(args, trained, len(starts), time.perf_counter() - t0):
+                    avg_next = trained
+                if avg_next is not None and trained >= avg_next:
+                    avg, avg_count = _add_snapshot(avg, avg_count, params)
+                    avg_next, avg_last = trained + max(1, math.ceil(len(starts) / 8)), trained
             if time.perf_counter() - t0 > limit:
                 stopped = f"max_minutes={args.max_minutes} reached in epoch {epoch + 1}"
                 break
@@ -317,6 +338,13 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             last_save = time.perf_counter()
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
+    average = None
+    if avg is not None:
+        if avg_last != trained:  # the final weights are the last snapshot
+            avg, avg_count = _add_snapshot(avg, avg_count, params)
+        average = _try_average(task, params, avg, avg_count, best, name, progress)
+        if average["kept"]:
+            best, best_state = average["valid_hits@1"], avg
     if best_state is not None:
         with torch.no_grad():
             for k, p in params.items():
@@ -324,4 +352,44 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     model.eval()
     return {"curve": curve, "best_score": best if best > -math.inf else None,
             "train_seconds": time.perf_counter() - t0, "stopped": stopped or "epochs done",
-            "epochs": len(curve)}
+            "epochs": len(curve), "average": average}
+
+
+def _in_tail(args: TrainArgs, done: int, per_epoch: int, seconds: float) -> bool:
+    """Whether training has entered its last ``args.average_tail`` share: of the
+    batches of all epochs, or of ``max_minutes``, whichever is reached first."""
+    head = 1.0 - args.average_tail
+    by_time = bool(args.max_minutes) and seconds >= head * 60 * args.max_minutes
+    return by_time or done >= head * args.epochs * per_epoch
+
+
+def _add_snapshot(avg: dict | None, count: int, params: dict) -> tuple[dict, int]:
+    """The running uniform mean of ``count`` snapshots with ``params`` added (fp32)."""
+    with torch.no_grad():
+        if avg is None:
+            return {k: v.detach().float().clone() for k, v in params.items()}, 1
+        for k, v in params.items():
+            avg[k].add_(v.detach().float() - avg[k], alpha=1.0 / (count + 1))
+    return avg, count + 1
+
+
+def _try_average(task: TrainTask, params: dict, avg: dict, count: int, best: float, name: str,
+                 progress: bool) -> dict:
+    """Validate the averaged weights; they are kept (the caller's best state) only where
+    they score above ``best``. Leaves ``params`` as they were."""
+    if count < 2:
+        return {"snapshots": count, "valid_hits@1": None, "kept": False}
+    current = {k: v.detach().clone() for k, v in params.items()}
+    with torch.no_grad():
+        for k, p in params.items():
+            p.copy_(avg[k])
+        task.model.eval()
+        score = task.validate().get("score")
+        for k, p in params.items():
+            p.copy_(current[k])
+    kept = score is not None and score > best
+    if progress:
+        _say(f"{name}: the average of the last {count} snapshots scores "
+             f"{'none' if score is None else f'{score:.4f}'} on validation "
+             f"({'kept' if kept else 'not kept'}; best epoch {best:.4f})")
+    return {"snapshots": count, "valid_hits@1": score, "kept": kept}

@@ -132,3 +132,19 @@ def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
     assert C.auto_precision("fp32", True) == "fp32"
     monkeypatch.setattr(C, "cpu_has_bf16", lambda: False)
     assert C.auto_precision("auto", True) == "fp32" and C.auto_precision("bf16", False) == "bf16"
+
+
+def test_a_pretrained_student_averages_the_tail_of_its_training_by_default():
+    """The SmolLM2 student keeps an average of its last half when that validates better
+    (PRETRAINED_AVERAGE_TAIL); the built student does not; --average-tail decides."""
+    from kgdistill.cli import build_parser
+    from kgdistill.commands import _run_config_from_args
+    from kgdistill.configs import PRETRAINED_AVERAGE_TAIL
+
+    def tail(*extra):
+        args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", *extra])
+        return _run_config_from_args(args).student_training.average_tail
+
+    assert tail() == PRETRAINED_AVERAGE_TAIL == 0.5
+    assert tail("--base-model", "none") == 0.0
+    assert tail("--average-tail", "0") == 0.0 and tail("--base-model", "none", "--average-tail", "0.3") == 0.3

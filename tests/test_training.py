@@ -128,3 +128,109 @@ def test_progress_steps_write_lines_not_bars_into_a_log(monkeypatch, capsys):
     assert "batch 3/3" not in err and "batch/s" not in err
     assert list(training.progress_steps([7], "quiet", progress=False)) == [7]
     assert capsys.readouterr().err == ""
+
+
+class Recorder(Regression):
+    """Regression that records the weights each batch starts from (those after the
+    previous optimizer step) and validates by closeness to ``target`` when given."""
+
+    def __init__(self, target=None, fail_at=None, n: int = 8) -> None:
+        super().__init__(fail_at=fail_at)
+        self.seen, self.target, self.n = [], target, n
+        self.x = torch.randn(n, 3, generator=torch.Generator().manual_seed(1))
+        self.y = self.x @ torch.tensor([[1.0], [-2.0], [0.5]])
+
+    def num_examples(self):
+        return self.n
+
+    def loss(self, indices):
+        self.seen.append(torch.cat([p.detach().flatten() for p in self.model.parameters()]).clone())
+        return super().loss(indices)
+
+    def validate(self):
+        if self.target is None:
+            return super().validate()
+        w = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+        return {"score": -float((w - self.target).norm())}
+
+
+def _weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def _expected_average(args):
+    """The mean of the weights after batches 16..32 of 32 (the last half), replayed
+    without averaging: averaging must not change the trajectory."""
+    plain = Recorder()
+    fit(plain, TrainArgs(**{**vars(args), "average_tail": 0.0}), seed=3, progress=False)
+    final = _weights(plain.model)  # the loss falls every epoch: the best state is the last
+    return torch.stack(plain.seen[16:] + [final]).mean(0)
+
+
+TAIL = TrainArgs(epochs=8, batch_size=2, lr=0.05, patience=20, optimizer="adamw", weight_decay=0.01,
+                 average_tail=0.5)  # 4 batches an epoch: a snapshot after every batch of the last 16
+
+
+def test_the_tail_average_is_the_mean_of_the_last_half_and_kept_when_it_validates_better():
+    """`average_tail` (SWA over the end of one run): the kept weights are the uniform
+    mean of the snapshots after each of the last 16 batches and the final weights."""
+    expected = _expected_average(TAIL)
+    task = Recorder(target=expected)
+    result = fit(task, TAIL, seed=3, progress=False)
+    assert result["average"]["snapshots"] == 17 and result["average"]["kept"]
+    assert torch.allclose(_weights(task.model), expected, atol=1e-6)
+    assert result["best_score"] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_the_tail_average_is_not_kept_when_the_best_epoch_validates_better():
+    task = Recorder()  # -MSE: the converging final weights beat the average of the tail
+    result = fit(task, TAIL, seed=3, progress=False)
+    plain = Recorder()
+    fit(plain, TrainArgs(**{**vars(TAIL), "average_tail": 0.0}), seed=3, progress=False)
+    assert result["average"]["snapshots"] == 17 and not result["average"]["kept"]
+    assert result["average"]["valid_hits@1"] < result["best_score"]
+    assert torch.equal(_weights(task.model), _weights(plain.model))
+    assert fit(Recorder(), TrainArgs(**{**vars(TAIL), "average_tail": 0.0}), seed=3,
+               progress=False)["average"] is None
+
+
+def test_an_interrupted_run_resumes_its_tail_average(tmp_path):
+    """The running average, its snapshot count and the next snapshot's batch are in
+    the checkpoint: interrupted in the tail, the run ends with the same average."""
+    expected = _expected_average(TAIL)
+    cut = Recorder(target=expected, fail_at=27)  # third batch of epoch 7: the checkpoint holds 9 snapshots
+    with pytest.raises(KeyboardInterrupt):
+        fit(cut, TAIL, seed=3, checkpoint=tmp_path, progress=False)
+    import json
+
+    assert json.loads((tmp_path / "state.json").read_text())["average"]["count"] == 9
+    again = Recorder(target=expected)
+    result = fit(again, TAIL, seed=3, checkpoint=tmp_path, progress=False)
+    assert result["average"]["snapshots"] == 17 and result["average"]["kept"]
+    assert torch.allclose(_weights(again.model), expected, atol=1e-6)
+
+
+def test_the_final_weights_close_the_average_between_snapshots():
+    """Snapshots come every eighth of an epoch (here every 3 of 17 batches, from batch
+    17 on); the final weights (batch 34) are always the last one, even off that grid."""
+    args = TrainArgs(epochs=2, batch_size=1, lr=0.02, patience=5, average_tail=0.5)
+    plain = Recorder(n=17)
+    fit(plain, TrainArgs(**{**vars(args), "average_tail": 0.0}), seed=3, progress=False)
+    after = plain.seen[1:] + [_weights(plain.model)]  # the weights after batch 1, 2, ..., 34
+    expected = torch.stack([after[b - 1] for b in (17, 20, 23, 26, 29, 32, 34)]).mean(0)
+    task = Recorder(target=expected, n=17)
+    result = fit(task, args, seed=3, progress=False)
+    assert result["average"]["snapshots"] == 7 and result["average"]["kept"]
+    assert torch.allclose(_weights(task.model), expected, atol=1e-6)
+
+
+def test_the_tail_starts_at_its_share_of_the_epochs_or_of_the_time_box():
+    from kgdistill.training import _in_tail
+
+    boxed = TrainArgs(epochs=10, max_minutes=10, average_tail=0.5)
+    assert not _in_tail(boxed, done=1, per_epoch=100, seconds=299)
+    assert _in_tail(boxed, done=1, per_epoch=100, seconds=301)  # half the time box
+    assert _in_tail(boxed, done=500, per_epoch=100, seconds=0)  # half the epochs
+    assert not _in_tail(TrainArgs(epochs=10, average_tail=0.25), done=740, per_epoch=100, seconds=1e9)
+    with pytest.raises(ConfigError, match="average_tail"):
+        TrainArgs(average_tail=1.5)
