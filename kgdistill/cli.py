@@ -380,8 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "of an interrupted run, counting the time it has already trained")
     p.add_argument("--average-tail", type=_float_in(0.0, 1.0), metavar="SHARE",
                    help="average the student's weights over this last share of training (the epochs, or "
-                        "--max-minutes where that comes first) and keep the average where it validates better "
-                        f"(default: {PRETRAINED_AVERAGE_TAIL:g} for a --base-model, 0 = off for the built student)")
+                        "--max-minutes where that comes first) and keep the average unless it scores below the "
+                        "best epoch on --valid (one more validation, after the time box) (default: "
+                        f"{PRETRAINED_AVERAGE_TAIL:g} for a pretrained student with --valid, else 0 = off)")
     p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True),
                    help=f"the student's learning rate (default: {STUDENT_TRAINING.lr:g} for the built student; for a "
                         "--base-model by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items())

@@ -385,8 +385,8 @@ def _run_config_from_args(args):
     box = args.max_minutes or 0.0
     teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=box,
                                            device=args.device)
-    tail = args.average_tail if args.average_tail is not None else (
-        PRETRAINED_AVERAGE_TAIL if student.base_model else 0.0)
+    tail = args.average_tail if args.average_tail is not None else (  # the average is judged on --valid
+        PRETRAINED_AVERAGE_TAIL if student.base_model and args.valid else 0.0)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs, max_minutes=box,
                                            lr=student_lr(student, args.lr), average_tail=tail, **device)
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,

@@ -88,10 +88,12 @@ class TrainArgs:
             inside an epoch every this many minutes (an interrupted run resumes at that
             batch; a SmolLM2 epoch can take an hour on a CPU); 0 = only after epochs.
         average_tail: average the weights over this last share of the training budget
-            (the epochs, or ``max_minutes`` where that comes first): snapshots every
-            eighth of an epoch and the final weights, uniformly (stochastic weight
-            averaging, Izmailov et al. 2018); the average is kept only where it beats
-            the best epoch on validation. 0 = off.
+            (the epochs, or ``max_minutes`` where that comes first): snapshots about
+            every eighth of an epoch and the final weights, uniformly (stochastic weight
+            averaging, Izmailov et al. 2018); the average is kept unless it validates
+            below the best epoch. Once begun, the tail keeps its start when a resumed run
+            gets another ``max_minutes``. LoRA factors are averaged one by one (not their
+            product). 0 = off.
     """
 
     epochs: int = 10
@@ -326,10 +328,11 @@ of a pretrained LM at the small student's 2e-3 destroys what it knows."""
 
 
 PRETRAINED_AVERAGE_TAIL = 0.5
-"""Default ``average_tail`` of a pretrained student (``kgdistill train``): averaging the
-weights saved along one training run is what made the mixed-hop SmolLM2 student
-understand re-worded questions best (benchmarks/RESULTS.md, 2026-12-06 and -07). The
-small built student keeps 0 (off)."""
+"""Default ``average_tail`` of a pretrained student (``kgdistill train`` with
+``--valid``, which judges the average). Averaging the students of a chain of trainings
+(``kgdistill average``) is what made the mixed-hop SmolLM2 student read re-worded
+questions best (benchmarks/RESULTS.md, 2026-12-06 "ninth"); averaging along one run is
+the one-command form of it (measured 2026-12-07). The small built student keeps 0."""
 
 
 def student_lr(student: StudentConfig, lr: float | None = None) -> float:

@@ -3,7 +3,7 @@
 :func:`fit` runs epochs over a :class:`TrainTask` (the model, a loss over a batch of
 example indices, and a validation score) with early stopping on the validation
 score, the best state kept (or a uniform average of the weights over the last share
-of training, where ``average_tail`` asks for one and it validates better), a
+of training, where ``average_tail`` asks for one and it validates as well), a
 wall-time limit, gradient accumulation, ``device`` and ``precision`` settings, and a
 resumable checkpoint after every epoch (and every ``checkpoint_minutes`` inside one,
 at a batch boundary). Checkpoints hold
@@ -196,8 +196,9 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
 
     Returns:
         ``{"curve": [{"epoch", "train_loss", "valid_hits@1", "seconds"}, ...], "best_score",
-        "train_seconds", "stopped": why, "epochs", "average"}``; ``"average"`` is None
-        without ``args.average_tail``, else ``{"snapshots", "valid_hits@1", "kept"}``.
+        "train_seconds", "stopped": why, "epochs", "average"}``; ``"average"`` is
+        ``{"snapshots", "valid_hits@1", "kept"}`` where ``args.average_tail`` is set and
+        training reached its tail (early stopping may end it before), else None.
 
     Raises:
         TrainingError: the loss became NaN or infinite.
@@ -214,9 +215,7 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     rng = random.Random(seed)
     start_epoch, curve, best, bad, best_state, elapsed, stopped = 0, [], -math.inf, 0, None, 0.0, None
     partial = None
-    # the weight average of the tail (average_tail): its snapshots, the batch of the next
-    # and of the last one, and the batches trained in all
-    avg, avg_count, avg_next, avg_last, trained = None, 0, None, None, None
+    tail = _TailAverage(args)
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and (ckpt / "state.json").exists():
         tensors, state = load_checkpoint(ckpt)
@@ -234,11 +233,7 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             best_state = {n: tensors[f"best.{n}"] for n in params}
         start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
         elapsed, stopped, partial = state["seconds"], state.get("stopped"), state.get("partial")
-        tail = state.get("average") or {}
-        if tail.get("count"):
-            avg = {n: tensors[f"avg.{n}"] for n in params}
-        avg_count, avg_next, avg_last = tail.get("count", 0), tail.get("next"), tail.get("last")
-        trained = tail.get("trained")
+        tail.load(state.get("average") or {}, tensors, params)
         v, internal, gauss = state["rng"]
         rng.setstate((v, tuple(internal), gauss))
         torch.set_rng_state(tensors["torch_rng"])
@@ -256,15 +251,14 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         tensors.update({f"model.{k}": v for k, v in params.items()})
         if best_state is not None:
             tensors.update({f"best.{k}": v for k, v in best_state.items()})
-        if avg is not None:
-            tensors.update({f"avg.{k}": v for k, v in avg.items()})
+        tensors.update(tail.tensors())
         tensors["torch_rng"] = torch.get_rng_state()
         v, internal, gauss = rng.getstate()
         save_checkpoint(ckpt, tensors, {
             "epoch": epoch_done, "curve": curve, "best": best, "bad": bad, "stopped": stopped,
             "seconds": time.perf_counter() - t0, "has_best": best_state is not None,
             "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args), "partial": partial,
-            "average": {"count": avg_count, "next": avg_next, "last": avg_last, "trained": trained}})
+            "average": tail.state()})
 
     for epoch in range(start_epoch, args.epochs):
         if stopped:
@@ -298,13 +292,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
             if report is not None:
                 report.batch(epoch + 1, k + 1, len(starts), losses, args.batch_size)
-            trained = epoch * len(starts) + k + 1
-            if stepped and args.average_tail:
-                if avg_next is None and _in_tail(args, trained, len(starts), time.perf_counter() - t0):
-                    avg_next = trained
-                if avg_next is not None and trained >= avg_next:
-                    avg, avg_count = _add_snapshot(avg, avg_count, params)
-                    avg_next, avg_last = trained + max(1, math.ceil(len(starts) / 8)), trained
+            if stepped:
+                tail.step(epoch * len(starts) + k + 1, len(starts), time.perf_counter() - t0, params)
             if time.perf_counter() - t0 > limit:
                 stopped = f"max_minutes={args.max_minutes} reached in epoch {epoch + 1}"
                 break
@@ -338,13 +327,9 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             last_save = time.perf_counter()
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
-    average = None
-    if avg is not None:
-        if avg_last != trained:  # the final weights are the last snapshot
-            avg, avg_count = _add_snapshot(avg, avg_count, params)
-        average = _try_average(task, params, avg, avg_count, best, name, progress)
-        if average["kept"]:
-            best, best_state = average["valid_hits@1"], avg
+    average = tail.finish(task, params, best, name, progress)
+    if average is not None and average["kept"]:
+        best, best_state = average["valid_hits@1"], tail.avg
     if best_state is not None:
         with torch.no_grad():
             for k, p in params.items():
@@ -355,41 +340,82 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             "epochs": len(curve), "average": average}
 
 
-def _in_tail(args: TrainArgs, done: int, per_epoch: int, seconds: float) -> bool:
-    """Whether training has entered its last ``args.average_tail`` share: of the
-    batches of all epochs, or of ``max_minutes``, whichever is reached first."""
-    head = 1.0 - args.average_tail
-    by_time = bool(args.max_minutes) and seconds >= head * 60 * args.max_minutes
-    return by_time or done >= head * args.epochs * per_epoch
+class _TailAverage:
+    """The uniform average of the weights over the last ``args.average_tail`` share of
+    training (stochastic weight averaging): a snapshot at the first optimizer step in
+    that share, then about every eighth of an epoch, and the final weights; kept in fp32
+    on the weights' device, and in the checkpoint (``avg.*`` tensors and :meth:`state`)."""
 
+    def __init__(self, args: TrainArgs) -> None:
+        self.args = args
+        self.avg: dict[str, torch.Tensor] | None = None
+        self.count = 0
+        self.next: int | None = None  # batch (counted over all epochs) of the next snapshot
+        self.last: int | None = None  # batch of the last snapshot
+        self.stepped: int | None = None  # batch of the last optimizer step
 
-def _add_snapshot(avg: dict | None, count: int, params: dict) -> tuple[dict, int]:
-    """The running uniform mean of ``count`` snapshots with ``params`` added (fp32)."""
-    with torch.no_grad():
-        if avg is None:
-            return {k: v.detach().float().clone() for k, v in params.items()}, 1
-        for k, v in params.items():
-            avg[k].add_(v.detach().float() - avg[k], alpha=1.0 / (count + 1))
-    return avg, count + 1
+    def state(self) -> dict:
+        return {"count": self.count, "next": self.next, "last": self.last, "stepped": self.stepped}
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"avg.{k}": v for k, v in (self.avg or {}).items()}
 
-def _try_average(task: TrainTask, params: dict, avg: dict, count: int, best: float, name: str,
-                 progress: bool) -> dict:
-    """Validate the averaged weights; they are kept (the caller's best state) only where
-    they score above ``best``. Leaves ``params`` as they were."""
-    if count < 2:
-        return {"snapshots": count, "valid_hits@1": None, "kept": False}
-    current = {k: v.detach().clone() for k, v in params.items()}
-    with torch.no_grad():
-        for k, p in params.items():
-            p.copy_(avg[k])
-        task.model.eval()
-        score = task.validate().get("score")
-        for k, p in params.items():
-            p.copy_(current[k])
-    kept = score is not None and score > best
-    if progress:
-        _say(f"{name}: the average of the last {count} snapshots scores "
-             f"{'none' if score is None else f'{score:.4f}'} on validation "
-             f"({'kept' if kept else 'not kept'}; best epoch {best:.4f})")
-    return {"snapshots": count, "valid_hits@1": score, "kept": kept}
+    def load(self, state: dict, tensors: dict, params: dict) -> None:
+        self.count, self.next = state.get("count", 0), state.get("next")
+        self.last, self.stepped = state.get("last"), state.get("stepped")
+        if self.count:
+            self.avg = {k: tensors[f"avg.{k}"].to(p.device) for k, p in params.items()}
+
+    def in_tail(self, done: int, per_epoch: int, seconds: float) -> bool:
+        """Whether training has entered its last share: of the batches of all epochs,
+        or of ``max_minutes``, whichever is reached first."""
+        head = 1.0 - self.args.average_tail
+        by_time = bool(self.args.max_minutes) and seconds >= head * 60 * self.args.max_minutes
+        return by_time or done >= math.ceil(head * self.args.epochs * per_epoch - 1e-9)
+
+    def step(self, done: int, per_epoch: int, seconds: float, params: dict) -> None:
+        """After the optimizer step that ends batch ``done``."""
+        if not self.args.average_tail:
+            return
+        self.stepped = done
+        if self.next is None and self.in_tail(done, per_epoch, seconds):
+            self.next = done
+        if self.next is not None and done >= self.next:
+            self._add(params)
+            self.next, self.last = done + max(1, math.ceil(per_epoch / 8)), done
+
+    def _add(self, params: dict) -> None:
+        with torch.no_grad():
+            if self.avg is None:
+                self.avg = {k: v.detach().float().clone() for k, v in params.items()}
+            else:
+                for k, v in params.items():
+                    self.avg[k].add_(v.detach().float() - self.avg[k], alpha=1.0 / (self.count + 1))
+        self.count += 1
+
+    def finish(self, task: TrainTask, params: dict, best: float, name: str, progress: bool) -> dict | None:
+        """Add the final weights and validate the average: ``{"snapshots",
+        "valid_hits@1", "kept"}``, None where the tail was never reached. It is kept
+        unless it scores below ``best``, the best epoch (a tie goes to the average: what
+        an average gains is on questions unlike the validation set's). ``params`` are
+        left as they were."""
+        if self.avg is None or not self.args.average_tail:
+            return None
+        if self.last != self.stepped:  # the final weights are the last snapshot
+            self._add(params)
+            self.last = self.stepped
+        score = None
+        if self.count >= 2:
+            current = {k: v.detach().clone() for k, v in params.items()}
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.copy_(self.avg[k])
+                task.model.eval()
+                score = task.validate().get("score")
+                for k, p in params.items():
+                    p.copy_(current[k])
+        kept = score is not None and score >= best
+        if progress and score is not None:
+            _say(f"{name}: the average of the last {self.count} snapshots scores {score:.4f} on validation "
+                 f"({'kept' if kept else 'not kept'}; best epoch {best:.4f})")
+        return {"snapshots": self.count, "valid_hits@1": score, "kept": kept}

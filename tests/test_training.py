@@ -182,6 +182,14 @@ def test_the_tail_average_is_the_mean_of_the_last_half_and_kept_when_it_validate
     assert result["best_score"] == pytest.approx(0.0, abs=1e-5)
 
 
+def test_resuming_a_finished_run_does_not_count_its_last_snapshot_twice(tmp_path):
+    expected = _expected_average(TAIL)
+    fit(Recorder(target=expected), TAIL, seed=3, checkpoint=tmp_path, progress=False)
+    again = Recorder(target=expected)
+    assert fit(again, TAIL, seed=3, checkpoint=tmp_path, progress=False)["average"]["snapshots"] == 17
+    assert again.calls == 0 and torch.allclose(_weights(again.model), expected, atol=1e-6)
+
+
 def test_the_tail_average_is_not_kept_when_the_best_epoch_validates_better():
     task = Recorder()  # -MSE: the converging final weights beat the average of the tail
     result = fit(task, TAIL, seed=3, progress=False)
@@ -194,20 +202,17 @@ def test_the_tail_average_is_not_kept_when_the_best_epoch_validates_better():
                progress=False)["average"] is None
 
 
-def test_an_interrupted_run_resumes_its_tail_average(tmp_path):
-    """The running average, its snapshot count and the next snapshot's batch are in
-    the checkpoint: interrupted in the tail, the run ends with the same average."""
-    expected = _expected_average(TAIL)
-    cut = Recorder(target=expected, fail_at=27)  # third batch of epoch 7: the checkpoint holds 9 snapshots
-    with pytest.raises(KeyboardInterrupt):
-        fit(cut, TAIL, seed=3, checkpoint=tmp_path, progress=False)
-    import json
+def test_a_tie_on_validation_goes_to_the_average():
+    """What an average gains is on questions unlike the validation set's (re-wordings):
+    where it validates as well as the best epoch, it is kept."""
 
-    assert json.loads((tmp_path / "state.json").read_text())["average"]["count"] == 9
-    again = Recorder(target=expected)
-    result = fit(again, TAIL, seed=3, checkpoint=tmp_path, progress=False)
-    assert result["average"]["snapshots"] == 17 and result["average"]["kept"]
-    assert torch.allclose(_weights(again.model), expected, atol=1e-6)
+    class Flat(Recorder):
+        def validate(self):
+            return {"score": 1.0}
+
+    task = Flat()
+    result = fit(task, TAIL, seed=3, progress=False)
+    assert result["average"]["kept"] and torch.allclose(_weights(task.model), _expected_average(TAIL), atol=1e-6)
 
 
 def test_the_final_weights_close_the_average_between_snapshots():
@@ -224,13 +229,60 @@ def test_the_final_weights_close_the_average_between_snapshots():
     assert torch.allclose(_weights(task.model), expected, atol=1e-6)
 
 
-def test_the_tail_starts_at_its_share_of_the_epochs_or_of_the_time_box():
-    from kgdistill.training import _in_tail
+GRID = TrainArgs(epochs=2, batch_size=1, lr=0.02, patience=5, average_tail=0.5,
+                 checkpoint_minutes=1e-9)  # 17 batches an epoch, a checkpoint after each
 
-    boxed = TrainArgs(epochs=10, max_minutes=10, average_tail=0.5)
-    assert not _in_tail(boxed, done=1, per_epoch=100, seconds=299)
-    assert _in_tail(boxed, done=1, per_epoch=100, seconds=301)  # half the time box
-    assert _in_tail(boxed, done=500, per_epoch=100, seconds=0)  # half the epochs
-    assert not _in_tail(TrainArgs(epochs=10, average_tail=0.25), done=740, per_epoch=100, seconds=1e9)
+
+def test_an_interrupted_run_resumes_its_tail_average(tmp_path):
+    """The running average, its count, the next and the last snapshot's batch are in
+    the checkpoint: interrupted between two snapshots of the tail (after batch 21, inside
+    an epoch), the run ends with the same average; resuming the finished run adds nothing."""
+    import json
+
+    plain = Recorder(n=17)
+    fit(plain, TrainArgs(**{**vars(GRID), "average_tail": 0.0}), seed=3, progress=False)
+    after = plain.seen[1:] + [_weights(plain.model)]
+    expected = torch.stack([after[b - 1] for b in (17, 20, 23, 26, 29, 32, 34)]).mean(0)
+    cut = Recorder(target=expected, n=17, fail_at=22)
+    with pytest.raises(KeyboardInterrupt):
+        fit(cut, GRID, seed=3, checkpoint=tmp_path, progress=False)
+    state = json.loads((tmp_path / "state.json").read_text())["average"]
+    assert state == {"count": 2, "next": 23, "last": 20, "stepped": 21}
+    again = Recorder(target=expected, n=17)
+    result = fit(again, GRID, seed=3, checkpoint=tmp_path, progress=False)
+    assert result["average"] == {"snapshots": 7, "valid_hits@1": pytest.approx(0.0, abs=1e-5), "kept": True}
+    assert torch.allclose(_weights(again.model), expected, atol=1e-6)
+    done = Recorder(target=expected, n=17)
+    assert fit(done, GRID, seed=3, checkpoint=tmp_path, progress=False)["average"]["snapshots"] == 7
+    assert done.calls == 0 and torch.allclose(_weights(done.model), expected, atol=1e-6)
+    off = fit(Recorder(n=17), TrainArgs(**{**vars(GRID), "average_tail": 0.0}), seed=3, checkpoint=tmp_path,
+              progress=False)
+    assert off["average"] is None  # asked for no average: none, whatever the checkpoint holds
+
+
+def test_snapshots_follow_optimizer_steps_and_early_stopping_can_end_before_the_tail():
+    accumulated = fit(Recorder(n=17), TrainArgs(**{**vars(GRID), "grad_accumulation": 4}), seed=3,
+                      progress=False)
+    # steps end batches 4, 8, 12, 16, 17 of each epoch: the tail's from batch 17 (epoch 1's
+    # last), then the first steps at or after 20, 23, ...: 17, 21, 25, 29, 33, and 34 last
+    assert accumulated["average"]["snapshots"] == 6
+
+    class Worse(Recorder):
+        def validate(self):
+            return {"score": -float(self.calls)}  # every epoch worse: patience ends the run
+
+    stopped = fit(Worse(n=17), TrainArgs(**{**vars(GRID), "epochs": 10, "patience": 1}), seed=3, progress=False)
+    assert stopped["epochs"] == 2 and stopped["average"] is None
+
+
+def test_the_tail_starts_at_its_share_of_the_epochs_or_of_the_time_box():
+    from kgdistill.training import _TailAverage
+
+    boxed = _TailAverage(TrainArgs(epochs=10, max_minutes=10, average_tail=0.5))
+    assert not boxed.in_tail(done=1, per_epoch=100, seconds=299)
+    assert boxed.in_tail(done=1, per_epoch=100, seconds=301)  # half the time box
+    assert boxed.in_tail(done=500, per_epoch=100, seconds=0)  # half the epochs
+    assert not _TailAverage(TrainArgs(epochs=10, average_tail=0.25)).in_tail(740, 100, 1e9)
+    assert _TailAverage(TrainArgs(epochs=10, average_tail=0.7)).in_tail(300, 100, 0)  # not 301 (float noise)
     with pytest.raises(ConfigError, match="average_tail"):
         TrainArgs(average_tail=1.5)
