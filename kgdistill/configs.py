@@ -332,7 +332,9 @@ PRETRAINED_AVERAGE_TAIL = 0.5
 ``--valid``, which judges the average). Averaging the students of a chain of trainings
 (``kgdistill average``) is what made the mixed-hop SmolLM2 student read re-worded
 questions best (benchmarks/RESULTS.md, 2026-12-06 "ninth"); averaging along one run is
-the one-command form of it (measured 2026-12-07). The small built student keeps 0."""
+the one-command form of it. In the one run measured (2026-12-07) the average tied the
+final weights on validation and was kept; what it adds alone is not measured yet. The
+small built student keeps 0."""
 
 
 def student_lr(student: StudentConfig, lr: float | None = None) -> float:
