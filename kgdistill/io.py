@@ -102,32 +102,45 @@ class DirectoryLock:
             self._fh = None
 
 
+# ---------------------------------------------------------------------- directories
+def write_dir_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Have ``write`` fill a directory at ``path.tmp``, then rename it into place whole
+    (an earlier ``path`` is set aside as ``path.old`` and removed after). A failed
+    write leaves ``path`` as it was and no ``.tmp`` behind."""
+    import shutil
+
+    path = Path(path)
+    tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        path.rename(old)
+    tmp.rename(path)
+    if old.exists():
+        shutil.rmtree(old)
+    return path
+
+
 # ---------------------------------------------------------------------- checkpoints
 def save_checkpoint(directory: str | os.PathLike, tensors: dict, state: dict) -> Path:
     """Write ``tensors.safetensors`` and ``state.json`` into ``directory`` atomically
-    (the directory is renamed into place whole). ``tensors`` maps names to tensors;
-    ``state`` must be JSON-able. Nothing is pickled, so loading a checkpoint can never
-    run code."""
-    import shutil
-
+    (:func:`write_dir_atomic`). ``tensors`` maps names to tensors; ``state`` must be
+    JSON-able. Nothing is pickled, so loading a checkpoint can never run code."""
     from safetensors.torch import save_file
 
-    directory = Path(directory)
-    tmp = directory.with_name(directory.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / "tensors.safetensors"))
-    (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    old = directory.with_name(directory.name + ".old")
-    if directory.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        directory.rename(old)
-    tmp.rename(directory)
-    if old.exists():
-        shutil.rmtree(old)
-    return directory
+    def write(tmp: Path) -> None:
+        tmp.mkdir(parents=True)
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / "tensors.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+
+    return write_dir_atomic(directory, write)
 
 
 def load_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:

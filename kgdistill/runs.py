@@ -38,6 +38,7 @@ from kgdistill.configs import StudentConfig, student_lr
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
 from kgdistill.graph import GraphBackend
+from kgdistill.io import write_dir_atomic
 from kgdistill.sparql import is_store_spec, resolve_graph_location
 from kgdistill.pretrained import PRETRAINED
 from kgdistill.reasoner import MAX_HOPS
@@ -296,22 +297,6 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
         raise RunError(str(err)) from None
 
 
-def _write_dir_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a directory under ``path.tmp`` first, then rename it into place (a
-    failed write leaves no ``.tmp`` behind)."""
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        write(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.replace(path)
-
-
 def load_questions_checked(path: str, fmt: str | None, graph: GraphBackend, what: str) -> list[Question]:
     """Read a question file, refusing repeated ids and a graph that does not hold the
     questions' topics."""
@@ -389,7 +374,7 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
                                 seed=cfg.seed, encoder=SentenceEncoder(), progress=progress,
                                 checkpoint=run / "teacher.ckpt")
         timings["teacher_seconds"] = time.perf_counter() - t0
-        _write_dir_atomic(run / "teacher", teacher.save)
+        write_dir_atomic(run / "teacher", teacher.save)
         shutil.rmtree(run / "teacher.ckpt", ignore_errors=True)
     # 2. soft targets and the student's training set
     source = teacher if cfg.soft_targets_from is None else StudentSource(cfg, graph, echo)

@@ -21,8 +21,7 @@ from typing import Callable, Sequence
 import torch
 
 from kgdistill.errors import RunError
-from kgdistill.io import read_json, write_json_atomic
-from kgdistill.runs import _write_dir_atomic
+from kgdistill.io import read_json, write_dir_atomic, write_json_atomic
 
 WEIGHT_FILES = ("model.safetensors", "adapter/adapter_model.safetensors")
 """The weight files of a saved student (the second only for prompt-learning modes)."""
@@ -181,7 +180,7 @@ def average_runs(runs: Sequence[str | Path], out: str | Path, weights: Sequence[
             shutil.copytree(runs[-1] / "teacher", tmp / "teacher")
         write_json_atomic(tmp / "metrics.json", {"averaged_from": sources})
 
-    _write_dir_atomic(out, write)
+    write_dir_atomic(out, write)
     return out
 
 

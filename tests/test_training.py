@@ -286,3 +286,19 @@ def test_the_tail_starts_at_its_share_of_the_epochs_or_of_the_time_box():
     assert _TailAverage(TrainArgs(epochs=10, average_tail=0.7)).in_tail(300, 100, 0)  # not 301 (float noise)
     with pytest.raises(ConfigError, match="average_tail"):
         TrainArgs(average_tail=1.5)
+
+
+def test_a_failed_checkpoint_write_keeps_the_last_checkpoint_and_leaves_nothing_behind(tmp_path):
+    """Checkpoints and run directories share one atomic writer (io.write_dir_atomic);
+    a checkpoint whose write failed used to leave its half-written `.tmp` behind."""
+    from kgdistill.io import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "ckpt", {"w": torch.ones(2)}, {"epoch": 1})
+    with pytest.raises(TypeError):
+        save_checkpoint(tmp_path / "ckpt", {"w": torch.zeros(2)}, {"epoch": object()})  # not JSON-able
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+    tensors, state = load_checkpoint(tmp_path / "ckpt")
+    assert state == {"epoch": 1} and torch.equal(tensors["w"], torch.ones(2))
+    save_checkpoint(tmp_path / "ckpt", {"w": torch.zeros(2)}, {"epoch": 2})
+    assert load_checkpoint(tmp_path / "ckpt")[1] == {"epoch": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
