@@ -388,7 +388,8 @@ def _run_config_from_args(args):
     tail = args.average_tail if args.average_tail is not None else (  # the average is judged on --valid
         PRETRAINED_AVERAGE_TAIL if student.base_model and args.valid else 0.0)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs, max_minutes=box,
-                                           lr=student_lr(student, args.lr), average_tail=tail, **device)
+                                           lr=student_lr(student, args.lr), average_tail=tail,
+                                           keep_unaveraged=args.keep_unaveraged, **device)
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
                      graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,

@@ -88,12 +88,16 @@ class TrainArgs:
             inside an epoch every this many minutes (an interrupted run resumes at that
             batch; a SmolLM2 epoch can take an hour on a CPU); 0 = only after epochs.
         average_tail: average the weights over this last share of the training budget
-            (the epochs, or ``max_minutes`` where that comes first): snapshots about
-            every eighth of an epoch and the final weights, uniformly (stochastic weight
+            (the epochs, or ``max_minutes`` where that comes first): about eight
+            snapshots over the tail (at most one per eighth of an epoch; for a time box
+            the tail's length in batches is estimated from the speed so far when it
+            begins) and the final weights, uniformly (stochastic weight
             averaging, Izmailov et al. 2018); the average is kept unless it validates
             below the best epoch. Once begun, the tail keeps its start when a resumed run
             gets another ``max_minutes``. LoRA factors are averaged one by one (not their
             product). 0 = off.
+        keep_unaveraged: where the average is kept, also keep the weights the run
+            would have kept without it (its best validated state), to compare the two.
     """
 
     epochs: int = 10
@@ -109,6 +113,7 @@ class TrainArgs:
     precision: str = "fp32"
     checkpoint_minutes: float = 10.0
     average_tail: float = 0.0
+    keep_unaveraged: bool = False
 
     def __post_init__(self) -> None:
         check_int(self, "epochs", 0)

@@ -119,7 +119,9 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
 
     With ``out_dir``, a checkpoint (``checkpoint/``: trainable weights, optimizer and
     RNG state in safetensors + JSON) is written after each epoch and picked up again
-    if present, and the best student is saved to ``out_dir`` at the end.
+    if present, and the best student is saved to ``out_dir`` at the end; with
+    ``args.keep_unaveraged`` and a kept weight average, the student the run would have
+    kept without averaging goes beside it, to ``<out_dir>-unaveraged``.
     """
     from kgdistill.io import write_json_atomic
 
@@ -152,6 +154,9 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
                "unlabeled_records": sum(r.id.startswith("unlabeled:") for r in records)}
     if out_dir:  # metrics first: a student directory with kgdistill.json is complete
         out = Path(out_dir)
+        if result["unaveraged"] is not None:  # before the student: a complete student implies it
+            extra = {"distill": asdict(config), "hops": hops, "longest_path": student.longest_path}
+            metrics["unaveraged"] = str(_save_unaveraged(student, result["unaveraged"], out, extra))
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "metrics.json", metrics)
         student.save(out, extra={"distill": asdict(config), "hops": hops, "longest_path": student.longest_path})
@@ -160,3 +165,21 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
 
             shutil.rmtree(ckpt)
     return metrics
+
+
+def _save_unaveraged(student: Student, weights: dict, out: Path, extra: dict) -> Path:
+    """Save a copy of ``student`` holding the trainable ``weights`` (by parameter name)
+    to ``<out>-unaveraged``, atomically; ``student`` itself is left as it is (saving
+    merges LoRA, so the copy is what gets saved)."""
+    import copy
+
+    from kgdistill.io import write_dir_atomic
+
+    twin = copy.deepcopy(student)
+    with torch.no_grad():
+        for n, p in twin.model.named_parameters():
+            if n in weights:
+                p.copy_(weights[n])
+    target = out.with_name(out.name + "-unaveraged")
+    write_dir_atomic(target, lambda tmp: twin.save(tmp, extra={**extra, "unaveraged_twin_of": str(out)}))
+    return target

@@ -198,7 +198,9 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         ``{"curve": [{"epoch", "train_loss", "valid_hits@1", "seconds"}, ...], "best_score",
         "train_seconds", "stopped": why, "epochs", "average"}``; ``"average"`` is
         ``{"snapshots", "valid_hits@1", "kept"}`` where ``args.average_tail`` is set and
-        training reached its tail (early stopping may end it before), else None.
+        training reached its tail (early stopping may end it before), else None;
+        ``"unaveraged"``: with ``args.keep_unaveraged`` and the average kept, the
+        trainable weights the run would have kept without it, else None.
 
     Raises:
         TrainingError: the loss became NaN or infinite.
@@ -328,7 +330,10 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
     average = tail.finish(task, params, best, name, progress)
+    unaveraged = None
     if average is not None and average["kept"]:
+        if args.keep_unaveraged:  # what the run would have kept without the average
+            unaveraged = best_state if best_state is not None else {k: v.detach().clone() for k, v in params.items()}
         best, best_state = average["valid_hits@1"], tail.avg
     if best_state is not None:
         with torch.no_grad():
@@ -337,14 +342,15 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     model.eval()
     return {"curve": curve, "best_score": best if best > -math.inf else None,
             "train_seconds": time.perf_counter() - t0, "stopped": stopped or "epochs done",
-            "epochs": len(curve), "average": average}
+            "epochs": len(curve), "average": average, "unaveraged": unaveraged}
 
 
 class _TailAverage:
     """The uniform average of the weights over the last ``args.average_tail`` share of
     training (stochastic weight averaging): a snapshot at the first optimizer step in
-    that share, then about every eighth of an epoch, and the final weights; kept in fp32
-    on the weights' device, and in the checkpoint (``avg.*`` tensors and :meth:`state`)."""
+    that share, then about eight more over it (:meth:`interval`), and the final weights;
+    kept in fp32 on the weights' device, and in the checkpoint (``avg.*`` tensors and
+    :meth:`state`)."""
 
     def __init__(self, args: TrainArgs) -> None:
         self.args = args
@@ -353,16 +359,18 @@ class _TailAverage:
         self.next: int | None = None  # batch (counted over all epochs) of the next snapshot
         self.last: int | None = None  # batch of the last snapshot
         self.stepped: int | None = None  # batch of the last optimizer step
+        self.every: int | None = None  # batches between snapshots, fixed when the tail begins
 
     def state(self) -> dict:
-        return {"count": self.count, "next": self.next, "last": self.last, "stepped": self.stepped}
+        return {"count": self.count, "next": self.next, "last": self.last, "stepped": self.stepped,
+                "every": self.every}
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {f"avg.{k}": v for k, v in (self.avg or {}).items()}
 
     def load(self, state: dict, tensors: dict, params: dict) -> None:
         self.count, self.next = state.get("count", 0), state.get("next")
-        self.last, self.stepped = state.get("last"), state.get("stepped")
+        self.last, self.stepped, self.every = state.get("last"), state.get("stepped"), state.get("every")
         if self.count:
             self.avg = {k: tensors[f"avg.{k}"].to(p.device) for k, p in params.items()}
 
@@ -379,10 +387,22 @@ class _TailAverage:
             return
         self.stepped = done
         if self.next is None and self.in_tail(done, per_epoch, seconds):
-            self.next = done
+            self.next, self.every = done, self.interval(done, per_epoch, seconds)
         if self.next is not None and done >= self.next:
             self._add(params)
-            self.next, self.last = done + max(1, math.ceil(per_epoch / 8)), done
+            every = self.every or max(1, math.ceil(per_epoch / 8))  # a checkpoint from before `every`
+            self.next, self.last = done + every, done
+
+    def interval(self, done: int, per_epoch: int, seconds: float) -> int:
+        """Batches between snapshots, for about eight over the tail that begins after
+        batch ``done``, and at most one per eighth of an epoch. A time box's tail is
+        estimated in batches from the speed so far (a SmolLM2 run on a CPU may stop
+        well inside its first epoch, where an eighth of an epoch would leave two or
+        three snapshots)."""
+        left = self.args.epochs * per_epoch - done
+        if self.args.max_minutes and seconds > 0:
+            left = min(left, (60 * self.args.max_minutes - seconds) * done / seconds)
+        return max(1, math.ceil(min(per_epoch, left) / 8))
 
     def _add(self, params: dict) -> None:
         with torch.no_grad():

@@ -141,11 +141,16 @@ def test_a_pretrained_student_averages_the_tail_of_its_training_by_default():
     from kgdistill.commands import _run_config_from_args
     from kgdistill.configs import PRETRAINED_AVERAGE_TAIL
 
-    def tail(*extra):
+    def training(*extra):
         args = build_parser().parse_args(["train", "-g", "kb.txt", "--train", "t.txt", "--out", "o", *extra])
-        return _run_config_from_args(args).student_training.average_tail
+        return _run_config_from_args(args).student_training
+
+    def tail(*extra):
+        return training(*extra).average_tail
 
     assert tail("--valid", "v.txt") == PRETRAINED_AVERAGE_TAIL == 0.5
     assert tail() == 0.0  # nothing to judge the average on
     assert tail("--valid", "v.txt", "--base-model", "none") == 0.0
     assert tail("--average-tail", "0") == 0.0 and tail("--base-model", "none", "--average-tail", "0.3") == 0.3
+    assert not training("--valid", "v.txt").keep_unaveraged
+    assert training("--valid", "v.txt", "--keep-unaveraged").keep_unaveraged

@@ -175,6 +175,43 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
     assert not (tmp_path / "cut" / "checkpoint").exists()
 
 
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monkeypatch, mode):
+    """keep_unaveraged (`train --keep-unaveraged`): where the tail average is kept, the
+    student the run would have kept without it is saved beside it, to compare the two:
+    it equals the student of the same training without averaging, and the saved student
+    is the average (LoRA is merged on save: saving twice must not merge twice)."""
+    from kgdistill import distill
+    from kgdistill.distill import train_student
+
+    monkeypatch.setattr(distill._StudentTask, "validate", lambda self: {"score": 1.0})  # ties: the average is kept
+    records = [RECORD, TrainingRecord("2", "question: what did X star in path:", ["a"], ["c"],
+                                      hard=["<r:~starred_actors><eop>"])] * 3
+    rels = ["directed_by", "starred_actors"]
+    args = TrainArgs(epochs=4, batch_size=2, patience=10, optimizer="adamw", lr=5e-3, average_tail=0.5,
+                     keep_unaveraged=True)
+
+    def trained(out, **changes):
+        torch.manual_seed(0)
+        st = _tiny_llama_student(rels, tmp_path / out, adaptation=mode)
+        metrics = train_student(st, tiny, records, [], DistillConfig(), 2, TrainArgs(**{**vars(args), **changes}),
+                                out_dir=tmp_path / out / "student", progress=False)
+        return metrics, Student.load(tmp_path / out / "student")
+
+    metrics, averaged = trained("avg")
+    assert metrics["weight_average"]["kept"] and metrics["unaveraged"] == str(tmp_path / "avg" / "student-unaveraged")
+    twin = Student.load(tmp_path / "avg" / "student-unaveraged")
+    _, plain = trained("plain", average_tail=0.0)
+    assert not (tmp_path / "plain" / "student-unaveraged").exists()
+    weights = [dict(s.model.named_parameters()) for s in (averaged, twin, plain)]
+    assert all(torch.equal(weights[1][n], p) for n, p in weights[2].items())
+    assert not all(torch.equal(weights[0][n], p) for n, p in weights[2].items())
+    from kgdistill.decoding import decode_paths_cached
+
+    top = decode_paths_cached(twin, ["question: who directed X path:"], 2, 2)
+    assert top[0] and all(len(p.path) for p in top[0])  # the twin loads and decodes paths
+
+
 def _tiny_llama_checkpoint(directory):
     """A model of SmolLM2's architecture (LlamaForCausalLM, grouped-query attention,
     tied embeddings) with tiny dimensions, saved as a local checkpoint."""

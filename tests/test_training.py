@@ -247,7 +247,7 @@ def test_an_interrupted_run_resumes_its_tail_average(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(cut, GRID, seed=3, checkpoint=tmp_path, progress=False)
     state = json.loads((tmp_path / "state.json").read_text())["average"]
-    assert state == {"count": 2, "next": 23, "last": 20, "stepped": 21}
+    assert state == {"count": 2, "next": 23, "last": 20, "stepped": 21, "every": 3}
     again = Recorder(target=expected, n=17)
     result = fit(again, GRID, seed=3, checkpoint=tmp_path, progress=False)
     assert result["average"] == {"snapshots": 7, "valid_hits@1": pytest.approx(0.0, abs=1e-5), "kept": True}
@@ -286,6 +286,59 @@ def test_the_tail_starts_at_its_share_of_the_epochs_or_of_the_time_box():
     assert _TailAverage(TrainArgs(epochs=10, average_tail=0.7)).in_tail(300, 100, 0)  # not 301 (float noise)
     with pytest.raises(ConfigError, match="average_tail"):
         TrainArgs(average_tail=1.5)
+
+
+def test_about_eight_snapshots_fall_in_a_time_boxed_tail_shorter_than_an_epoch(monkeypatch):
+    """A SmolLM2 run on a CPU may stop well inside its first epoch: the snapshots are
+    spread over the tail's estimated batches, not an eighth of an epoch apart (which
+    left 3 snapshots in the 125-minute MetaQA run)."""
+    from types import SimpleNamespace
+
+    from kgdistill import training
+    from kgdistill.training import _TailAverage
+
+    boxed = _TailAverage(TrainArgs(epochs=10, max_minutes=10, average_tail=0.5))
+    assert boxed.interval(done=300, per_epoch=1000, seconds=300) == 38  # 300 batches left at 1 batch/s
+    assert _TailAverage(TrainArgs(epochs=10, average_tail=0.5)).interval(5000, 1000, 99.0) == 125  # an 8th of an epoch
+    assert _TailAverage(TrainArgs(epochs=2, average_tail=0.5)).interval(100, 100, 9.0) == 13
+    clock = [0.0]
+
+    class Timed(Recorder):  # each batch takes one second of a fake clock; every state validates alike
+        def loss(self, indices):
+            clock[0] += 1.0
+            return super().loss(indices)
+
+        def validate(self):  # first at the stop, with the final weights
+            self.final = getattr(self, "final", None)
+            self.final = _weights(self.model) if self.final is None else self.final
+            return {"score": 1.0}
+
+    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    task = Timed(n=1000)
+    result = fit(task, TrainArgs(epochs=3, batch_size=1, lr=0.01, patience=5, max_minutes=1, average_tail=0.5),
+                 seed=3, progress=False)
+    assert result["stopped"].startswith("max_minutes") and len(task.seen) == 61
+    # the tail begins at batch 30 (30 s): snapshots at 30, 34, ..., 58 and the final weights
+    assert result["average"]["snapshots"] == 9
+    expected = torch.stack([task.seen[k] for k in range(30, 59, 4)] + [task.final]).mean(0)
+    assert result["average"]["kept"] and torch.allclose(_weights(task.model), expected, atol=1e-6)
+
+
+def test_the_weights_kept_without_the_average_come_back_when_asked():
+    """keep_unaveraged: the run returns the weights it would have kept without averaging
+    (those of the same run with average_tail 0); only where the average is kept."""
+    expected = _expected_average(TAIL)  # validation: closeness to the average, which is kept
+    plain = Recorder(target=expected)
+    fit(plain, TrainArgs(**{**vars(TAIL), "average_tail": 0.0}), seed=3, progress=False)
+    kept = Recorder(target=expected)
+    result = fit(kept, TrainArgs(**{**vars(TAIL), "keep_unaveraged": True}), seed=3, progress=False)
+    assert result["average"]["kept"]
+    assert torch.equal(torch.cat([v.flatten() for v in result["unaveraged"].values()]), _weights(plain.model))
+    assert torch.allclose(_weights(kept.model), expected, atol=1e-6)  # the model holds the average
+    assert not torch.allclose(_weights(plain.model), expected, atol=1e-3)
+    assert fit(Recorder(target=expected), TAIL, seed=3, progress=False)["unaveraged"] is None  # not asked
+    beaten = fit(Recorder(), TrainArgs(**{**vars(TAIL), "keep_unaveraged": True}), seed=3, progress=False)
+    assert not beaten["average"]["kept"] and beaten["unaveraged"] is None  # no average kept: nothing to compare
 
 
 def test_a_failed_checkpoint_write_keeps_the_last_checkpoint_and_leaves_nothing_behind(tmp_path):
