@@ -88,10 +88,10 @@ class TrainArgs:
             inside an epoch every this many minutes (an interrupted run resumes at that
             batch; a SmolLM2 epoch can take an hour on a CPU); 0 = only after epochs.
         average_tail: average the weights over this last share of the training budget
-            (the epochs, or ``max_minutes`` where that comes first): about eight
-            snapshots over the tail (at most one per eighth of an epoch; for a time box
-            the tail's length in batches is estimated from the speed so far when it
-            begins) and the final weights, uniformly (stochastic weight
+            (the epochs, or ``max_minutes`` where that comes first): a snapshot every
+            eighth of an epoch, or about eight over a tail shorter than an epoch (a
+            time box's tail is estimated in batches from the speed so far when it
+            begins; the spacing then stays), and the final weights, uniformly (stochastic weight
             averaging, Izmailov et al. 2018); the average is kept unless it validates
             below the best epoch. Once begun, the tail keeps its start when a resumed run
             gets another ``max_minutes``. LoRA factors are averaged one by one (not their

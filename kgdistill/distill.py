@@ -121,7 +121,8 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     RNG state in safetensors + JSON) is written after each epoch and picked up again
     if present, and the best student is saved to ``out_dir`` at the end; with
     ``args.keep_unaveraged`` and a kept weight average, the student the run would have
-    kept without averaging goes beside it, to ``<out_dir>-unaveraged``.
+    kept without averaging goes beside it, to ``<out_dir>-unaveraged`` (named by the
+    metrics' ``"unaveraged"``; a failed save of it only logs a warning).
     """
     from kgdistill.io import write_json_atomic
 
@@ -153,10 +154,19 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
                "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled),
                "unlabeled_records": sum(r.id.startswith("unlabeled:") for r in records)}
     if out_dir:  # metrics first: a student directory with kgdistill.json is complete
-        out = Path(out_dir)
+        out = Path(out_dir).resolve()
+        twin = out.with_name(out.name + "-unaveraged")
         if result["unaveraged"] is not None:  # before the student: a complete student implies it
             extra = {"distill": asdict(config), "hops": hops, "longest_path": student.longest_path}
-            metrics["unaveraged"] = str(_save_unaveraged(student, result["unaveraged"], out, extra))
+            try:
+                _save_unaveraged(student, result["unaveraged"], twin, {**extra, "unaveraged_twin_of": out.name})
+                metrics["unaveraged"] = twin.name  # beside the student
+            except (OSError, RuntimeError) as err:  # the twin is optional: the student is still saved
+                logger.warning("could not save the unaveraged student to %s: %s", twin, err)
+        elif twin.exists():  # an earlier training's twin belongs to another student
+            import shutil
+
+            shutil.rmtree(twin)
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "metrics.json", metrics)
         student.save(out, extra={"distill": asdict(config), "hops": hops, "longest_path": student.longest_path})
@@ -167,19 +177,20 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     return metrics
 
 
-def _save_unaveraged(student: Student, weights: dict, out: Path, extra: dict) -> Path:
+def _save_unaveraged(student: Student, weights: dict, target: Path, extra: dict) -> None:
     """Save a copy of ``student`` holding the trainable ``weights`` (by parameter name)
-    to ``<out>-unaveraged``, atomically; ``student`` itself is left as it is (saving
-    merges LoRA, so the copy is what gets saved)."""
+    to ``target``, atomically; ``student`` itself is left as it is (saving merges LoRA,
+    so the copy is what gets saved)."""
     import copy
 
     from kgdistill.io import write_dir_atomic
 
     twin = copy.deepcopy(student)
+    params = dict(twin.model.named_parameters())
+    unknown = sorted(set(weights) - set(params))
+    if unknown:  # never save the average under the twin's name
+        raise RuntimeError(f"the copied student lacks the trained weights {unknown[:3]}")
     with torch.no_grad():
-        for n, p in twin.model.named_parameters():
-            if n in weights:
-                p.copy_(weights[n])
-    target = out.with_name(out.name + "-unaveraged")
-    write_dir_atomic(target, lambda tmp: twin.save(tmp, extra={**extra, "unaveraged_twin_of": str(out)}))
-    return target
+        for n, w in weights.items():
+            params[n].copy_(w)
+    write_dir_atomic(target, lambda tmp: twin.save(tmp, extra=extra))

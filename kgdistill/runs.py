@@ -269,8 +269,8 @@ def _from_version_1(d: dict) -> dict:
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
-        if k == "inferred" or (k == "max_minutes" and prefix.endswith("training.")):
-            continue  # a time box may change when a run is resumed
+        if k == "inferred" or (k in ("max_minutes", "keep_unaveraged") and prefix.endswith("training.")):
+            continue  # a time box, and what is saved besides the student, may change when a run is resumed
         va, vb = a.get(k), b.get(k)
         if isinstance(va, dict) and isinstance(vb, dict):
             out += _differences(va, vb, f"{prefix}{k}.")
@@ -399,6 +399,8 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
         student = Student.load(student_dir)
         echo("student: trained already, loaded")
+        if cfg.student_training.keep_unaveraged and not (run / "student-unaveraged").exists():
+            echo("student: no student-unaveraged/ can be made now (the run finished without one)")
     else:
         seed_everything(cfg.seed)
         echo(f"student: distilling on {len(records):,} records (alpha {cfg.distill.alpha})")

@@ -348,7 +348,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
 class _TailAverage:
     """The uniform average of the weights over the last ``args.average_tail`` share of
     training (stochastic weight averaging): a snapshot at the first optimizer step in
-    that share, then about eight more over it (:meth:`interval`), and the final weights;
+    that share, then every eighth of an epoch or, over a shorter tail, about eight more
+    (:meth:`interval`), and the final weights;
     kept in fp32 on the weights' device, and in the checkpoint (``avg.*`` tensors and
     :meth:`state`)."""
 
@@ -394,11 +395,11 @@ class _TailAverage:
             self.next, self.last = done + every, done
 
     def interval(self, done: int, per_epoch: int, seconds: float) -> int:
-        """Batches between snapshots, for about eight over the tail that begins after
-        batch ``done``, and at most one per eighth of an epoch. A time box's tail is
-        estimated in batches from the speed so far (a SmolLM2 run on a CPU may stop
-        well inside its first epoch, where an eighth of an epoch would leave two or
-        three snapshots)."""
+        """Batches between snapshots for the tail that begins after batch ``done``: an
+        eighth of an epoch, or an eighth of the tail where that is shorter. A time
+        box's tail is estimated in batches from the speed so far (a SmolLM2 run on a
+        CPU may stop well inside its first epoch, where an eighth of an epoch apart
+        left two or three snapshots); the spacing is kept for the rest of the run."""
         left = self.args.epochs * per_epoch - done
         if self.args.max_minutes and seconds > 0:
             left = min(left, (60 * self.args.max_minutes - seconds) * done / seconds)

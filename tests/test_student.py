@@ -175,7 +175,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
     assert not (tmp_path / "cut" / "checkpoint").exists()
 
 
-@pytest.mark.parametrize("mode", ["full", "lora"])
+@pytest.mark.parametrize("mode", ["full", "lora", "prompt_tuning"])
 def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monkeypatch, mode):
     """keep_unaveraged (`train --keep-unaveraged`): where the tail average is kept, the
     student the run would have kept without it is saved beside it, to compare the two:
@@ -199,8 +199,9 @@ def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monk
         return metrics, Student.load(tmp_path / out / "student")
 
     metrics, averaged = trained("avg")
-    assert metrics["weight_average"]["kept"] and metrics["unaveraged"] == str(tmp_path / "avg" / "student-unaveraged")
+    assert metrics["weight_average"]["kept"] and metrics["unaveraged"] == "student-unaveraged"
     twin = Student.load(tmp_path / "avg" / "student-unaveraged")
+    (tmp_path / "plain" / "student-unaveraged").mkdir(parents=True)  # an earlier training's twin
     _, plain = trained("plain", average_tail=0.0)
     assert not (tmp_path / "plain" / "student-unaveraged").exists()
     weights = [dict(s.model.named_parameters()) for s in (averaged, twin, plain)]
@@ -210,6 +211,10 @@ def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monk
 
     top = decode_paths_cached(twin, ["question: who directed X path:"], 2, 2)
     assert top[0] and all(len(p.path) for p in top[0])  # the twin loads and decodes paths
+    # the twin is optional: where it cannot be saved, the run warns and still saves the student
+    monkeypatch.setattr(distill, "_save_unaveraged", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    metrics, _ = trained("full-disk")
+    assert "unaveraged" not in metrics and (tmp_path / "full-disk" / "student" / "model.safetensors").exists()
 
 
 def _tiny_llama_checkpoint(directory):

@@ -324,6 +324,16 @@ def test_about_eight_snapshots_fall_in_a_time_boxed_tail_shorter_than_an_epoch(m
     assert result["average"]["kept"] and torch.allclose(_weights(task.model), expected, atol=1e-6)
 
 
+def test_a_checkpoint_from_before_the_spacing_was_saved_snapshots_an_eighth_of_an_epoch_apart():
+    from kgdistill.training import _TailAverage
+
+    w = torch.nn.Parameter(torch.zeros(2))
+    tail = _TailAverage(TrainArgs(epochs=4, average_tail=0.5))
+    tail.load({"count": 1, "next": 40, "last": 24, "stepped": 39}, {"avg.w": torch.ones(2)}, {"w": w})
+    tail.step(40, 128, 1.0, {"w": w})
+    assert (tail.count, tail.next, tail.last) == (2, 56, 40) and torch.equal(tail.avg["w"], torch.full((2,), 0.5))
+
+
 def test_the_weights_kept_without_the_average_come_back_when_asked():
     """keep_unaveraged: the run returns the weights it would have kept without averaging
     (those of the same run with average_tail 0); only where the average is kept."""
@@ -333,6 +343,8 @@ def test_the_weights_kept_without_the_average_come_back_when_asked():
     kept = Recorder(target=expected)
     result = fit(kept, TrainArgs(**{**vars(TAIL), "keep_unaveraged": True}), seed=3, progress=False)
     assert result["average"]["kept"]
+    scores = [c["valid_hits@1"] for c in result["curve"]]
+    assert scores.index(max(scores)) < len(scores) - 1  # the state kept without averaging is not the last
     assert torch.equal(torch.cat([v.flatten() for v in result["unaveraged"].values()]), _weights(plain.model))
     assert torch.allclose(_weights(kept.model), expected, atol=1e-6)  # the model holds the average
     assert not torch.allclose(_weights(plain.model), expected, atol=1e-3)
