@@ -387,12 +387,12 @@ def _run_config_from_args(args):
                                            device=args.device)
     tail = args.average_tail if args.average_tail is not None else (  # the average is judged on --valid
         PRETRAINED_AVERAGE_TAIL if student.base_model and args.valid else 0.0)
-    if args.keep_unaveraged and not tail:
-        print("kgdistill: --keep-unaveraged does nothing here: no weight average is taken (it needs a pretrained "
+    if args.keep_both and not tail:
+        print("kgdistill: --keep-both does nothing here: no weight average is taken (it needs a pretrained "
               "--base-model, --valid and an --average-tail above 0)", file=sys.stderr)
     student_training = dataclasses.replace(STUDENT_TRAINING, epochs=args.student_epochs, max_minutes=box,
                                            lr=student_lr(student, args.lr), average_tail=tail,
-                                           keep_unaveraged=args.keep_unaveraged, **device)
+                                           keep_both=args.keep_both, **device)
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
                      graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
@@ -419,9 +419,9 @@ def cmd_train(args) -> int:
             config = dataclasses.replace(
                 config, teacher_training=dataclasses.replace(config.teacher_training, max_minutes=args.max_minutes),
                 student_training=dataclasses.replace(config.student_training, max_minutes=args.max_minutes))
-        if args.keep_unaveraged:  # what is saved, not how the models train: may be asked for on resume
+        if args.keep_both:  # what is saved, not how the models train: may be asked for on resume
             config = dataclasses.replace(config, student_training=dataclasses.replace(
-                config.student_training, keep_unaveraged=True))
+                config.student_training, keep_both=True))
         out = args.resume
     else:
         if args.dataset:

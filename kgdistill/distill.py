@@ -26,6 +26,9 @@ from kgdistill.training import TrainArgs, TrainTask, fit, seed_everything
 
 logger = logging.getLogger(__name__)
 
+OTHER_KINDS = ("unaveraged", "average")
+"""Suffixes of the second student ``keep_both`` saves beside ``student/``."""
+
 
 def batch_loss(student: Student, records: Sequence[TrainingRecord], config: DistillConfig,
                use_hard: Sequence[bool], shared_prompts: bool = True) -> torch.Tensor:
@@ -120,9 +123,10 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     With ``out_dir``, a checkpoint (``checkpoint/``: trainable weights, optimizer and
     RNG state in safetensors + JSON) is written after each epoch and picked up again
     if present, and the best student is saved to ``out_dir`` at the end; with
-    ``args.keep_unaveraged`` and a kept weight average, the student the run would have
-    kept without averaging goes beside it, to ``<out_dir>-unaveraged`` (named by the
-    metrics' ``"unaveraged"``; a failed save of it only logs a warning).
+    ``args.keep_both`` and a validated weight average, the candidate not kept goes
+    beside it: ``<out_dir>-unaveraged`` (the run's choice without averaging) where the
+    average was kept, else ``<out_dir>-average``; the metrics' ``"kept_beside"`` names
+    it (a failed save of it only logs a warning).
     """
     from kgdistill.io import write_json_atomic
 
@@ -155,18 +159,21 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
                "unlabeled_records": sum(r.id.startswith("unlabeled:") for r in records)}
     if out_dir:  # metrics first: a student directory with kgdistill.json is complete
         out = Path(out_dir).resolve()
-        twin = out.with_name(out.name + "-unaveraged")
-        if result["unaveraged"] is not None:  # before the student: a complete student implies it
+        for kind in OTHER_KINDS:  # an earlier training's second student belongs to another one
+            stale = out.with_name(f"{out.name}-{kind}")
+            if stale.exists() and (result["other"] is None or result["other"][0] != kind):
+                import shutil
+
+                shutil.rmtree(stale)
+        if result["other"] is not None:  # before the student: a complete student implies it
+            kind, weights = result["other"]
+            twin = out.with_name(f"{out.name}-{kind}")
             extra = {"distill": asdict(config), "hops": hops, "longest_path": student.longest_path}
             try:
-                _save_unaveraged(student, result["unaveraged"], twin, {**extra, "unaveraged_twin_of": out.name})
-                metrics["unaveraged"] = twin.name  # beside the student
+                _save_twin(student, weights, twin, {**extra, "twin_of": out.name, "twin_kind": kind})
+                metrics["kept_beside"] = twin.name
             except (OSError, RuntimeError) as err:  # the twin is optional: the student is still saved
-                logger.warning("could not save the unaveraged student to %s: %s", twin, err)
-        elif twin.exists():  # an earlier training's twin belongs to another student
-            import shutil
-
-            shutil.rmtree(twin)
+                logger.warning("could not save the %s student to %s: %s", kind, twin, err)
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "metrics.json", metrics)
         student.save(out, extra={"distill": asdict(config), "hops": hops, "longest_path": student.longest_path})
@@ -177,7 +184,7 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
     return metrics
 
 
-def _save_unaveraged(student: Student, weights: dict, target: Path, extra: dict) -> None:
+def _save_twin(student: Student, weights: dict, target: Path, extra: dict) -> None:
     """Save a copy of ``student`` holding the trainable ``weights`` (by parameter name)
     to ``target``, atomically; ``student`` itself is left as it is (saving merges LoRA,
     so the copy is what gets saved)."""

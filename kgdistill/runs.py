@@ -269,7 +269,7 @@ def _from_version_1(d: dict) -> dict:
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
-        if k == "inferred" or (k in ("max_minutes", "keep_unaveraged") and prefix.endswith("training.")):
+        if k == "inferred" or (k in ("max_minutes", "keep_both") and prefix.endswith("training.")):
             continue  # a time box, and what is saved besides the student, may change when a run is resumed
         va, vb = a.get(k), b.get(k)
         if isinstance(va, dict) and isinstance(vb, dict):
@@ -332,7 +332,7 @@ def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
 
 
 def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[str], None]) -> dict:
-    from kgdistill.distill import train_student
+    from kgdistill.distill import OTHER_KINDS, train_student
     from kgdistill.encoder import SentenceEncoder
     from kgdistill.io import read_json, write_atomic, write_json_atomic
     from kgdistill.readers import load_graph, write_jsonl
@@ -399,8 +399,8 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
         student = Student.load(student_dir)
         echo("student: trained already, loaded")
-        if cfg.student_training.keep_unaveraged and not (run / "student-unaveraged").exists():
-            echo("student: no student-unaveraged/ can be made now (the run finished without one)")
+        if cfg.student_training.keep_both and not any((run / f"student-{k}").exists() for k in OTHER_KINDS):
+            echo("student: no second student can be kept now (the run finished without one)")
     else:
         seed_everything(cfg.seed)
         echo(f"student: distilling on {len(records):,} records (alpha {cfg.distill.alpha})")

@@ -199,8 +199,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         "train_seconds", "stopped": why, "epochs", "average"}``; ``"average"`` is
         ``{"snapshots", "valid_hits@1", "kept"}`` where ``args.average_tail`` is set and
         training reached its tail (early stopping may end it before), else None;
-        ``"unaveraged"``: with ``args.keep_unaveraged`` and the average kept, the
-        trainable weights the run would have kept without it, else None.
+        ``"other"``: with ``args.keep_both`` and a validated average, the candidate
+        not kept, ``("unaveraged" or "average", trainable weights by name)``, else None.
 
     Raises:
         TrainingError: the loss became NaN or infinite.
@@ -330,10 +330,11 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
     average = tail.finish(task, params, best, name, progress)
-    unaveraged = None
+    other = None
+    if args.keep_both and average is not None and average["valid_hits@1"] is not None:
+        other = (("unaveraged", best_state if best_state is not None else  # kept without the average
+                  {k: v.detach().clone() for k, v in params.items()}) if average["kept"] else ("average", tail.avg))
     if average is not None and average["kept"]:
-        if args.keep_unaveraged:  # what the run would have kept without the average
-            unaveraged = best_state if best_state is not None else {k: v.detach().clone() for k, v in params.items()}
         best, best_state = average["valid_hits@1"], tail.avg
     if best_state is not None:
         with torch.no_grad():
@@ -342,7 +343,7 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     model.eval()
     return {"curve": curve, "best_score": best if best > -math.inf else None,
             "train_seconds": time.perf_counter() - t0, "stopped": stopped or "epochs done",
-            "epochs": len(curve), "average": average, "unaveraged": unaveraged}
+            "epochs": len(curve), "average": average, "other": other}
 
 
 class _TailAverage:

@@ -105,12 +105,12 @@ def test_train_resumes_reproduces_and_evaluates(tmp_path, capsys):
     assert _comparable(json.loads((a / "metrics.json").read_text())) == _comparable(first)
     assert main(["train", *SMALL, "--max-minutes", "9", "--out", str(a), "--quiet"]) == 0
     assert json.loads((a / "config.json").read_text())["student_training"]["max_minutes"] == 9.0
-    # So is what is saved beside the student: --keep-unaveraged on resume (this student is
+    # So is what is saved beside the student: --keep-both on resume (this student is
     # built from scratch and trained already: no average, and the run says so).
     capsys.readouterr()
-    assert main(["train", "--resume", str(a), "--keep-unaveraged", "--quiet"]) == 0
-    assert json.loads((a / "config.json").read_text())["student_training"]["keep_unaveraged"] is True
-    assert "no student-unaveraged/ can be made now" in capsys.readouterr().out
+    assert main(["train", "--resume", str(a), "--keep-both", "--quiet"]) == 0
+    assert json.loads((a / "config.json").read_text())["student_training"]["keep_both"] is True
+    assert "no second student can be kept now" in capsys.readouterr().out
     # Evaluate the run on a question file.
     ev = tmp_path / "eval"
     assert main(["evaluate", "--run", str(a), "--questions", VALID, "--out", str(ev)]) == 0

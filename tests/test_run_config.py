@@ -152,5 +152,5 @@ def test_a_pretrained_student_averages_the_tail_of_its_training_by_default():
     assert tail() == 0.0  # nothing to judge the average on
     assert tail("--valid", "v.txt", "--base-model", "none") == 0.0
     assert tail("--average-tail", "0") == 0.0 and tail("--base-model", "none", "--average-tail", "0.3") == 0.3
-    assert not training("--valid", "v.txt").keep_unaveraged
-    assert training("--valid", "v.txt", "--keep-unaveraged").keep_unaveraged
+    assert not training("--valid", "v.txt").keep_both
+    assert training("--valid", "v.txt", "--keep-both").keep_both

@@ -176,11 +176,12 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny, tmp_path, monkey
 
 
 @pytest.mark.parametrize("mode", ["full", "lora", "prompt_tuning"])
-def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monkeypatch, mode):
-    """keep_unaveraged (`train --keep-unaveraged`): where the tail average is kept, the
-    student the run would have kept without it is saved beside it, to compare the two:
-    it equals the student of the same training without averaging, and the saved student
-    is the average (LoRA is merged on save: saving twice must not merge twice)."""
+def test_the_student_not_kept_is_saved_beside_the_kept_one(tiny, tmp_path, monkeypatch, mode):
+    """keep_both (`train --keep-both`): where the tail average is kept, the student the
+    run would have kept without it is saved beside it, to compare the two: it equals the
+    student of the same training without averaging, and the saved student is the
+    average (LoRA is merged on save: saving twice must not merge twice); where the
+    average loses, it is the one saved beside."""
     from kgdistill import distill
     from kgdistill.distill import train_student
 
@@ -189,7 +190,7 @@ def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monk
                                       hard=["<r:~starred_actors><eop>"])] * 3
     rels = ["directed_by", "starred_actors"]
     args = TrainArgs(epochs=4, batch_size=2, patience=10, optimizer="adamw", lr=5e-3, average_tail=0.5,
-                     keep_unaveraged=True)
+                     keep_both=True)
 
     def trained(out, **changes):
         torch.manual_seed(0)
@@ -199,7 +200,7 @@ def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monk
         return metrics, Student.load(tmp_path / out / "student")
 
     metrics, averaged = trained("avg")
-    assert metrics["weight_average"]["kept"] and metrics["unaveraged"] == "student-unaveraged"
+    assert metrics["weight_average"]["kept"] and metrics["kept_beside"] == "student-unaveraged"
     twin = Student.load(tmp_path / "avg" / "student-unaveraged")
     (tmp_path / "plain" / "student-unaveraged").mkdir(parents=True)  # an earlier training's twin
     _, plain = trained("plain", average_tail=0.0)
@@ -212,9 +213,19 @@ def test_the_unaveraged_student_is_saved_beside_the_average(tiny, tmp_path, monk
     top = decode_paths_cached(twin, ["question: who directed X path:"], 2, 2)
     assert top[0] and all(len(p.path) for p in top[0])  # the twin loads and decodes paths
     # the twin is optional: where it cannot be saved, the run warns and still saves the student
-    monkeypatch.setattr(distill, "_save_unaveraged", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    # where the average loses on validation, the average is the one saved beside
+    scores = iter([1.0, 2.0, 3.0, 4.0, 0.0])  # 4 epochs, then the average
+    monkeypatch.setattr(distill._StudentTask, "validate", lambda self: {"score": next(scores)})
+    metrics, last = trained("lost")
+    assert not metrics["weight_average"]["kept"] and metrics["kept_beside"] == "student-average"
+    beside = dict(Student.load(tmp_path / "lost" / "student-average").model.named_parameters())
+    assert all(torch.equal(beside[n], p) for n, p in averaged.model.named_parameters())  # the same training's average
+    assert not (tmp_path / "lost" / "student-unaveraged").exists()
+    # the twin is optional: where it cannot be saved, the run warns and still saves the student
+    monkeypatch.setattr(distill._StudentTask, "validate", lambda self: {"score": 1.0})
+    monkeypatch.setattr(distill, "_save_twin", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     metrics, _ = trained("full-disk")
-    assert "unaveraged" not in metrics and (tmp_path / "full-disk" / "student" / "model.safetensors").exists()
+    assert "kept_beside" not in metrics and (tmp_path / "full-disk" / "student" / "model.safetensors").exists()
 
 
 def _tiny_llama_checkpoint(directory):

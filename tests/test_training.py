@@ -334,23 +334,26 @@ def test_a_checkpoint_from_before_the_spacing_was_saved_snapshots_an_eighth_of_a
     assert (tail.count, tail.next, tail.last) == (2, 56, 40) and torch.equal(tail.avg["w"], torch.full((2,), 0.5))
 
 
-def test_the_weights_kept_without_the_average_come_back_when_asked():
-    """keep_unaveraged: the run returns the weights it would have kept without averaging
-    (those of the same run with average_tail 0); only where the average is kept."""
+def test_the_candidate_not_kept_comes_back_when_asked():
+    """keep_both: where the average is kept, the run returns the weights it would have
+    kept without averaging (those of the same run with average_tail 0); where the
+    average loses, the average."""
     expected = _expected_average(TAIL)  # validation: closeness to the average, which is kept
     plain = Recorder(target=expected)
     fit(plain, TrainArgs(**{**vars(TAIL), "average_tail": 0.0}), seed=3, progress=False)
     kept = Recorder(target=expected)
-    result = fit(kept, TrainArgs(**{**vars(TAIL), "keep_unaveraged": True}), seed=3, progress=False)
+    result = fit(kept, TrainArgs(**{**vars(TAIL), "keep_both": True}), seed=3, progress=False)
     assert result["average"]["kept"]
     scores = [c["valid_hits@1"] for c in result["curve"]]
     assert scores.index(max(scores)) < len(scores) - 1  # the state kept without averaging is not the last
-    assert torch.equal(torch.cat([v.flatten() for v in result["unaveraged"].values()]), _weights(plain.model))
+    assert result["other"][0] == "unaveraged"
+    assert torch.equal(torch.cat([v.flatten() for v in result["other"][1].values()]), _weights(plain.model))
     assert torch.allclose(_weights(kept.model), expected, atol=1e-6)  # the model holds the average
     assert not torch.allclose(_weights(plain.model), expected, atol=1e-3)
-    assert fit(Recorder(target=expected), TAIL, seed=3, progress=False)["unaveraged"] is None  # not asked
-    beaten = fit(Recorder(), TrainArgs(**{**vars(TAIL), "keep_unaveraged": True}), seed=3, progress=False)
-    assert not beaten["average"]["kept"] and beaten["unaveraged"] is None  # no average kept: nothing to compare
+    assert fit(Recorder(target=expected), TAIL, seed=3, progress=False)["other"] is None  # not asked
+    beaten = fit(Recorder(), TrainArgs(**{**vars(TAIL), "keep_both": True}), seed=3, progress=False)
+    assert not beaten["average"]["kept"] and beaten["other"][0] == "average"
+    assert torch.allclose(torch.cat([v.flatten() for v in beaten["other"][1].values()]), expected, atol=1e-6)
 
 
 def test_a_failed_checkpoint_write_keeps_the_last_checkpoint_and_leaves_nothing_behind(tmp_path):
