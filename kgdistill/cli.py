@@ -384,9 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "best epoch on --valid (one more validation, after the time box) (default: "
                         f"{PRETRAINED_AVERAGE_TAIL:g} for a pretrained student with --valid, else 0 = off)")
     p.add_argument("--keep-both", action="store_true",
-                   help="also save the student of the weight average that was not kept: OUT/student-unaveraged/ "
-                        "where the average won on --valid, OUT/student-average/ where it lost, to compare the two "
-                        "on your own questions (kgdistill evaluate --student DIR -g GRAPH ...)")
+                   help="also save the student that --average-tail's choice left out: OUT/student-unaveraged/ "
+                        "(the weights kept without averaging) where the average won on --valid, "
+                        "OUT/student-average/ where it lost, to compare the two on your own questions "
+                        "(kgdistill evaluate --student DIR -g GRAPH ...)")
     p.add_argument("--lr", type=_float_in(0.0, 10.0, low_open=True),
                    help=f"the student's learning rate (default: {STUDENT_TRAINING.lr:g} for the built student; for a "
                         "--base-model by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items())
