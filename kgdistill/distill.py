@@ -158,17 +158,16 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
                "hops": hops, "seed": seed, "train_records": len(records), "labelled_records": len(labelled),
                "unlabeled_records": sum(r.id.startswith("unlabeled:") for r in records)}
     if out_dir:  # metrics first: a student directory with kgdistill.json is complete
-        out = Path(out_dir).resolve()
-        for kind in OTHER_KINDS:  # an earlier training's second student belongs to another one
-            stale = out.with_name(f"{out.name}-{kind}")
-            if stale.exists() and (result["other"] is None or result["other"][0] != kind):
-                import shutil
+        import shutil
 
-                shutil.rmtree(stale)
-        if result["other"] is not None:  # before the student: a complete student implies it
-            kind, weights = result["other"]
+        out = Path(out_dir).resolve()
+        extra = {"distill": asdict(config), "hops": hops, "longest_path": student.longest_path}
+        kind, weights = result["other"] or (None, None)
+        for k in OTHER_KINDS:  # an earlier training's second student belongs to another one
+            if k != kind and out.with_name(f"{out.name}-{k}").exists():
+                shutil.rmtree(out.with_name(f"{out.name}-{k}"))
+        if kind is not None:  # before the student: a complete student implies it
             twin = out.with_name(f"{out.name}-{kind}")
-            extra = {"distill": asdict(config), "hops": hops, "longest_path": student.longest_path}
             try:
                 _save_twin(student, weights, twin, {**extra, "twin_of": out.name, "twin_kind": kind})
                 metrics["kept_beside"] = twin.name
@@ -176,10 +175,8 @@ def train_student(student: Student, graph: GraphBackend, train: Sequence[Trainin
                 logger.warning("could not save the %s student to %s: %s", kind, twin, err)
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "metrics.json", metrics)
-        student.save(out, extra={"distill": asdict(config), "hops": hops, "longest_path": student.longest_path})
+        student.save(out, extra=extra)
         if ckpt and ckpt.exists():
-            import shutil
-
             shutil.rmtree(ckpt)
     return metrics
 

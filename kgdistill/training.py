@@ -330,10 +330,12 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
     average = tail.finish(task, params, best, name, progress)
-    other = None
+    other = None  # with keep_both, the candidate not kept
     if args.keep_both and average is not None and average["valid_hits@1"] is not None:
-        other = (("unaveraged", best_state if best_state is not None else  # kept without the average
-                  {k: v.detach().clone() for k, v in params.items()}) if average["kept"] else ("average", tail.avg))
+        if not average["kept"]:
+            other = ("average", tail.avg)
+        else:  # what the run would have kept without the average
+            other = ("unaveraged", best_state or {k: v.detach().clone() for k, v in params.items()})
     if average is not None and average["kept"]:
         best, best_state = average["valid_hits@1"], tail.avg
     if best_state is not None:

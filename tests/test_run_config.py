@@ -134,7 +134,7 @@ def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
     assert C.auto_precision("auto", True) == "fp32" and C.auto_precision("bf16", False) == "bf16"
 
 
-def test_a_pretrained_student_averages_the_tail_of_its_training_by_default():
+def test_a_pretrained_student_averages_the_tail_of_its_training_by_default(capsys):
     """The SmolLM2 student keeps an average of its last half when that validates better
     (PRETRAINED_AVERAGE_TAIL); the built student does not; --average-tail decides."""
     from kgdistill.cli import build_parser
@@ -153,4 +153,7 @@ def test_a_pretrained_student_averages_the_tail_of_its_training_by_default():
     assert tail("--valid", "v.txt", "--base-model", "none") == 0.0
     assert tail("--average-tail", "0") == 0.0 and tail("--base-model", "none", "--average-tail", "0.3") == 0.3
     assert not training("--valid", "v.txt").keep_both
-    assert training("--valid", "v.txt", "--keep-both").keep_both
+    capsys.readouterr()
+    assert training("--valid", "v.txt", "--keep-both").keep_both and capsys.readouterr().err == ""
+    assert training("--keep-both").keep_both  # no --valid: no average, and the user is told
+    assert "--keep-both does nothing here" in capsys.readouterr().err

@@ -228,6 +228,17 @@ def test_the_student_not_kept_is_saved_beside_the_kept_one(tiny, tmp_path, monke
     assert "kept_beside" not in metrics and (tmp_path / "full-disk" / "student" / "model.safetensors").exists()
 
 
+def test_a_second_student_is_never_saved_with_weights_it_does_not_hold(tmp_path):
+    """_save_twin refuses weights whose names the copy lacks (it would otherwise save the
+    kept student under the other's name) and leaves nothing behind."""
+    from kgdistill.distill import _save_twin
+
+    st = tiny_student()
+    with pytest.raises(RuntimeError, match="lacks the trained weights"):
+        _save_twin(st, {"no.such.weight": torch.zeros(1)}, tmp_path / "student-average", {})
+    assert not any(tmp_path.iterdir())
+
+
 def _tiny_llama_checkpoint(directory):
     """A model of SmolLM2's architecture (LlamaForCausalLM, grouped-query attention,
     tied embeddings) with tiny dimensions, saved as a local checkpoint."""
