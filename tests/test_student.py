@@ -212,8 +212,9 @@ def test_the_student_not_kept_is_saved_beside_the_kept_one(tiny, tmp_path, monke
 
     top = decode_paths_cached(twin, ["question: who directed X path:"], 2, 2)
     assert top[0] and all(len(p.path) for p in top[0])  # the twin loads and decodes paths
-    # the twin is optional: where it cannot be saved, the run warns and still saves the student
-    # where the average loses on validation, the average is the one saved beside
+    # where the average loses on validation, the average is the one saved beside, and an
+    # earlier training's unaveraged twin goes
+    (tmp_path / "lost" / "student-unaveraged").mkdir(parents=True)
     scores = iter([1.0, 2.0, 3.0, 4.0, 0.0])  # 4 epochs, then the average
     monkeypatch.setattr(distill._StudentTask, "validate", lambda self: {"score": next(scores)})
     metrics, last = trained("lost")
