@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import sys
+from pathlib import Path
 
 from kgdistill.commands import (cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
                                 cmd_import, cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
@@ -76,6 +77,23 @@ def _float_in(low: float, high: float | None = None, low_open: bool = False):
             raise argparse.ArgumentTypeError(f"expected a finite number {rng}, got {text}")
         return value
     return parse
+
+
+def OUT_FILE(text: str) -> str:
+    """An output file: checked before any work (not a directory, its folder exists)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; expected a file to write")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the directory {str(path.parent)!r} does not exist")
+    return text
+
+
+def OUT_DIR(text: str) -> str:
+    """An output directory (created where missing): checked before any work."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; expected a directory to write into")
+    return text
 
 
 HOPS = _int_in(1, MAX_HOPS)
@@ -205,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("paths", nargs="*", help="paths in arrow form")
     p.add_argument("--file", help="file of paths to check")
-    p.add_argument("--topic", help="treat the PATHS arguments as relation paths from this entity")
+    p.add_argument("--topic", help="treat the PATHS arguments, and --file lines without a topic of their own, as relation "
+                        "paths from this entity")
     p.add_argument("--groundings", type=NON_NEGATIVE, default=5, help="groundings listed per relation path")
     p.add_argument("--json", action="store_true", help="one JSON verdict per line")
     p.set_defaults(func=cmd_verify)
@@ -234,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train", required=True, help="training questions")
     t.add_argument("--valid", help="validation questions (early stopping and metrics)")
     _add_question_format(t)
-    t.add_argument("--out", required=True, help="directory to write the teacher to")
+    t.add_argument("--out", type=OUT_DIR, required=True, help="directory to write the teacher to")
     t.add_argument("--hops", type=HOPS, default=2, help=f"reasoning steps = longest path, 1 to {MAX_HOPS} (default 2)")
     t.add_argument("--exact-hops", action="store_true",
                    help="every answer is exactly --hops away (MetaQA k-hop, PQ-kH); default: learn the hop count")
@@ -258,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher", required=True, help="teacher directory")
     t.add_argument("--questions", required=True, help="question file")
     _add_question_format(t)
-    t.add_argument("--out", required=True, help="output JSONL")
+    t.add_argument("--out", required=True, type=OUT_FILE, help="output JSONL")
     t.add_argument("--top-k", type=_int_in(1, 1000), default=TeacherConfig.top_k_paths, help="paths per question")
     t.set_defaults(func=cmd_teacher_dump)
 
@@ -270,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", required=True, help="training question file")
     _add_question_format(p)
     p.add_argument("--teacher-dump", help="JSONL from 'kgdistill teacher dump' (omit: hard targets only)")
-    p.add_argument("--out", required=True, help="output JSONL (a .serializer.json is written beside it)")
+    p.add_argument("--out", required=True, type=OUT_FILE, help="output JSONL (a .serializer.json is written beside it)")
     p.add_argument("--template", default=SerializerConfig.template, help="prompt with {question} and {topic}")
     p.add_argument("--keep-topic-name", action="store_true", help="do not replace the topic's name by X")
     p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature,
@@ -287,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-set", required=True, help="JSONL from 'kgdistill serialize'")
     p.add_argument("--valid", help="validation questions")
     _add_question_format(p)
-    p.add_argument("--out", required=True, help="student directory (loads with AutoModelForCausalLM)")
+    p.add_argument("--out", type=OUT_DIR, required=True, help="student directory (loads with AutoModelForCausalLM)")
     p.add_argument("--alpha", type=_float_in(0.0, 1.0), default=DistillConfig.alpha,
                    help="weight of the hard loss (1 = plain fine-tuning)")
     p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature)
@@ -356,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra questions without answers (any question format; answers are ignored): the "
                         "teacher's soft targets on them join the student's training set (needs --alpha < 1)")
     _add_question_format(p)
-    p.add_argument("--out", help="run directory to write (required unless --resume)")
+    p.add_argument("--out", type=OUT_DIR, help="run directory to write (required unless --resume)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in RUN with its saved configuration")
     p.add_argument("--hops", type=HOPS, help=f"longest reasoning path, 1 to {MAX_HOPS} (default: inferred from the questions)")
     p.add_argument("--exact-hops", choices=["auto", "yes", "no"], default="auto",
@@ -407,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "query --student OUT/student).",
                        epilog="example:\n  kgdistill compress --run runs/smol --out runs/smol-small --precision bf16")
     p.add_argument("--run", required=True, help="the trained run whose student is compressed")
-    p.add_argument("--out", required=True, help="the new run directory")
+    p.add_argument("--out", type=OUT_DIR, required=True, help="the new run directory")
     p.add_argument("--unlabeled", help="questions without answers to learn the source student's paths on "
                                        "(default: the source run's unlabeled file, if any)")
     p.add_argument("--layers", type=_int_in(1, 96), default=StudentConfig.n_layer, help="layers of the small student")
@@ -435,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "path itself.",
                        epilog="example:\n  kgdistill average runs/box1 runs/box2 runs/box3 --out runs/soup")
     p.add_argument("runs", nargs="+", metavar="RUN", help="two or more trained run directories")
-    p.add_argument("--out", required=True, help="the new run directory")
+    p.add_argument("--out", type=OUT_DIR, required=True, help="the new run directory")
     p.add_argument("--weights", type=_float_in(0.0, low_open=True), nargs="+", metavar="W",
                    help="one weight per run (default: equal; normalised to sum to 1)")
     p.set_defaults(func=cmd_average)
@@ -452,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--student", help="a student directory instead of a run (needs -g)")
     p.add_argument("--questions", required=True, help="question file (any supported format)")
     _add_question_format(p)
-    p.add_argument("--out", required=True, help="directory for metrics.json and predictions.jsonl")
+    p.add_argument("--out", type=OUT_DIR, required=True, help="directory for metrics.json and predictions.jsonl")
     p.add_argument("--beam", type=_int_in(1, 100), default=DEFAULT_BEAM, help="paths decoded per question")
     _add_hops_args(p, "the run's")
     p.add_argument("--no-teacher", action="store_true", help="do not score the run's teacher as well")
@@ -516,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "verifier rejecting paths, and writes reasoning.png/.svg and curves.png.")
     p.add_argument("-g", "--graph", help="graph file (default: graphs/world.ttl; the demo's questions "
                                          "are graphs/world_*.jsonl, so another graph must hold their entities)")
-    p.add_argument("--out", default="kgdistill-demo", help="run directory (default: ./kgdistill-demo)")
+    p.add_argument("--out", type=OUT_DIR, default="kgdistill-demo", help="run directory (default: ./kgdistill-demo)")
     p.add_argument("--retrain", action="store_true", help="train again even if --out holds a trained run")
     p.set_defaults(func=cmd_demo)
     return parser

@@ -99,7 +99,10 @@ def cmd_verify(args) -> int:
     if args.file:
         from kgdistill.verify import read_path_file
 
-        items += read_path_file(args.file)
+        from_file = read_path_file(args.file, default_topic=args.topic)  # for lines that name no topic
+        if not from_file:
+            raise CLIError(f"{args.file}: no paths in it (expected one path a line)")
+        items += from_file
     kg = _load_graph(args)
     grounded, relational = [], []
     for topic, text, where in items:
@@ -137,11 +140,14 @@ def cmd_questions(args) -> int:
     from kgdistill.datasets import answer_coverage, load_questions
 
     questions = load_questions(args.file, args.question_format)
-    out = {"file": args.file, "questions": len(questions),
-           "with_gold_path": sum(q.gold_path is not None for q in questions)}
+    out = {"file": args.file, "questions": len(questions), "with_gold_path": 0}
     if args.graph:
+        from kgdistill.verify import check_gold_paths
+
         kg = _load_graph(args)
+        check_gold_paths(kg, questions, args.file)  # drops a few that do not fit (counted without them)
         out["coverage"] = answer_coverage(kg, questions, args.max_hops, progress=True).to_dict()
+    out["with_gold_path"] = sum(q.gold_path is not None for q in questions)
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
@@ -239,10 +245,12 @@ def cmd_serialize(args) -> int:
     from kgdistill.datasets import load_questions
     from kgdistill.io import write_json_atomic
     from kgdistill.serializer import SerializerConfig, build_training_set, load_teacher_dump, save_records
+    from kgdistill.verify import check_gold_paths
 
     config = SerializerConfig(template=args.template, top_k=args.top_k, mask_topic=not args.keep_topic_name)
     kg = _load_graph(args)
     questions = load_questions(args.questions, args.question_format)
+    check_gold_paths(kg, questions, args.questions)
     dump = load_teacher_dump(args.teacher_dump) if args.teacher_dump else None
     records = build_training_set(kg, questions, dump, config, args.max_hops, args.temperature, progress=True)
     save_records(records, args.out)
@@ -328,6 +336,9 @@ def cmd_query(args) -> int:
 
     if not args.file and not args.question:
         raise CLIError("give a QUESTION (its topic is found in the graph unless --topic names it), or --file")
+    if args.file and (args.question or args.topic):  # a file's questions carry their own topics
+        raise CLIError(f"give a QUESTION (with --topic) or --file, not both: --file answers the questions in it, "
+                       f"each with its own topic; drop {'the QUESTION' if args.question else '--topic'}")
     if args.run is None and args.student is None:
         raise CLIError("give --run RUN (a trained run directory) or --student DIR with -g GRAPH")
     reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops, exact_hops=args.exact_hops or None,
@@ -348,7 +359,7 @@ def cmd_query(args) -> int:
     elapsed = time.perf_counter() - start
     for r in results:
         print(json.dumps(r.to_dict(), ensure_ascii=False) if args.json else r.explain(args.show) + "\n")
-    if len(results) > 1 and not args.json:
+    if len(results) > 1 and not args.json and any(q.answers for q in questions):  # Hits@1 needs gold answers
         m = score_answers(results)
         print(f"{len(results):,} questions in {elapsed:.1f} s ({1000 * elapsed / len(results):.1f} ms each); "
               f"Hits@1 {100 * m['hits@1']:.1f}, decoded paths that verify {100 * m['valid_path_share']:.1f}%")
@@ -478,7 +489,7 @@ def cmd_average(args) -> int:
 def cmd_evaluate(args) -> int:
     from kgdistill.datasets import load_questions
     from kgdistill.io import write_atomic, write_json_atomic
-    from kgdistill.reasoner import check_topics_fit
+    from kgdistill.reasoner import check_answered, check_topics_fit
     from kgdistill.runs import summary_line
 
     reasoner = _load_reasoner(args, beam_size=args.beam, max_hops=args.max_hops, exact_hops=args.exact_hops or None,
@@ -486,6 +497,8 @@ def cmd_evaluate(args) -> int:
     kg = reasoner.graph
     questions = load_questions(args.questions, args.question_format)
     check_topics_fit(kg, questions, f"questions in {args.questions}")
+    if not args.link:  # linking is scored on the topics alone
+        check_answered(questions, f"questions in {args.questions}")
     if args.link:
         from kgdistill.reasoner import evaluate_linking
 
@@ -566,8 +579,10 @@ def cmd_mcp(args) -> int:
 
     # a wrong --run fails here, before the server starts (the full check, which imports
     # torch, runs in the loader: clients expect the handshake within seconds)
-    if not (Path(args.run) / "config.json").is_file():
-        raise CLIError(f"{args.run} is not a run directory (no config.json); train one with 'kgdistill train'")
+    student_dir = (Path(args.run) / "kgdistill.json").is_file()  # a run's student/, whose config.json is the LM's
+    if student_dir or not (Path(args.run) / "config.json").is_file():
+        raise CLIError(f"{args.run} is " + ("a student directory, not a run: give the run directory above it"
+                       if student_dir else "not a run directory (no config.json); train one with 'kgdistill train'"))
     args.max_batch = 64
 
     def load():

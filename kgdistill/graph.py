@@ -234,6 +234,12 @@ class GraphBackend(ABC):
         """Ids for many names at once; -1 marks an unknown name. (n,) int64."""
         return np.array([-1 if (i := self.entity_id(n)) is None else i for n in names], dtype=np.int64)
 
+    def ambiguous_names(self, names: Sequence[str]) -> dict[str, list[int]]:
+        """The names among ``names`` that label several entities (and are no entity's
+        key), each with all of them; :meth:`entity_id` picks one. Backends that do not
+        know say none."""
+        return {}
+
     def neighbors(self, sources: IdArray, drel: int) -> IdArray:
         """Sorted unique entities reached from ``sources`` along ``drel``."""
         return np.unique(self.edges(sources, drel)[2])
@@ -340,6 +346,7 @@ class KnowledgeGraph(GraphBackend):
         self._entity_label_index: dict[str, int] | None = None
         self._relation_label_index: dict[str, int] | None = None
         self._entity_name_index: dict[str, int] | None = None
+        self._ambiguous: dict[str, list[int]] | None = None
         self.entity_aliases: dict[int, list[str]] = {}
         """Other names of entities (e.g. ``skos:altLabel``), used by entity linking only."""
 
@@ -454,6 +461,18 @@ class KnowledgeGraph(GraphBackend):
         if self._entity_label_index is None:
             self._entity_label_index = self._label_index(self._entity_labels, self.entity_keys)
         return self._entity_label_index.get(name)
+
+    def ambiguous_names(self, names: Sequence[str]) -> dict[str, list[int]]:
+        if self._entity_labels is None:
+            return {}
+        if self._ambiguous is None:  # only the labels several entities carry: small
+            first: dict[str, int] = {}
+            self._ambiguous = {}
+            for i, label in enumerate(self._entity_labels):
+                if label != self.entity_keys[i] and first.setdefault(label, i) != i:
+                    self._ambiguous.setdefault(label, [first[label]]).append(i)
+        return {n: list(self._ambiguous[n]) for n in names
+                if n in self._ambiguous and n not in self.entity_index}  # keys win over labels
 
     def entity_ids(self, names: Sequence[str]) -> np.ndarray:
         if self._entity_labels is None:

@@ -52,19 +52,25 @@ class RDFReader(GraphReader):
         try:
             g.parse(str(path), format=fmt)
         except Exception as err:  # rdflib raises many parser-specific types
-            raise KGFormatError(path, _rdf_error_line(err),
+            raise KGFormatError(path, _rdf_error_line(err, path),
                                 f"cannot parse as RDF ({fmt or 'guessed format'}): {err}") from None
         return graph_from_rdflib(g, name=path.name, source=path)
 
 
-def _rdf_error_line(err: Exception) -> int | None:
+def _rdf_error_line(err: Exception, path: PathLike) -> int | None:
     """The 1-based line of an rdflib parse error, where the error type tells it."""
     lines = getattr(err, "lines", None)  # notation3/turtle BadSyntax: 0-based
     if isinstance(lines, int):
         return lines + 1
     get_line = getattr(err, "getLineNumber", None)  # RDF/XML: SAXParseException
     line = get_line() if callable(get_line) else getattr(err, "line", None)
-    return line if isinstance(line, int) and line > 0 else None
+    if isinstance(line, int) and line > 0:
+        return line
+    bad = str(err).partition("Invalid line: ")[2].strip()  # N-Triples/N-Quads name the line's text only
+    if bad:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return next((i for i, text in enumerate(f, 1) if text.strip() == bad), None)
+    return None
 
 
 def _term_key(term) -> str:

@@ -435,7 +435,7 @@ def detect_graph_format(path: PathLike) -> str:
     if line.lstrip().startswith(("{", "[")):
         return "rog"
     raise KGFormatError(path, lineno, "cannot tell the graph format: expected 's|r|o' (MetaQA), "
-                                      "tab-separated triples, RDF or RoG JSONL; name it with format=")
+                                      "tab-separated triples, RDF or RoG JSONL; name it with --format (format= in Python)")
 
 
 def load_graph(path: PathLike, format: str | None = None) -> KnowledgeGraph:

@@ -69,6 +69,24 @@ def check_topics_fit(graph: GraphBackend, questions: Sequence[Question], what: s
     return len(missing)
 
 
+def check_answered(questions: Sequence[Question], what: str, scoring: bool = True) -> int:
+    """Refuse questions none of which has gold answers, for scoring (it would report a
+    Hits@1 of 0) or for learning; warn about those that lack them.
+
+    Returns:
+        the number of questions without answers.
+    """
+    missing = sum(not q.answers for q in questions)
+    if questions and missing == len(questions):
+        raise RunError(f"none of the {len(questions):,} {what} has gold answers (the field 'answers'), so there is "
+                       f"nothing to {'score' if scoring else 'learn from'}; 'kgdistill query --file FILE' answers "
+                       "questions without them" + ("" if scoring else ", and --unlabeled FILE learns from them"))
+    if missing:
+        logger.warning("%d of %d %s have no gold answers (%s)", missing, len(questions), what,
+                       "they count as misses" if scoring else "only their teacher paths are learnt")
+    return missing
+
+
 class Reasoner:
     """Graph + student (+ optional teacher): questions in, verified answers out.
 

@@ -287,7 +287,12 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
     """
     from kgdistill.io import read_json
 
+    from kgdistill.student import STUDENT_META
+
     path = Path(run_dir) / RUN_CONFIG
+    if (Path(run_dir) / STUDENT_META).is_file():  # its config.json is the language model's
+        raise RunError(f"{run_dir} is a student directory, not a run: give it as --student {run_dir} "
+                       "with -g GRAPH (or give the run directory above it as --run)")
     if not path.is_file():
         raise RunError(f"{run_dir} is not a kgdistill run directory (no {RUN_CONFIG}); "
                        "train one with 'kgdistill train'")
@@ -301,14 +306,19 @@ def load_questions_checked(path: str, fmt: str | None, graph: GraphBackend, what
     """Read a question file, refusing repeated ids and a graph that does not hold the
     questions' topics."""
     from kgdistill.datasets import load_questions
-    from kgdistill.reasoner import check_topics_fit
+    from kgdistill.reasoner import check_answered, check_topics_fit
     from kgdistill.serializer import check_unique_ids
+    from kgdistill.verify import check_gold_paths
 
     questions = load_questions(path, fmt)
     if not questions:
         raise RunError(f"{path}: no questions")
     check_unique_ids([q.id for q in questions], str(path))
     check_topics_fit(graph, questions, f"{what} in {path}")
+    if what != "unlabeled questions":  # their gold paths are not used
+        check_gold_paths(graph, questions, path)
+    if what == "validation questions" or (what == "training questions" and not any(q.gold_path for q in questions)):
+        check_answered(questions, f"{what} in {path}", scoring=what.startswith("validation"))
     return questions
 
 

@@ -184,13 +184,17 @@ def build_training_set(graph: GraphBackend, questions: Sequence[Question], teach
     ``hard_targets=False`` keeps only the soft targets (unlabeled questions).
 
     Raises:
-        ConfigError: repeated question ids (in the questions or the dump).
+        ConfigError: repeated question ids (in the questions or the dump), or a dump of
+            other questions (no id in common).
     """
     from tqdm.auto import tqdm
 
     check_unique_ids([q.id for q in questions], "the questions")
     check_unique_ids([d["id"] for d in teacher_dump or []], "the teacher dump")
     by_id = {d["id"]: d for d in teacher_dump or []}
+    if by_id and questions and not any(q.id in by_id for q in questions):
+        raise ConfigError(f"none of the teacher dump's {len(by_id):,} question ids is one of these questions' ids "
+                          f"(e.g. {next(iter(by_id))!r} against {questions[0].id!r}): a dump of other questions?")
     out = []
     for q in tqdm(questions, desc="serializing", unit="q", disable=None if progress else True):
         rec = TrainingRecord(q.id, make_prompt(q.text, q.topic_entities, config), q.topic_entities, q.answers)
@@ -225,13 +229,10 @@ def save_records(records: Sequence[TrainingRecord], path: str | Path) -> None:
 
 
 def _json_lines(path: str | Path):
-    from kgdistill.readers import iter_lines
+    from kgdistill.readers import iter_lines, parse_json
 
     for lineno, line in iter_lines(path):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise KGFormatError(path, lineno, f"invalid JSON: {err.msg} (truncated file?)") from None
+        rec = parse_json(line, path, lineno)  # also too deep nesting and huge integers, with file and line
         if not isinstance(rec, dict):
             raise KGFormatError(path, lineno, "expected a JSON object")
         yield lineno, rec

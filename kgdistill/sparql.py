@@ -122,6 +122,7 @@ class SparqlGraph(GraphBackend):
         self._index: dict[str, int] = {}
         self._labels: dict[int, str] = {}
         self._by_name: dict[str, int | None] = {}
+        self._named_by: dict[str, list[int] | None] = {}  # labels several entities carry (ambiguous_names)
         self._lock = threading.RLock()
         self.num_triples = num_triples
         if relations is None:
@@ -279,6 +280,18 @@ class SparqlGraph(GraphBackend):
             for n, iri in self._by_label([n for n in todo if n not in self._by_name]).items():
                 self._by_name[n] = None if iri is None else self._intern(iri)
         return np.array([-1 if (i := self._by_name.get(n)) is None else i for n in names], dtype=np.int64)
+
+    def ambiguous_names(self, names: Sequence[str]) -> dict[str, list[int]]:
+        todo = sorted({n for n in names if isinstance(n, str) and n not in self._named_by
+                       and not (valid_iri(n) and ("://" in n or n.startswith("urn:")))})
+        if todo:  # one batched label query for the names not asked about before
+            found: dict[str, set[str]] = {n: set() for n in todo}
+            for n, e in self.labels_matching(todo):
+                if n in found:
+                    found[n].add(e)
+            for n, iris in found.items():
+                self._named_by[n] = sorted(self._intern(e) for e in iris) if len(iris) > 1 else None
+        return {n: list(ids) for n in names if (ids := self._named_by.get(n))}
 
     def _existing(self, iris: list[str]) -> set[str]:
         """The IRIs that occur as subject or IRI object of a relation triple."""

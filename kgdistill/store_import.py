@@ -73,12 +73,18 @@ def import_graph(path: str | Path, store_dir: str | Path, format: str | None = N
 
     Raises:
         KGFormatError: the file does not parse (file and line where known).
-        ConfigError: ``store_dir`` exists and ``replace`` is false.
+        ConfigError: ``store_dir`` exists (and is not empty) and ``replace`` is false,
+            or it is not a store (``replace`` replaces only a store).
     """
     path = check_file(path)
     target = Path(store_dir)
-    if target.exists() and not replace:
+    empty = target.is_dir() and not any(target.iterdir())  # e.g. made by the user for the store
+    if target.exists() and not replace and not empty:
         raise ConfigError(f"{target} exists; give --replace to overwrite it, or another directory")
+    if target.exists() and not empty and not (target / STORE_METADATA).is_file():  # --replace deletes only a store
+        kind = "a directory" if target.is_dir() else "a file"
+        raise ConfigError(f"{target} is {kind} but not a kgdistill store (no {STORE_METADATA} inside); "
+                          "--replace only replaces a store: give another directory")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:

@@ -132,6 +132,8 @@ class BatchVerification:
     paths: list[GroundedPath]
     failing_hop: np.ndarray
     codes: np.ndarray
+    readings: dict[int, str] = field(default_factory=dict)
+    """Per path whose names label several entities: the reading that holds, or why none does."""
 
     @property
     def valid(self) -> np.ndarray:
@@ -142,8 +144,12 @@ class BatchVerification:
 
     def result(self, i: int) -> PathVerification:
         if self.codes[i] == 0:
-            return PathVerification(str(self.paths[i]), True)
-        return _explain_hop(self.graph, self.paths[i], int(self.failing_hop[i]), int(self.codes[i]))
+            found = PathVerification(str(self.paths[i]), True)
+        else:
+            found = _explain_hop(self.graph, self.paths[i], int(self.failing_hop[i]), int(self.codes[i]))
+        if i in self.readings:
+            found.message += f" ({self.readings[i]})"
+        return found
 
     def results(self) -> list[PathVerification]:
         return [self.result(i) for i in range(len(self.paths))]
@@ -166,7 +172,47 @@ def verify_paths(graph: GraphBackend, paths: Sequence[GroundedPath | str]) -> Ba
         rel_ids[rel] = -1 if found is None else 2 * found + rel.inverse
     drels = np.array(list(map(rel_ids.__getitem__, rels_flat)), dtype=np.int64)
     failing, codes = verify_id_paths(graph, ent_ids, drels, lengths)
-    return BatchVerification(graph, paths, failing, codes)
+    readings = {}
+    names = list(chain.from_iterable(map(attrgetter("entities"), paths)))
+    ambiguous = graph.ambiguous_names(list(set(names))) if names else {}
+    if ambiguous:  # a name several entities carry: does some choice of them have every hop?
+        hop_start, ent_start = np.cumsum(lengths) - lengths, np.cumsum(lengths + 1) - (lengths + 1)
+        for i, path in enumerate(paths):
+            ids = ent_ids[ent_start[i]:ent_start[i] + lengths[i] + 1]
+            hops = drels[hop_start[i]:hop_start[i] + lengths[i]]
+            if (ids < 0).any() or (hops < 0).any() or not any(e in ambiguous for e in path.entities):
+                continue  # an unknown name fails whatever the reading
+            readings[i], ok = _other_reading(graph, path, ids, hops, ambiguous)
+            failing[i], codes[i] = (-1, 0) if ok else (failing[i], codes[i])
+    return BatchVerification(graph, paths, failing, codes, readings)
+
+
+def _other_reading(graph: GraphBackend, path: GroundedPath, ids: np.ndarray, drels: np.ndarray,
+                   ambiguous: dict[str, list[int]]) -> tuple[str, bool]:
+    """Whether some choice of the entities that ``path``'s ambiguous names label has
+    every hop (two RDF resources both labelled "Paris"): ``(note, holds)``; ``ids``
+    are the entities :meth:`~kgdistill.graph.GraphBackend.entity_id` picked."""
+    named = [ambiguous.get(e, [int(i)]) for e, i in zip(path.entities, ids)]
+    keys = getattr(graph, "entity_keys", None)
+    frontier = {e: None for e in named[0]}  # entity -> the entity it was reached from
+    trail = [frontier]
+    for drel, allowed in zip(drels.tolist(), named[1:]):
+        src, _, dst = graph.edges(np.fromiter(frontier, dtype=np.int64), int(drel))
+        keep = np.isin(dst, allowed)
+        frontier = dict(zip(dst[keep].tolist(), src[keep].tolist()))
+        if not frontier:
+            said = "; ".join(f"{e!r} names {len(ambiguous[e])} entities" for e in dict.fromkeys(path.entities)
+                             if e in ambiguous)
+            return f"{said}; no choice of them has this path", False
+        trail.append(frontier)
+    picked, at = [], min(frontier)
+    for step in reversed(trail):
+        picked.append(at)
+        at = step[at]
+    picked.reverse()
+    chosen = {e: picked[k] for k, e in enumerate(path.entities) if e in ambiguous}
+    said = ", ".join(f"{e!r} as {keys[i] if keys is not None else i}" for e, i in chosen.items())
+    return f"names that label several entities read: {said}", True
 
 
 def verify_id_paths(graph: GraphBackend, entities: np.ndarray, drels: np.ndarray,
@@ -292,7 +338,8 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
             return RelationPathVerification(text, topic, False, i, Failure.UNKNOWN_RELATION,
                                             f"unknown relation {rel.name!r}",
                                             close_matches(rel.name, graph.relation_labels_all()))
-    run = execute_relation_path(graph, [topic], path)
+    many = graph.ambiguous_names([topic]).get(topic)  # a label several entities carry: run from all of them
+    run = execute_relation_path(graph, np.array(many, dtype=np.int64) if many else [topic], path)
     hop = run.failed_hop
     if hop is not None:
         frontier = run.frontiers[hop]
@@ -309,16 +356,64 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
                                     groundings=[str(g) for g in run.groundings(limit=max_groundings)])
 
 
+def check_gold_paths(graph: GraphBackend, questions: Sequence, where: str) -> int:
+    """Gold paths that do not hold in ``graph`` must not become training targets: a
+    relation path's relations must exist, a grounded path must verify. A few bad ones
+    (a graph that lost some edges) are dropped with a warning, the questions kept
+    (their targets are then searched from the answers); where most are bad, the file
+    or graph is wrong and nothing is used.
+
+    Returns:
+        the number of gold paths dropped.
+
+    Raises:
+        KGFormatError: most gold paths fail (naming ``where``, a question and why).
+    """
+    known: dict[str, bool] = {}
+    bad: list[tuple[object, str]] = []
+    grounded = [q for q in questions if isinstance(q.gold_path, GroundedPath)]
+    for q, ok in zip(grounded, verify_paths(graph, [q.gold_path for q in grounded]).results()):
+        if not ok.valid:
+            bad.append((q, f"gold_path {ok.path!r} does not hold in the graph: hop {ok.failing_hop + 1}: {ok.message}"))
+    for q in questions:
+        if not isinstance(q.gold_path, RelationPath):
+            continue
+        for r in q.gold_path.relations:
+            if r.name not in known:
+                known[r.name] = graph.relation_id(r.name) is not None
+        rel = next((r for r in q.gold_path.relations if not known[r.name]), None)
+        if rel is not None:
+            hint = (" (it is the question's topic entity: a grounded path alternates entity -> relation -> "
+                    "entity and ends at an entity; a relation path names relations only)"
+                    if rel.name in q.topic_entities else "")
+            near = close_matches(rel.name, graph.relation_labels_all())
+            bad.append((q, f"gold_path relation {rel.name!r} is not in the graph{hint}"
+                           + (f"; did you mean {', '.join(near)}?" if near else "")))
+    if not bad:
+        return 0
+    first = f"question {bad[0][0].id!r}: {bad[0][1]}"
+    with_gold = sum(q.gold_path is not None for q in questions)
+    if 2 * len(bad) > with_gold:
+        raise KGFormatError(where, None, f"{len(bad):,} of {with_gold:,} gold paths do not fit the graph, e.g. {first}")
+    logger.warning("%s: %d of %d gold paths do not fit the graph and are not used, e.g. %s",
+                   where, len(bad), with_gold, first)
+    for q, _ in bad:
+        q.gold_path = None
+    return len(bad)
+
+
 # ---------------------------------------------------------------------- path files
-def read_path_file(path: PathLike) -> list[tuple[str | None, str, str]]:
+def read_path_file(path: PathLike, default_topic: str | None = None) -> list[tuple[str | None, str, str]]:
     """The paths of a file to verify, as ``(topic or None, path text, where)``.
 
     One path a line (blank lines are skipped), in any of these forms:
 
-    * ``Joe Biden -> born_in -> Scranton``: a grounded path (topic ``None``);
+    * ``Joe Biden -> born_in -> Scranton``: a grounded path (topic ``None``), or with
+      ``default_topic`` (``verify --topic``) a relation path from it;
     * ``Joe Biden<TAB>born_in -> city_of``: a relation path from a topic entity;
     * ``{"path": "born_in -> city_of", "topic": "Joe Biden"}``: JSON; without
-      ``topic`` (or with ``null``) the path is grounded.
+      ``topic`` the path is grounded (or from ``default_topic``), with ``null`` it is
+      grounded.
 
     Every path is parsed here, so that a bad one is reported with its line; ``where``
     is ``file:line`` for messages about the path later on.
@@ -329,7 +424,8 @@ def read_path_file(path: PathLike) -> list[tuple[str | None, str, str]]:
     """
     items = []
     for lineno, line in iter_lines(path):
-        topic, text = _path_line(line, path, lineno)
+        topic, text, named = _path_line(line, path, lineno)
+        topic = topic if named else default_topic
         try:
             RelationPath.parse(text) if topic is not None else GroundedPath.parse(text)
         except PathSyntaxError as err:
@@ -339,8 +435,9 @@ def read_path_file(path: PathLike) -> list[tuple[str | None, str, str]]:
     return items
 
 
-def _path_line(line: str, path: PathLike, lineno: int) -> tuple[str | None, str]:
-    """``(topic or None, path text)`` of one line of a path file."""
+def _path_line(line: str, path: PathLike, lineno: int) -> tuple[str | None, str, bool]:
+    """``(topic or None, path text, whether the line says its topic)`` of one line of
+    a path file (a JSON ``"topic": null`` says it: grounded)."""
     stripped = line.strip()
     if stripped.startswith("{") or (stripped.startswith("[") and _is_json(stripped)):
         data = parse_json(stripped, path, lineno)
@@ -348,16 +445,17 @@ def _path_line(line: str, path: PathLike, lineno: int) -> tuple[str | None, str]
             raise KGFormatError(path, lineno, f'expected a JSON object {{"path": ..., "topic": ...}}, '
                                               f"found {json_type(data)}")
         rec = JSONRecord(path, lineno, data)
-        text, topic = rec.text("path", required=True), rec.text("topic")
+        text, topic, named = rec.text("path", required=True), rec.text("topic"), "topic" in data
     elif "\t" in line:
         topic, _, text = (part.strip() for part in line.partition("\t"))
+        named = True
     else:
-        topic, text = None, stripped
+        topic, text, named = None, stripped, False
     if topic is not None:
         problem = check_name(topic, "entity")
         if problem:
             raise KGFormatError(path, lineno, f"topic: {problem}")
-    return topic, text
+    return topic, text, named
 
 
 def _is_json(text: str) -> bool:

@@ -234,3 +234,44 @@ def test_service_over_a_store_answers_links_and_verifies(tmp_path, world_run):
         bad = client.post("/verify", json={"path": "London -> born_in -> Ada Lovelace"}).json()
         assert bad["valid"] is False and bad["failing_hop"] == 0 and bad["reason"] == "wrong_direction"
         assert client.get("/health").json()["status"] == "ok"
+
+
+def test_replace_refuses_to_delete_what_is_not_a_store(tmp_path):
+    # `import kb.txt --store precious --replace` deleted any directory (a user's notes
+    # with it), and on a plain file ended in a NotADirectoryError traceback
+    from kgdistill.errors import ConfigError
+
+    good = tmp_path / "kb.txt"
+    good.write_text("a|r|b\n", encoding="utf-8")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a kgdistill store"):
+        import_graph(good, precious, replace=True, progress=False)
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep"
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is a file but not a kgdistill store"):
+        import_graph(good, afile, replace=True, progress=False)
+    assert afile.read_text(encoding="utf-8") == "x" and not (tmp_path / "afile.partial").exists()
+    store = tmp_path / "store"
+    import_graph(good, store, progress=False)
+    good.write_text("a|r|b\nb|s|c\n", encoding="utf-8")
+    assert import_graph(good, store, replace=True, progress=False)["triples"] == 2  # a store is replaced
+    (tmp_path / "empty").mkdir()  # an empty directory made for the store is used, with or without --replace
+    assert import_graph(good, tmp_path / "empty", progress=False)["triples"] == 2
+
+
+def test_a_label_several_store_entities_carry_is_read_every_way(tmp_path):
+    # on a store "Paris" resolved to the smallest IRI only: a true path was INVALID
+    from kgdistill.verify import verify_path, verify_relation_path
+    from tests.test_verify import AMBIGUOUS_TTL
+
+    (tmp_path / "amb.ttl").write_text(AMBIGUOUS_TTL, encoding="utf-8")
+    import_graph(tmp_path / "amb.ttl", tmp_path / "store", progress=False)
+    g = open_graph_spec(f"oxigraph:{tmp_path / 'store'}")
+    assert g.ambiguous_names(["Texas", "Paris"]).keys() == {"Paris"} and len(g.ambiguous_names(["Paris"])["Paris"]) == 2
+    v = verify_path(g, "Paris -> located_in -> Texas")
+    assert v.valid and "'Paris' as http://x.org/paris_tx" in v.message
+    assert not verify_path(g, "Paris -> located_in -> USA").valid
+    assert sorted(verify_relation_path(g, "Paris", "located_in").endpoints) == ["France", "Texas"]

@@ -176,3 +176,41 @@ def test_read_path_file_directory(tmp_path):
 
     with pytest.raises(KGFormatError, match="is a directory, expected a file"):
         read_path_file(tmp_path)
+
+
+AMBIGUOUS_TTL = """@prefix w: <http://x.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+w:paris_fr rdfs:label "Paris" .
+w:paris_tx rdfs:label "Paris" .
+w:France rdfs:label "France" .
+w:Texas rdfs:label "Texas" .
+w:USA rdfs:label "USA" .
+w:paris_fr w:located_in w:France .
+w:paris_tx w:located_in w:Texas .
+w:Texas w:part_of w:USA .
+"""
+
+
+def test_a_label_several_entities_carry_is_read_every_way(tmp_path):
+    # "Paris -> located_in -> Texas" was INVALID: the first entity labelled "Paris"
+    # (the French one) was the only one checked, without a word
+    from kgdistill.readers import load_graph
+
+    (tmp_path / "amb.ttl").write_text(AMBIGUOUS_TTL, encoding="utf-8")
+    g = load_graph(tmp_path / "amb.ttl")
+    found = g.ambiguous_names(["Paris", "Texas", "http://x.org/paris_tx"])
+    assert list(found) == ["Paris"]
+    assert sorted(g.entity_keys[i] for i in found["Paris"]) == ["http://x.org/paris_fr", "http://x.org/paris_tx"]
+    for text, ends in [("Paris -> located_in -> Texas", "paris_tx"), ("Paris -> located_in -> France", "paris_fr"),
+                       ("USA -> ~part_of -> Texas -> ~located_in -> Paris", "paris_tx")]:
+        v = verify_path(g, text)
+        assert v.valid, v.explain()
+        assert f"'Paris' as http://x.org/{ends}" in v.message
+    bad = verify_path(g, "Paris -> part_of -> USA")
+    assert not bad.valid and "'Paris' names 2 entities; no choice of them has this path" in bad.message
+    assert verify_path(g, "Texas -> part_of -> USA").message == "all hops exist in the graph"
+    batch = verify_paths(g, ["Paris -> located_in -> Texas", "Paris -> located_in -> USA", "Texas -> part_of -> USA"])
+    assert batch.valid.tolist() == [True, False, True]
+    rel = verify_relation_path(g, "Paris", "located_in -> part_of")
+    assert rel.valid and rel.endpoints == ["USA"], rel  # from the Texan Paris
+    assert sorted(verify_relation_path(g, "Paris", "located_in").endpoints) == ["France", "Texas"]

@@ -26,6 +26,7 @@ Each problem is a :class:`~kgdistill.errors.KGFormatError` naming file and line.
 """
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -224,10 +225,18 @@ class RoGReader(QuestionReader):
 class JSONLReader(QuestionReader):
     """kgdistill's own JSONL (see the module docstring)."""
 
+    FIELDS = ("id", "question", "topic_entities", "topic", "answers", "gold_path")
+
     def read(self, path: PathLike) -> list[Question]:
-        out, ids = [], _UniqueIds(path)
+        out, ids, warned = [], _UniqueIds(path), set()
         for lineno, data in iter_rog_records(path):
             rec = JSONRecord(path, lineno, data)
+            for unknown in data.keys() - set(self.FIELDS) - warned:  # "answer" for "answers" is ignored...
+                like = difflib.get_close_matches(unknown, self.FIELDS, n=1, cutoff=0.8)
+                if like and like[0] not in data:  # ...so say so where it looks like a misspelt field
+                    warned.add(unknown)
+                    logger.warning("%s:%d: field %r is not one kgdistill reads (did you mean %r?); it is ignored",
+                                   path, lineno, unknown, like[0])
             text = rec.text("question", required=True)
             key = "topic" if "topic_entities" not in data and "topic" in data else "topic_entities"
             topics = rec.names(key, "entity", required=True)
