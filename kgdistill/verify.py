@@ -71,8 +71,9 @@ class PathVerification:
         return d
 
     def explain(self) -> str:
-        if self.valid:
-            return f"VALID    {self.path}"
+        if self.valid:  # with a note where a name labels several entities (which ones were read)
+            note = "" if self.message == PathVerification.message else f"\n         {self.message}"
+            return f"VALID    {self.path}{note}"
         text = f"INVALID  {self.path}\n         hop {self.failing_hop + 1}: {self.message}"
         if self.suggestions:
             text += f"\n         did you mean: {', '.join(self.suggestions)}"

@@ -205,7 +205,7 @@ def test_a_label_several_entities_carry_is_read_every_way(tmp_path):
                        ("USA -> ~part_of -> Texas -> ~located_in -> Paris", "paris_tx")]:
         v = verify_path(g, text)
         assert v.valid, v.explain()
-        assert f"'Paris' as http://x.org/{ends}" in v.message
+        assert f"'Paris' as http://x.org/{ends}" in v.message and f"'Paris' as http://x.org/{ends}" in v.explain()
     bad = verify_path(g, "Paris -> part_of -> USA")
     assert not bad.valid and "'Paris' names 2 entities; no choice of them has this path" in bad.message
     assert verify_path(g, "Texas -> part_of -> USA").message == "all hops exist in the graph"
