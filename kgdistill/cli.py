@@ -96,6 +96,15 @@ def OUT_DIR(text: str) -> str:
     return text
 
 
+def _iri(text: str) -> str:
+    from kgdistill.sparql import valid_iri
+
+    if not valid_iri(text):
+        raise argparse.ArgumentTypeError(f"expected an absolute IRI without spaces or <>\"{{}}|^`\\, "
+                                         f"e.g. http://example.org/, got {text!r}")
+    return text
+
+
 HOPS = _int_in(1, MAX_HOPS)
 POSITIVE = _int_in(1)
 NON_NEGATIVE = _int_in(0)
@@ -194,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", required=True, help="the store directory to create")
     p.add_argument("--format", choices=["metaqa", "tsv", "rdf", "rog"],
                    help="graph format (default: detect from extension and content)")
-    p.add_argument("--base", default="http://kgdistill.local/", help="IRI prefix for names of non-RDF files")
+    p.add_argument("--base", type=_iri, default="http://kgdistill.local/", help="IRI prefix for names of non-RDF files")
     p.add_argument("--replace", action="store_true", help="replace an existing store at --store")
     p.set_defaults(func=cmd_import)
 

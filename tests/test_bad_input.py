@@ -168,3 +168,12 @@ def test_query_prints_no_hits_at_1_for_questions_without_answers(world_run, tmp_
                   {**{k: v for k, v in ONE.items() if k != "answers"}, "id": "q2"})
     assert main(["query", "--run", str(world_run), "--file", bare]) == 0
     assert "Hits@1" not in capsys.readouterr().out  # it printed "Hits@1 0.0" for questions without answers
+
+
+def test_import_names_a_bad_base_iri_option(tmp_path, capsys):
+    # "Invalid IRI code point ' '", without naming --base
+    kb = tmp_path / "kb.txt"
+    kb.write_text("a|r|b\n", encoding="utf-8")
+    assert main(["import", str(kb), "--store", str(tmp_path / "s"), "--base", "not an iri"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --base: expected an absolute IRI" in err and not (tmp_path / "s").exists()
