@@ -227,7 +227,7 @@ def decode_paths(student, prompts: Sequence[str], beam_size: int = 5, max_hops: 
     if graph is not None and binding is None:
         binding = student.vocabulary.bind(graph)
     end = student.end_id
-    prompt_ids = [[tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    prompt_ids = student.fit_prompts(prompts, room=max_hops + 1)  # a long question must leave room for the path
     beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]
     finished: list[list[_Beam]] = [[] for _ in prompts]
     forced = _end_is_forced(student, max_hops, min_hops)
@@ -312,7 +312,9 @@ def decode_paths_cached(student, prompts: Sequence[str], beam_size: int = 5, max
     end = student.end_id
     if not prompts:
         return []
-    ids, mask = student.left_padded(prompts)  # every prompt ends at the last column
+    # every prompt ends at the last column; a long question is cut to leave room for the
+    # path, or a learned position table (the built student's) overflows
+    ids, mask = student._batch_left(student.fit_prompts(prompts, room=max_hops + 1))
     scorer, column = _step_scorer(student)
     body = student._body()
     beams = [_Beam(q, [], 0.0, _start(topics[q]) if graph is not None else None) for q in range(len(prompts))]

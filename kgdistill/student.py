@@ -352,7 +352,23 @@ class Student:
         tok = self.tokenizer
         encoded = [[tok.bos_token_id] + e for e in tok(list(prompts), add_special_tokens=False)["input_ids"]]
         if reserve:
-            encoded = [e[-(self.config.max_length - reserve):] for e in encoded]
+            encoded = [e[-max(1, self.config.max_length - reserve):] for e in encoded]
+        return self._batch_left(encoded)
+
+    def fit_prompts(self, prompts: Sequence[str], room: int) -> list[list[int]]:
+        """Prompts (BOS first) as token ids, each at most ``max_length - room`` long so
+        that ``room`` path tokens fit after it: a longer one (a user's long question)
+        keeps its beginning and its last tokens (the template's ``path:``), where the
+        question and its ending are, and loses the middle."""
+        tok = self.tokenizer
+        keep = max(2, self.config.max_length - room)
+        tail = max(1, min(8, keep // 4))
+        encoded = [[tok.bos_token_id] + e for e in tok(list(prompts), add_special_tokens=False)["input_ids"]]
+        return [e if len(e) <= keep else e[:keep - tail] + e[-tail:] for e in encoded]
+
+    def _batch_left(self, encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token id lists as a left-padded batch ``(input_ids, attention_mask)``."""
+        tok = self.tokenizer
         width = max(len(e) for e in encoded)
         ids = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.long)

@@ -89,6 +89,9 @@ def close_matches(name: str, candidates: Sequence[str], n: int = 3) -> list[str]
     return difflib.get_close_matches(name, candidates, n=n, cutoff=0.75)
 
 
+_ARROW_TYPOS = ("->", "→", "=>", "<-", "⟶", "➔")
+
+
 def _hop_text(head: str, rel: Relation, tail: str) -> str:
     return f"({head}) -[{rel}]-> ({tail})"
 
@@ -98,8 +101,10 @@ def _explain_hop(graph: GraphBackend, path: GroundedPath, hop: int, code: int) -
     text = str(path)
     if code == 1:
         bad = next(e for e in path.entities[hop:] if graph.entity_id(e) is None)
+        arrow = next((a for a in _ARROW_TYPOS if a in bad), None)  # "A → r → B" reads as one entity's name
+        hint = f" (the steps of a path are separated by ' -> ', space arrow space; found {arrow!r})" if arrow else ""
         return PathVerification(text, False, hop, Failure.UNKNOWN_ENTITY,
-                                f"unknown entity {bad!r}",
+                                f"unknown entity {bad!r}{hint}",
                                 close_matches(bad, graph.entity_labels_all()))
     if code == 2:
         return PathVerification(text, False, hop, Failure.UNKNOWN_RELATION,
@@ -330,14 +335,18 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
     if isinstance(path, str):
         path = RelationPath.parse(path)
     text = str(path)
+    if not len(path):
+        raise PathSyntaxError("empty relation path: expected at least one relation, e.g. born_in -> city_of")
     if graph.entity_id(topic) is None:
         return RelationPathVerification(text, topic, False, 0, Failure.UNKNOWN_ENTITY,
                                         f"unknown entity {topic!r}",
                                         close_matches(topic, graph.entity_labels_all()))
     for i, rel in enumerate(path.relations):
         if graph.relation_id(rel.name) is None:
+            hint = (" (with a topic the path names relations only, e.g. born_in -> city_of; a grounded path "
+                    "goes without the topic)" if graph.entity_id(rel.name) is not None else "")
             return RelationPathVerification(text, topic, False, i, Failure.UNKNOWN_RELATION,
-                                            f"unknown relation {rel.name!r}",
+                                            f"unknown relation {rel.name!r}{hint}",
                                             close_matches(rel.name, graph.relation_labels_all()))
     many = graph.ambiguous_names([topic]).get(topic)  # a label several entities carry: run from all of them
     run = execute_relation_path(graph, np.array(many, dtype=np.int64) if many else [topic], path)

@@ -396,3 +396,33 @@ def test_the_fuzzy_index_is_built_before_the_first_request(world_run):
         assert fresh.linker._fuzzy_names is not None
         body = c.post("/ask", json={"question": "where was Ada Lovelce born"}).json()
         assert body["linking"]["method"] == "fuzzy" and body["answers"][0]["entity"] == "London"
+
+
+def test_a_question_longer_than_the_student_reads_is_answered(client, reasoner):
+    # a question of more tokens than the student's max_length overflowed its position
+    # table: a 500 for it and for every question decoded in the same batch
+    from kgdistill.datasets import Question
+
+    long = "Where was Joe Biden born? " + "please " * 120
+    r = client.post("/ask", json={"question": long, "topic": "Joe Biden"})
+    assert r.status_code == 200, r.text
+    assert r.json()["answers"] and r.json()["paths"]
+    results = reasoner.answer([Question("a", long, ["Joe Biden"], []),
+                               Question("b", "where was Joe Biden born", ["Joe Biden"], [])])
+    assert results[0].answers and results[1].answers[0].entity == "Scranton"
+    from kgdistill.decoding import DECODERS
+
+    for name, decoder in DECODERS.items():  # both decoders cut it
+        assert decoder().decode(reasoner.student, [long], beam_size=2, max_hops=2), name
+
+
+def test_verify_refuses_an_empty_path_and_names_mistyped_arrows(client):
+    # an empty relation path came back valid (endpoint: the topic itself); "A → r → B"
+    # and a grounded path given with its topic got verdicts that hid the typo
+    r = client.post("/verify", json={"path": "<PATH></PATH>", "topic": "Ada Lovelace"})
+    assert r.status_code == 422 and "empty relation path" in r.text
+    body = client.post("/verify", json={"path": "Ada Lovelace → born_in → London"}).json()
+    assert not body["valid"] and "separated by ' -> '" in body["message"] and "'→'" in body["message"]
+    body = client.post("/verify", json={"path": "Ada Lovelace -> born_in -> London", "topic": "Ada Lovelace"}).json()
+    assert not body["valid"] and "names relations only" in body["message"]
+    assert client.post("/verify", json={"path": "born_in", "topic": "Ada Lovelace"}).json()["valid"]
