@@ -360,6 +360,8 @@ class Student:
         that ``room`` path tokens fit after it: a longer one (a user's long question)
         keeps its beginning and its last tokens (the template's ``path:``), where the
         question and its ending are, and loses the middle."""
+        if not prompts:
+            return []
         tok = self.tokenizer
         keep = max(2, self.config.max_length - room)
         tail = max(1, min(8, keep // 4))

@@ -414,6 +414,7 @@ def test_a_question_longer_than_the_student_reads_is_answered(client, reasoner):
 
     for name, decoder in DECODERS.items():  # both decoders cut it
         assert decoder().decode(reasoner.student, [long], beam_size=2, max_hops=2), name
+        assert decoder().decode(reasoner.student, [], beam_size=2, max_hops=2) == [], name  # fit_prompts([]) raised
 
 
 def test_verify_refuses_an_empty_path_and_names_mistyped_arrows(client):
