@@ -83,6 +83,9 @@ class RelationPath:
     relations: tuple[Relation, ...]
 
     def __post_init__(self) -> None:
+        if isinstance(self.relations, str):  # RelationPath("born_in") became b -> o -> r -> n -> ...
+            raise PathSyntaxError(f"RelationPath takes a sequence of relations, got the text {self.relations!r}: "
+                                  "use RelationPath.parse(text) or RelationPath.of(*names)")
         object.__setattr__(self, "relations", tuple(
             r if isinstance(r, Relation) else Relation.parse(r) for r in self.relations))
 
@@ -394,6 +397,11 @@ def execute_relation_path(graph: GraphBackend, starts: str | Sequence[str] | np.
         path = RelationPath.parse(path)
     if isinstance(starts, str):
         starts = [starts]
+    if isinstance(starts, np.ndarray):  # ids: -1 gave nothing and 0.5 entity 0, without a word
+        bad = (starts[(starts < 0) | (starts >= graph.num_entities)] if np.issubdtype(starts.dtype, np.integer)
+               else starts)
+        if bad.size:
+            raise UnknownNameError(f"entity ids are integers from 0 to {graph.num_entities - 1}; got {bad[:3].tolist()}")
     frontier = (np.unique(np.asarray(starts, dtype=np.int64)) if isinstance(starts, np.ndarray)
                 else resolve_entities(graph, starts))
     drels = [resolve_relation(graph, r) for r in path.relations]

@@ -267,3 +267,20 @@ def test_first_groundings_fall_back_where_a_frontier_strands_the_walk_back():
     frontiers = [np.array(sorted([ids["a"], ids["x"]])), np.array(sorted([ids["b"], ids["c"]])), np.array([ids["d"]])]
     run = PathExecution(kg, path, [resolve_relation(kg, r) for r in path.relations], frontiers)
     assert run.first_groundings(np.array([ids["d"], ids["y"]])) == [[ids["a"], ids["c"], ids["d"]], None]
+
+
+def test_relation_path_of_a_text_is_refused_not_spelt_out():
+    # RelationPath("born_in") was the 7-hop path b -> o -> r -> n -> _ -> i -> n
+    from kgdistill.errors import PathSyntaxError
+
+    with pytest.raises(PathSyntaxError, match="use RelationPath.parse"):
+        RelationPath("born_in")
+    assert str(RelationPath(("born_in", "~city_of"))) == "born_in -> ~city_of"
+
+
+@pytest.mark.parametrize("ids", [np.array([-1]), np.array([10 ** 6]), np.array([0.5])])
+def test_execute_refuses_entity_ids_out_of_range(tiny, ids):
+    # -1 and 10**6 reached nothing, 0.5 was read as entity 0
+    with pytest.raises(UnknownNameError, match="entity ids are integers from 0 to"):
+        execute_relation_path(tiny, ids, "born_in")
+    assert execute_relation_path(tiny, np.array([tiny.entity_id("Joe Biden")]), "born_in").endpoints == ["Scranton"]
