@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from kgdistill.errors import UnknownNameError
+
 if TYPE_CHECKING:  # pragma: no cover
     import networkx
     import rdflib
@@ -439,6 +441,8 @@ class KnowledgeGraph(GraphBackend):
         return self._relation_labels if self._relation_labels is not None else self.relation_keys
 
     def entity_label(self, entity: int) -> str:
+        if not 0 <= entity < self.num_entities:  # -1 named the last entity
+            raise UnknownNameError(f"entity id {entity} is not one of 0 to {self.num_entities - 1}")
         return self.entity_labels_all()[entity]
 
     def relation_label(self, relation: int) -> str:

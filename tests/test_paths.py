@@ -284,3 +284,12 @@ def test_execute_refuses_entity_ids_out_of_range(tiny, ids):
     with pytest.raises(UnknownNameError, match="entity ids are integers from 0 to"):
         execute_relation_path(tiny, ids, "born_in")
     assert execute_relation_path(tiny, np.array([tiny.entity_id("Joe Biden")]), "born_in").endpoints == ["Scranton"]
+
+
+def test_entity_label_of_an_id_out_of_range_is_refused(tiny):
+    # entity_label(-1) named the last entity
+    with pytest.raises(UnknownNameError, match="entity id -1 is not one of 0 to"):
+        tiny.entity_label(-1)
+    with pytest.raises(UnknownNameError):
+        tiny.entity_label(tiny.num_entities)
+    assert tiny.entity_label(tiny.entity_id("Joe Biden")) == "Joe Biden"
