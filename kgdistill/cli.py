@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from kgdistill.commands import (cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_paths, cmd_mcp, cmd_query, cmd_serve,
-                                cmd_import, cmd_questions, cmd_serialize, cmd_stats, cmd_teacher_dump, cmd_teacher_train,
-                                cmd_train, cmd_verify)
+from kgdistill.commands import (cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_mcp, cmd_query, cmd_serve,
+                                cmd_serialize, cmd_teacher_dump, cmd_teacher_train, cmd_train)
+from kgdistill.graph_commands import cmd_import, cmd_paths, cmd_questions, cmd_stats, cmd_verify
 from kgdistill.configs import (ADAPTATION_MODES, DEFAULT_BEAM, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_AVERAGE_TAIL, PRETRAINED_LR,
                                STUDENT_TRAINING, TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
 from kgdistill.datasets.named import NAMED_DATASETS

@@ -22,7 +22,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kgdistill.graph import KEY_SPACE, GraphBackend, concat_ranges, directed_relation, edge_ranges
+from kgdistill.arrays import KEY_SPACE, concat_ranges, edge_ranges
+from kgdistill.graph import GraphBackend, directed_relation
 from kgdistill.passes import (LOOKAHEAD_TOKENS, keep_columns, lookahead_pass, packed_prompt_pass,
                                use_lookahead)
 from kgdistill.paths import RelationPath, sorted_member

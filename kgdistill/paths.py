@@ -28,8 +28,8 @@ from typing import Collection, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from kgdistill.errors import PathSyntaxError, UnknownNameError
-from kgdistill.graph import (INVERSE_PREFIX, KEY_SPACE, PATH_ARROW, ROG_MARKERS, GraphBackend, check_name,
-                             concat_ranges, directed_relation, edge_ranges)
+from kgdistill.arrays import KEY_SPACE, concat_ranges, edge_ranges
+from kgdistill.graph import INVERSE_PREFIX, PATH_ARROW, ROG_MARKERS, GraphBackend, check_name, directed_relation
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import shutil
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -34,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kgdistill.datasets import Question
+from kgdistill.datasets.formats import infer_hops
 from kgdistill.configs import StudentConfig, student_lr
 from kgdistill.distill import STUDENT_TRAINING, DistillConfig
 from kgdistill.errors import ConfigError, KGDistillError, RunError
@@ -52,40 +51,6 @@ logger = logging.getLogger(__name__)
 RUN_CONFIG = "config.json"
 RUN_CONFIG_VERSION = 2
 """2: nested typed sections; hops and temperature in one place each."""
-
-
-# ---------------------------------------------------------------------- hops
-def infer_hops(graph: GraphBackend, questions: Sequence[Question], max_hops: int = 3, sample: int = 200,
-               seed: int = 0) -> tuple[int, bool, dict[int, int]]:
-    """How many hops the questions need, from a sample of them.
-
-    Per sampled question the length of its gold path, or else of the shortest relation
-    path whose endpoints best match the answers (the serializer's best-F1 search).
-    Returns ``(hops, exact, counts)``: the longest length held by at least 10% of the
-    sample, whether at least 90% have exactly that length (then the teacher is told
-    so: MetaQA's k-hop files), and the length counts.
-    """
-    from kgdistill.paths import GroundedPath
-    from kgdistill.serializer import best_f1_paths
-
-    rng = random.Random(seed)
-    chosen = rng.sample(list(questions), min(sample, len(questions)))
-    counts: Counter[int] = Counter()
-    for q in chosen:
-        if q.gold_path is not None:
-            rel = q.gold_path.relation_path if isinstance(q.gold_path, GroundedPath) else q.gold_path
-            counts[len(rel)] += 1
-        elif q.answers:
-            paths, _ = best_f1_paths(graph, q, max_hops, 1)
-            if paths:
-                counts[len(paths[0])] += 1
-    if not counts:
-        raise RunError("cannot infer the number of hops: no sampled question has a gold path or an answer "
-                       f"within {max_hops} hops of its topic entity; pass --hops")
-    total = sum(counts.values())
-    hops = max(k for k, c in counts.items() if c >= 0.1 * total)
-    exact = counts[hops] >= 0.9 * total
-    return hops, exact, dict(sorted(counts.items()))
 
 
 # ---------------------------------------------------------------------- config

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from kgdistill.graph import KnowledgeGraph, concat_ranges, directed_relation
+from kgdistill.arrays import concat_ranges
+from kgdistill.graph import KnowledgeGraph, directed_relation
 
 
 def test_ids_duplicates_and_parallel_relations(tiny):
