@@ -45,6 +45,30 @@ def test_validation_questions_without_answers_are_refused(tmp_path, capsys):
     assert main(["train", "-g", WORLD, "--train", train, "--valid", bare, "--out", str(tmp_path / "run"),
                  "--base-model", "none", "--quiet"]) == 2
     assert "validation questions" in capsys.readouterr().err
+    assert main(["train", "-g", WORLD, "--train", bare, "--out", str(tmp_path / "run"), "--base-model", "none",
+                 "--quiet"]) == 2  # training questions with neither answers nor gold paths
+    assert "nothing to learn from" in capsys.readouterr().err
+
+
+def test_evaluate_link_needs_no_answers(world_run, tmp_path):
+    # linking is scored on the marked topics: refusing the file for lack of answers was wrong
+    bare = _jsonl(tmp_path / "bare.jsonl", {k: v for k, v in ONE.items() if k != "answers"})
+    assert main(["evaluate", "--run", str(world_run), "--questions", bare, "--out", str(tmp_path / "ev"),
+                 "--link", "--no-teacher"]) == 0
+    assert "given_topic_hits@1" in json.loads((tmp_path / "ev" / "metrics.json").read_text())
+
+
+def test_gold_paths_of_unlabeled_questions_are_not_checked(tmp_path):
+    # unlabeled questions' gold paths are thrown away: one that does not fit must not stop a run
+    from kgdistill.readers import load_graph
+    from kgdistill.runs import load_questions_checked
+
+    f = _jsonl(tmp_path / "u.jsonl", {**ONE, "gold_path": "born_inn"})
+    assert len(load_questions_checked(f, None, load_graph(WORLD), "unlabeled questions")) == 1
+    from kgdistill.errors import KGFormatError
+
+    with pytest.raises(KGFormatError, match="born_inn"):
+        load_questions_checked(f, None, load_graph(WORLD), "training questions")
 
 
 @pytest.mark.parametrize("gold, says", [

@@ -274,4 +274,5 @@ def test_a_label_several_store_entities_carry_is_read_every_way(tmp_path):
     v = verify_path(g, "Paris -> located_in -> Texas")
     assert v.valid and "'Paris' as http://x.org/paris_tx" in v.message
     assert not verify_path(g, "Paris -> located_in -> USA").valid
+    assert not verify_path(g, "USA -> no_such -> Texas -> ~located_in -> Paris").valid  # no reading walks it
     assert sorted(verify_relation_path(g, "Paris", "located_in").endpoints) == ["France", "Texas"]

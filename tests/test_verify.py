@@ -209,6 +209,9 @@ def test_a_label_several_entities_carry_is_read_every_way(tmp_path):
     bad = verify_path(g, "Paris -> part_of -> USA")
     assert not bad.valid and "'Paris' names 2 entities; no choice of them has this path" in bad.message
     assert verify_path(g, "Texas -> part_of -> USA").message == "all hops exist in the graph"
+    # an unknown relation fails whatever the reading (walked as relation -1, it read as ~part_of: VALID)
+    unknown = verify_path(g, "USA -> no_such -> Texas -> ~located_in -> Paris")
+    assert not unknown.valid and unknown.reason == Failure.UNKNOWN_RELATION
     batch = verify_paths(g, ["Paris -> located_in -> Texas", "Paris -> located_in -> USA", "Texas -> part_of -> USA"])
     assert batch.valid.tolist() == [True, False, True]
     rel = verify_relation_path(g, "Paris", "located_in -> part_of")
