@@ -74,7 +74,7 @@ class BodyLimit:
         await self.app(scope, replaying(messages, receive), send)
 
 
-def _is_json(content_type: Optional[str]) -> bool:
+def is_json(content_type: Optional[str]) -> bool:
     """A JSON content type (FastAPI refuses a body without one: ``strict_content_type``)."""
     return content_type is not None and content_type.split(";")[0].strip().lower() == "application/json"
 
@@ -115,7 +115,7 @@ class AskLane:
                 else:
                     content_type = v.decode("latin-1")
         return (length is not None and length.isascii() and length.isdigit() and 0 < int(length) <= self.limit
-                and _is_json(content_type))
+                and is_json(content_type))
 
     async def __call__(self, scope, receive, send) -> None:
         if not self._takes(scope):

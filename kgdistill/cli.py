@@ -105,10 +105,7 @@ def _iri(text: str) -> str:
     return text
 
 
-HOPS = _int_in(1, MAX_HOPS)
-POSITIVE = _int_in(1)
-NON_NEGATIVE = _int_in(0)
-MINUTES = _float_in(0.0)
+HOPS, POSITIVE, NON_NEGATIVE, MINUTES = _int_in(1, MAX_HOPS), _int_in(1), _int_in(0), _float_in(0.0)
 
 
 def _add_graph_args(p: argparse.ArgumentParser, required: bool = True, note: str = "") -> None:

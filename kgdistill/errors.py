@@ -39,6 +39,11 @@ class ConfigError(KGDistillError, ValueError):
     """A setting is out of range or of the wrong type."""
 
 
+class ArgumentTypeError(KGDistillError, TypeError):
+    """A Python API call got a value of the wrong kind (e.g. one string where a list of
+    questions was expected): the message says what was expected."""
+
+
 class RunError(KGDistillError, ValueError):
     """A run directory that cannot be used as asked."""
 
@@ -53,3 +58,13 @@ class CheckpointError(KGDistillError, ValueError):
 
 class TrainingError(KGDistillError, RuntimeError):
     """Training cannot go on (e.g. the loss became NaN): the message says what to change."""
+
+
+def check_sequence_of(kind: type, values, call: str, name: str, expected: str) -> None:
+    """Refuse, with what was expected, a ``values`` that is not a list (or tuple) of
+    ``kind``: a lone string would otherwise be read letter by letter."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not hasattr(values, "__getitem__"):
+        raise ArgumentTypeError(f"{call}: {name} must be a list of {expected}, got {type(values).__name__}")
+    for i, v in enumerate(values):
+        if not isinstance(v, kind):
+            raise ArgumentTypeError(f"{call}: {name}[{i}] must be one of the {expected}, got {type(v).__name__}")

@@ -37,7 +37,7 @@ from kgdistill.answers import QueryResult, RankedAnswer, answer_scores, rank_ans
 from kgdistill.datasets import Question
 from kgdistill.decoding import DECODERS, DecodedPath, walk_many
 from kgdistill.configs import DEFAULT_BEAM, MAX_HOPS  # noqa: F401 (MAX_HOPS re-exported)
-from kgdistill.errors import ConfigError, RunError, UnknownNameError
+from kgdistill.errors import ArgumentTypeError, ConfigError, RunError, UnknownNameError, check_sequence_of
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, first_groundings_many, resolve_relation
 from kgdistill.serializer import SerializerConfig, make_prompt
@@ -180,6 +180,10 @@ class Reasoner:
         Raises:
             UnknownNameError: a topic is not in the graph.
         """
+        if not isinstance(question, str):
+            raise ArgumentTypeError(f"ask: the question must be text, got {type(question).__name__}")
+        if isinstance(topics, str):  # one name, not its letters
+            topics = [topics]
         if not topics:
             return self.ask_linked([question])[0]
         for t in topics:
@@ -293,6 +297,7 @@ class Reasoner:
         """Answer questions whose topic is not given: link each (unless ``links`` holds
         their :meth:`link` results), then answer about the best candidate. A question
         with no candidate gets a result with a ``note``."""
+        check_sequence_of(str, texts, "ask_linked", "texts", "question texts (one question: ask)")
         beam = self.beam_size if beam_size is None else int(beam_size)
         if not 1 <= beam <= 100:
             raise ConfigError(f"beam_size must be in [1, 100], got {beam_size!r}")
@@ -337,6 +342,7 @@ class Reasoner:
         """Decode paths for ``questions`` and turn them into verified, ranked answers.
         ``mentions``: per question, more strings to mask in its prompt (the words that
         named a linked topic); ``beam_size``: instead of the reasoner's."""
+        check_sequence_of(Question, questions, "answer", "questions", "Question objects (question text: ask or ask_linked)")
         beam = self.beam_size if beam_size is None else int(beam_size)
         if not 1 <= beam <= 100:
             raise ConfigError(f"beam_size must be in [1, 100], got {beam_size!r}")
@@ -456,6 +462,7 @@ class Reasoner:
         answers, ranked predicted answers with grounded paths and verdicts, and every
         decoded path.
         """
+        check_sequence_of(Question, questions, "evaluate", "questions", "Question objects (kgdistill.load_questions)")
         from tqdm.auto import tqdm
 
         from kgdistill.datasets import answer_coverage

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Optional
 
-from kgdistill.asgi import AskLane, BodyLimit
+from kgdistill.asgi import AskLane, BodyLimit, is_json
 from kgdistill.api import PathSyntaxError, answer_payload, paths_payload, unknown_entity, verify_payload
 from kgdistill.configs import MAX_HOPS
 from kgdistill.errors import KGDistillError
@@ -294,6 +294,7 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from pydantic import BaseModel, ConfigDict, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     config = config or ServiceConfig()
     batcher = MicroBatcher(None if process else reasoner, config, process)
@@ -318,8 +319,8 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
     app = FastAPI(title=title, lifespan=lifespan, version=_version(),
                   description="Knowledge-graph question answering with verified reasoning paths.")
 
-    class Strict(BaseModel):
-        model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    class Strict(BaseModel):  # strict: "3", true or 2.0 for a number is refused, not coerced
+        model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     class AskRequest(Strict):
         question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")
@@ -426,14 +427,24 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
                 problems.append("body: not valid JSON (expected an object such as {\"question\": \"...\"})")
                 continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            if where == "body" and request.method == "POST" and not is_json(request.headers.get("content-type")):
+                problems.append("body: expected a JSON object sent with Content-Type: application/json "
+                                f"(got {request.headers.get('content-type') or 'no Content-Type'})")
+                continue
             problems.append(f"{where}: {e.get('msg', 'invalid')}")
         return JSONResponse(status_code=422, content={"error": "; ".join(problems) or "invalid request",
                                                       "detail": [{"loc": list(map(str, e.get("loc", ()))),
                                                                   "msg": e.get("msg")} for e in exc.errors()]})
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException):
-        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail), "detail": None})
+    @app.exception_handler(StarletteHTTPException)  # ours, and the router's own 404 / 405
+    async def _http(request: Request, exc: StarletteHTTPException):
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no endpoint {request.url.path} (the endpoints are listed at /docs)"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path} (allowed: {(exc.headers or {}).get('Allow', '?')})"
+        return JSONResponse(status_code=exc.status_code, content={"error": message, "detail": None},
+                            headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):  # never a traceback to the client

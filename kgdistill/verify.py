@@ -332,8 +332,15 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
                          max_groundings: int = 10) -> RelationPathVerification:
     """Check that ``path`` is instantiable from ``topic``: which hop first reaches no
     entity, else all endpoints and some groundings."""
-    if isinstance(path, str):
+    if isinstance(path, (list, tuple)) and all(isinstance(r, str) for r in path):
+        path = RelationPath.parse(" -> ".join(path))  # ["born_in", "city_of"]
+    elif isinstance(path, str):
         path = RelationPath.parse(path)
+    elif not isinstance(path, RelationPath):
+        raise PathSyntaxError(f"a relation path must be text such as 'born_in -> city_of', a list of relation "
+                              f"names or a RelationPath, found {type(path).__name__}")
+    if not isinstance(topic, str):
+        raise PathSyntaxError(f"the topic must be an entity's name (text), found {type(topic).__name__}")
     text = str(path)
     if not len(path):
         raise PathSyntaxError("empty relation path: expected at least one relation, e.g. born_in -> city_of")

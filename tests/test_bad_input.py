@@ -201,3 +201,46 @@ def test_import_names_a_bad_base_iri_option(tmp_path, capsys):
     assert main(["import", str(kb), "--store", str(tmp_path / "s"), "--base", "not an iri"]) == 2
     err = capsys.readouterr().err
     assert "argument --base: expected an absolute IRI" in err and not (tmp_path / "s").exists()
+
+
+# ---------------------------------------------------------------- the Python API (audit of 2026-12-07, second)
+@pytest.fixture(scope="module")
+def world_reasoner(world_run):
+    from kgdistill.reasoner import Reasoner
+
+    return Reasoner.from_run(world_run)
+
+
+def test_ask_takes_one_topic_name_as_a_string(world_reasoner):
+    # a string was read letter by letter: "unknown topic entity 'A'"
+    got = world_reasoner.ask("Where was X born?", topics="Ada Lovelace")
+    assert got.topic_entities == ["Ada Lovelace"] and got.answers[0].entity == "London"
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda r: r.ask(5), "ask: the question must be text, got int"),
+    (lambda r: r.ask_linked("Where was Ada Lovelace born?"),  # answered the letters 'W', 'h', ... silently
+     "ask_linked: texts must be a list of question texts (one question: ask), got str"),
+    (lambda r: r.answer("Where was Ada Lovelace born?"), "answer: questions must be a list of Question objects"),
+    (lambda r: r.answer(["Where was Ada Lovelace born?"]), "answer: questions[0] must be one of the Question objects"),
+    (lambda r: r.evaluate("questions.jsonl"), "evaluate: questions must be a list of Question objects"),
+])
+def test_wrong_kinds_of_argument_say_what_was_expected(world_reasoner, call, says):
+    from kgdistill.errors import ArgumentTypeError
+
+    with pytest.raises(ArgumentTypeError) as err:  # was AttributeError: 'str' object has no attribute ...
+        call(world_reasoner)
+    assert says in str(err.value) and isinstance(err.value, TypeError)
+
+
+def test_verify_relation_path_takes_a_list_of_relation_names(world_reasoner):
+    from kgdistill import verify_relation_path
+    from kgdistill.errors import PathSyntaxError
+
+    g = world_reasoner.graph
+    as_list = verify_relation_path(g, "Ada Lovelace", ["born_in", "city_of"])  # was AttributeError
+    assert as_list == verify_relation_path(g, "Ada Lovelace", "born_in -> city_of") and as_list.valid
+    with pytest.raises(PathSyntaxError, match="a relation path must be text"):
+        verify_relation_path(g, "Ada Lovelace", 5)
+    with pytest.raises(PathSyntaxError, match="the topic must be an entity's name"):
+        verify_relation_path(g, 5, "born_in")

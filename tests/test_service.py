@@ -70,11 +70,33 @@ def test_ask_without_any_entity_says_so(client):
     ({"question": "x", "topic": "Nobody Anywhere"}, 422, "unknown entity 'Nobody Anywhere'"),
     ({"question": "x", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"question": "x" * 5000}, 413, "limit is 4,096"),
+    ({"question": "x", "beam": "3"}, 422, "beam: Input should be a valid integer"),  # was coerced to 3
+    ({"question": "x", "beam": True}, 422, "beam: Input should be a valid integer"),  # was read as 1
+    ({"question": "x", "max_answers": 2.0}, 422, "max_answers: Input should be a valid integer"),
 ])
 def test_bad_asks_get_4xx_with_a_message(client, payload, status, words):
     r = client.post("/ask", json=payload)
     assert r.status_code == status, r.text
     assert words in r.json()["error"] and set(r.json()) == {"error", "detail"}
+
+
+@pytest.mark.parametrize("method, url, status, words", [
+    ("GET", "/nowhere", 404, "no endpoint /nowhere"),
+    ("GET", "/ask", 405, "GET is not allowed on /ask (allowed: POST)"),
+])
+def test_routing_errors_have_the_service_shape(client, method, url, status, words):
+    """The router's own 404 and 405 answered FastAPI's {"detail": ...}, unlike every other error."""
+    r = client.request(method, url)
+    assert r.status_code == status and set(r.json()) == {"error", "detail"}
+    assert words in r.json()["error"]
+    if status == 405:
+        assert r.headers["allow"] == "POST"
+
+
+def test_body_sent_without_a_json_content_type_says_so(client):
+    r = client.post("/ask", content=b'{"question": "x"}', headers={"Content-Type": "text/plain"})
+    assert r.status_code == 422
+    assert "Content-Type: application/json (got text/plain)" in r.json()["error"]
 
 
 def test_body_that_is_not_json(client):
