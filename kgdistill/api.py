@@ -27,7 +27,8 @@ def answer_payload(result: dict, max_answers: int) -> dict:
 def verify_payload(graph, path: str, topic: str | None = None, max_groundings: int = 10,
                    max_endpoints: int = 100) -> dict:
     """The verdict on a grounded path, or with ``topic`` on a relation path from it;
-    always the same keys (``endpoints`` and ``groundings`` empty for a grounded path).
+    always the same keys (``endpoints`` and ``groundings`` empty for a grounded path;
+    ``num_endpoints`` counts the endpoints before the list is cut at ``max_endpoints``).
 
     Raises:
         PathSyntaxError: ``path`` is not in arrow form.
@@ -38,10 +39,34 @@ def verify_payload(graph, path: str, topic: str | None = None, max_groundings: i
     if topic is not None:
         r = verify_relation_path(graph, topic, path, max_groundings=max_groundings).to_dict()
     else:
-        r = verify_paths(graph, [GroundedPath.parse(path)]).result(0).to_dict()
+        r = verify_paths(graph, [_grounded(graph, path)]).result(0).to_dict()
         r.update(topic=None, endpoints=[], groundings=[])
+    r["num_endpoints"] = len(r["endpoints"])  # all of them; the list is cut at max_endpoints
     r["endpoints"] = r["endpoints"][:max_endpoints]
     return r
+
+
+def _grounded(graph, path: str):
+    """``path`` parsed as a grounded path of at least one hop; a relation path given
+    without its topic, or a lone name, is refused with what to send instead."""
+    from kgdistill.graph import PATH_ARROW
+    from kgdistill.paths import GroundedPath
+
+    first = path.split(PATH_ARROW)[0].strip() if isinstance(path, str) else ""
+    relational = bool(first) and graph.entity_id(first) is None and graph.relation_id(first.lstrip("~")) is not None
+    hint = " (it names relations: a relation path goes with its topic entity, 'topic')" if relational else ""
+    try:
+        grounded = GroundedPath.parse(path)
+    except PathSyntaxError as exc:
+        raise PathSyntaxError(f"{exc}{hint}") from None
+    if not len(grounded) and (relational or graph.entity_id(grounded.start) is not None):
+        # the library reads a lone entity as a path of no hop, valid if it exists
+        raise PathSyntaxError(f"a path needs at least one hop ('entity -> relation -> entity'), got the single "
+                              f"name {path.strip()!r}{hint}")
+    if relational:
+        raise PathSyntaxError(f"{first!r} is a relation, not an entity: a relation path goes with its topic "
+                              "entity ('topic')")
+    return grounded
 
 
 def paths_payload(graph, entity: str, max_hops: int, limit: int, endpoints: int = 3) -> dict:
@@ -55,9 +80,15 @@ def paths_payload(graph, entity: str, max_hops: int, limit: int, endpoints: int 
 
     if graph.entity_id(entity) is None:
         raise unknown_entity(graph, entity)
-    found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops, max_paths=limit))
-    rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:limit]
-    return {"entity": entity, "capped": list(found.capped),
+    # all paths up to the enumeration's own cap, then the first `limit` in order (cutting
+    # the enumeration at `limit` gave the first found, not the first in that order)
+    found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops,
+                                                                      max_paths=max(limit, 10_000)))
+    rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))
+    capped = list(found.capped) + ([f"the first {limit} of {len(rows)} paths, shortest first, then by name"]
+                                   if len(rows) > limit else [])
+    rows = rows[:limit]
+    return {"entity": entity, "capped": capped,
             "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:endpoints]}
                       for p, e in rows]}
 

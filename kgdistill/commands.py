@@ -443,6 +443,15 @@ def cmd_mcp(args) -> int:
     if student_dir or not (Path(args.run) / "config.json").is_file():
         raise CLIError(f"{args.run} is " + ("a student directory, not a run: give the run directory above it"
                        if student_dir else "not a run directory (no config.json); train one with 'kgdistill train'"))
+    try:  # a teacher/ directory has a config.json too
+        is_run = "graph" in json.loads((Path(args.run) / "config.json").read_text(encoding="utf-8"))
+    except (ValueError, TypeError, OSError):
+        is_run = False
+    if not is_run:
+        raise CLIError(f"{args.run}/config.json is not a run's configuration (a teacher/ directory?): give the run "
+                       "directory, the one holding config.json, teacher/ and student/")
+    if args.graph and not args.graph.startswith(("oxigraph:", "sparql+")) and not Path(args.graph).exists():
+        raise CLIError(f"-g {args.graph}: no such file")
     args.max_batch = 64
 
     def load():

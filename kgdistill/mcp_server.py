@@ -16,6 +16,7 @@ printed there.
 """
 
 
+import sys
 from typing import Any
 
 from kgdistill.api import PathSyntaxError, answer_payload, paths_payload, unknown_entity, verify_payload
@@ -62,8 +63,9 @@ class Loader:
     def _run(self) -> None:
         try:
             self._value = self._load()
-        except BaseException as exc:  # noqa: BLE001 - reported to every tool call
+        except BaseException as exc:  # noqa: BLE001 - reported to every tool call, and at once on stderr
             self._error = exc
+            print(f"kgdistill: the run could not be loaded: {exc}", file=sys.stderr, flush=True)
         finally:
             self._done.set()
 

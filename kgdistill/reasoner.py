@@ -356,8 +356,10 @@ class Reasoner:
                 ids = graph.entity_ids(q.topic_entities)
                 topics.append(np.unique(ids[ids >= 0]))
             live = [i for i, t in enumerate(topics) if t.size]
-            prompts = [make_prompt(chunk[i].text, [*chunk[i].topic_entities, *extra[i]], self.serializer)
-                       for i in live]
+            ids = sorted({int(x) for i in live for x in topics[i]})  # a topic named by its key (an IRI) is
+            label = dict(zip(ids, graph.entity_labels(ids)))  # masked by its label: the question says that
+            prompts = [make_prompt(chunk[i].text, [*chunk[i].topic_entities, *(label[int(x)] for x in topics[i]),
+                                                   *extra[i]], self.serializer) for i in live]
             decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops,
                                           graph if self.constrained else None, [topics[i] for i in live],
                                           binding=self.binding, min_hops=self.min_hops)

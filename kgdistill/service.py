@@ -389,6 +389,7 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
         message: str
         suggestions: list[str]
         endpoints: list[str]
+        num_endpoints: int
         groundings: list[str]
 
     class PathOut(BaseModel):

@@ -92,6 +92,11 @@ def close_matches(name: str, candidates: Sequence[str], n: int = 3) -> list[str]
 _ARROW_TYPOS = ("->", "→", "=>", "<-", "⟶", "➔")
 
 
+def _arrow_hint(name: str) -> str:
+    arrow = next((a for a in _ARROW_TYPOS if a in name), None)
+    return f" (the steps of a path are separated by ' -> ', space arrow space; found {arrow!r})" if arrow else ""
+
+
 def _hop_text(head: str, rel: Relation, tail: str) -> str:
     return f"({head}) -[{rel}]-> ({tail})"
 
@@ -101,8 +106,7 @@ def _explain_hop(graph: GraphBackend, path: GroundedPath, hop: int, code: int) -
     text = str(path)
     if code == 1:
         bad = next(e for e in path.entities[hop:] if graph.entity_id(e) is None)
-        arrow = next((a for a in _ARROW_TYPOS if a in bad), None)  # "A → r → B" reads as one entity's name
-        hint = f" (the steps of a path are separated by ' -> ', space arrow space; found {arrow!r})" if arrow else ""
+        hint = _arrow_hint(bad)  # "A → r → B" reads as one entity's name
         return PathVerification(text, False, hop, Failure.UNKNOWN_ENTITY,
                                 f"unknown entity {bad!r}{hint}",
                                 close_matches(bad, graph.entity_labels_all()))
@@ -351,7 +355,7 @@ def verify_relation_path(graph: GraphBackend, topic: str, path: RelationPath | s
     for i, rel in enumerate(path.relations):
         if graph.relation_id(rel.name) is None:
             hint = (" (with a topic the path names relations only, e.g. born_in -> city_of; a grounded path "
-                    "goes without the topic)" if graph.entity_id(rel.name) is not None else "")
+                    "goes without the topic)" if graph.entity_id(rel.name) is not None else _arrow_hint(rel.name))
             return RelationPathVerification(text, topic, False, i, Failure.UNKNOWN_RELATION,
                                             f"unknown relation {rel.name!r}{hint}",
                                             close_matches(rel.name, graph.relation_labels_all()))

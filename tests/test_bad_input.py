@@ -175,6 +175,29 @@ def test_mcp_names_a_student_directory_before_starting(world_run, capsys):
     assert "is a student directory, not a run" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where, extra, says", [
+    ("teacher", [], "config.json is not a run's configuration (a teacher/ directory?)"),  # started, then failed every call
+    ("", ["-g", "no/such/graph.ttl"], "-g no/such/graph.ttl: no such file"),  # the same
+])
+def test_mcp_refuses_a_teacher_directory_and_a_missing_graph_before_starting(world_run, capsys, where, extra, says):
+    pytest.importorskip("mcp")
+    assert main(["mcp", "--run", str(world_run / where), *extra]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_mcp_says_on_stderr_at_once_when_the_run_cannot_be_loaded(capsys):
+    from kgdistill.errors import RunError
+    from kgdistill.mcp_server import Loader
+
+    def fail():
+        raise RunError("the graph is gone")
+
+    loader = Loader(fail)
+    with pytest.raises(RunError):
+        loader.get()  # every tool call reports it too
+    assert "kgdistill: the run could not be loaded: the graph is gone" in capsys.readouterr().err
+
+
 def test_a_bad_n_triples_line_is_named(tmp_path):
     # rdflib names only the text ("Invalid line: ."): the error gave no line number
     from kgdistill.errors import KGFormatError
@@ -244,3 +267,22 @@ def test_verify_relation_path_takes_a_list_of_relation_names(world_reasoner):
         verify_relation_path(g, "Ada Lovelace", 5)
     with pytest.raises(PathSyntaxError, match="the topic must be an entity's name"):
         verify_relation_path(g, 5, "born_in")
+
+
+def test_a_topic_named_by_its_key_is_masked_like_its_label(world_reasoner):
+    # the IRI was not in the question, so the student read "Joe Biden" unmasked and
+    # answered United States through held_position -> office_of, marked verified
+    by_label = world_reasoner.ask("Who is the spouse of Joe Biden?", ["Joe Biden"])
+    by_key = world_reasoner.ask("Who is the spouse of Joe Biden?", ["http://kgdistill.org/world/Joe_Biden"])
+    assert by_label.answers[0].entity == "Jill Biden"
+    assert [(a.entity, a.path) for a in by_key.answers] == [(a.entity, a.path) for a in by_label.answers]
+
+
+def test_verify_payload_counts_the_endpoints_it_cuts(world_reasoner):
+    # the MCP tool cut the list at 50 and did not say so (the paths tool said 51)
+    from kgdistill.api import verify_payload
+
+    whole = verify_payload(world_reasoner.graph, "born_in -> city_of", "Ada Lovelace")
+    cut = verify_payload(world_reasoner.graph, "born_in -> city_of", "Ada Lovelace", max_endpoints=0)
+    assert whole["endpoints"] == ["United Kingdom"] and whole["num_endpoints"] == 1
+    assert cut["endpoints"] == [] and cut["num_endpoints"] == 1

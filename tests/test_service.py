@@ -93,6 +93,16 @@ def test_routing_errors_have_the_service_shape(client, method, url, status, word
         assert r.headers["allow"] == "POST"
 
 
+@pytest.mark.parametrize("path, words", [
+    ("London", "a path needs at least one hop"),  # was VALID: a path of no hop
+    ("born_in -> city_of", "a relation path goes with its topic entity, 'topic'"),
+    ("born_in -> city_of -> United Kingdom", "'born_in' is a relation, not an entity"),  # was "unknown entity"
+])
+def test_verify_refuses_a_lone_name_and_a_relation_path_without_topic(client, path, words):
+    r = client.post("/verify", json={"path": path})
+    assert r.status_code == 422 and words in r.json()["error"], r.text
+
+
 def test_body_sent_without_a_json_content_type_says_so(client):
     r = client.post("/ask", content=b'{"question": "x"}', headers={"Content-Type": "text/plain"})
     assert r.status_code == 422
@@ -121,7 +131,7 @@ def test_verify_grounded_and_relation_paths(client):
     r = client.post("/verify", json={"path": "born_in -> ~city_of", "topic": "Ada Lovelace"}).json()
     assert r["valid"] is False and r["failing_hop"] == 1 and r["reason"] == "wrong_direction"
     r = client.post("/verify", json={"path": "born_in -> city_of", "topic": "Ada Lovelace"}).json()
-    assert r["valid"] is True and r["endpoints"] == ["United Kingdom"]
+    assert r["valid"] is True and r["endpoints"] == ["United Kingdom"] and r["num_endpoints"] == 1
     r = client.post("/verify", json={"path": "->->"})
     assert r.status_code == 422 and "expected 'entity -> relation -> entity" in r.json()["error"]
 
@@ -133,6 +143,10 @@ def test_paths_and_limits(client):
     assert client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": 9}).status_code == 422
     assert client.get("/paths", params={"entity": "Nobody Anywhere"}).status_code == 422
     assert client.get("/paths").status_code == 422
+    whole = [p["path"] for p in client.get("/paths", params={"entity": "Joe Biden", "max_hops": 1}).json()["paths"]]
+    cut = client.get("/paths", params={"entity": "Joe Biden", "max_hops": 1, "limit": 2}).json()
+    assert [p["path"] for p in cut["paths"]] == whole[:2] and len(whole) > 2  # was the first 2 found
+    assert f"the first 2 of {len(whole)} paths" in cut["capped"][-1]
 
 
 def test_picture_is_svg_and_refuses_invalid_paths(client):
@@ -449,3 +463,5 @@ def test_verify_refuses_an_empty_path_and_names_mistyped_arrows(client):
     body = client.post("/verify", json={"path": "Ada Lovelace -> born_in -> London", "topic": "Ada Lovelace"}).json()
     assert not body["valid"] and "names relations only" in body["message"]
     assert client.post("/verify", json={"path": "born_in", "topic": "Ada Lovelace"}).json()["valid"]
+    body = client.post("/verify", json={"path": "born_in → city_of", "topic": "Ada Lovelace"}).json()
+    assert not body["valid"] and "separated by ' -> '" in body["message"]  # the relation form had no hint
