@@ -80,14 +80,11 @@ def paths_payload(graph, entity: str, max_hops: int, limit: int, endpoints: int 
 
     if graph.entity_id(entity) is None:
         raise unknown_entity(graph, entity)
-    # all paths up to the enumeration's own cap, then the first `limit` in order (cutting
-    # the enumeration at `limit` gave the first found, not the first in that order)
-    found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops,
-                                                                      max_paths=max(limit, 10_000)))
-    rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))
-    capped = list(found.capped) + ([f"the first {limit} of {len(rows)} paths, shortest first, then by name"]
-                                   if len(rows) > limit else [])
-    rows = rows[:limit]
+    # `limit` stops the enumeration itself (its cost on a hub entity or a store), so a cut
+    # list holds the paths found first, in this order: `capped` says where it stopped
+    found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops, max_paths=limit))
+    rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:limit]
+    capped = list(found.capped)
     return {"entity": entity, "capped": capped,
             "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:endpoints]}
                       for p, e in rows]}

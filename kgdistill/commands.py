@@ -450,7 +450,9 @@ def cmd_mcp(args) -> int:
     if not is_run:
         raise CLIError(f"{args.run}/config.json is not a run's configuration (a teacher/ directory?): give the run "
                        "directory, the one holding config.json, teacher/ and student/")
-    if args.graph and not args.graph.startswith(("oxigraph:", "sparql+")) and not Path(args.graph).exists():
+    from kgdistill.sparql import is_store_spec  # light: no torch
+
+    if args.graph and not is_store_spec(args.graph) and not Path(args.graph).exists():
         raise CLIError(f"-g {args.graph}: no such file")
     args.max_batch = 64
 

@@ -40,7 +40,7 @@ from kgdistill.configs import DEFAULT_BEAM, MAX_HOPS  # noqa: F401 (MAX_HOPS re-
 from kgdistill.errors import ArgumentTypeError, ConfigError, RunError, UnknownNameError, check_sequence_of
 from kgdistill.graph import GraphBackend
 from kgdistill.paths import GroundedPath, PathExecution, first_groundings_many, resolve_relation
-from kgdistill.serializer import SerializerConfig, make_prompt
+from kgdistill.serializer import SerializerConfig, make_prompt, topic_labels
 from kgdistill.verify import Failure, verify_id_paths
 
 logger = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class Reasoner:
                 topics = np.unique(ids[ids >= 0])
                 if topics.size:  # (as answer() builds its prompt and topics)
                     settled.append(qi)
-                    work.append((make_prompt(texts[qi], [best.key, best.mention, best.label], self.serializer),
+                    work.append((make_prompt(texts[qi], [best.label], self.serializer, [best.key, best.mention]),
                                  topics))
         decoded: list = []
         for s in range(0, len(work), self.batch_size):
@@ -356,10 +356,9 @@ class Reasoner:
                 ids = graph.entity_ids(q.topic_entities)
                 topics.append(np.unique(ids[ids >= 0]))
             live = [i for i, t in enumerate(topics) if t.size]
-            ids = sorted({int(x) for i in live for x in topics[i]})  # a topic named by its key (an IRI) is
-            label = dict(zip(ids, graph.entity_labels(ids)))  # masked by its label: the question says that
-            prompts = [make_prompt(chunk[i].text, [*chunk[i].topic_entities, *(label[int(x)] for x in topics[i]),
-                                                   *extra[i]], self.serializer) for i in live]
+            labels = topic_labels(graph, [chunk[i].topic_entities for i in live])  # a topic given by its key
+            prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, self.serializer, [*more, *extra[i]])
+                       for i, more in zip(live, labels)]
             decoded = self.decoder.decode(self.student, prompts, beam, self.max_hops,
                                           graph if self.constrained else None, [topics[i] for i in live],
                                           binding=self.binding, min_hops=self.min_hops)

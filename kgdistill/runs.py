@@ -476,7 +476,7 @@ class StudentSource:
 
     def predict(self, graph: GraphBackend, questions: Sequence[Question], top_k: int, progress: bool = True
                 ) -> list[dict]:
-        from kgdistill.serializer import make_prompt
+        from kgdistill.serializer import make_prompt, topic_labels
         from kgdistill.training import progress_steps
 
         reasoner = self.reasoner(top_k)
@@ -488,7 +488,9 @@ class StudentSource:
             chunk = questions[s:s + bs]
             topics = [np.unique(ids[ids >= 0]) for ids in (graph.entity_ids(q.topic_entities) for q in chunk)]
             live = [i for i, t in enumerate(topics) if t.size]
-            prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, reasoner.serializer) for i in live]
+            labels = topic_labels(graph, [chunk[i].topic_entities for i in live])
+            prompts = [make_prompt(chunk[i].text, chunk[i].topic_entities, reasoner.serializer, extra)
+                       for i, extra in zip(live, labels)]
             decoded = dict(zip(live, reasoner.decoder.decode(reasoner.student, prompts, top_k, reasoner.max_hops,
                                                              graph, [topics[i] for i in live],
                                                              binding=reasoner.binding,

@@ -91,12 +91,25 @@ class SerializerConfig:
         check_int(self, "max_hard_targets", 1, 1000)
 
 
-def make_prompt(question: str, topics: Sequence[str], config: SerializerConfig) -> str:
-    """The student's input for a question."""
+def make_prompt(question: str, topics: Sequence[str], config: SerializerConfig, also_mask: Sequence[str] = ()) -> str:
+    """The student's input for a question: ``topics`` masked in it (and ``also_mask``:
+    other names of the topic, such as its label where it is given by its key, or the
+    words that named a linked topic) and written into ``{topic}``."""
     from kgdistill.teacher_training import mask_topic
 
-    text = mask_topic(question, topics) if config.mask_topic else question
+    text = mask_topic(question, [*topics, *also_mask]) if config.mask_topic else question
     return config.template.format(question=text, topic=", ".join(topics))
+
+
+def topic_labels(graph, names_per_question: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Per question, the labels of its topic entities that are not among the names it
+    gives (a topic named by its key, an IRI, is mentioned by its label): what
+    :func:`make_prompt` masks besides the names, in training and in answering alike."""
+    names = sorted({n for ns in names_per_question for n in ns})
+    ids = graph.entity_ids(names) if names else []
+    known = [(n, int(i)) for n, i in zip(names, ids) if i >= 0]
+    label = dict(zip((n for n, _ in known), graph.entity_labels([i for _, i in known]) if known else []))
+    return [[label[n] for n in ns if n in label and label[n] not in ns] for ns in names_per_question]
 
 
 def retemper(probs: Sequence[float], temperature: float) -> list[float]:
@@ -196,8 +209,10 @@ def build_training_set(graph: GraphBackend, questions: Sequence[Question], teach
         raise ConfigError(f"none of the teacher dump's {len(by_id):,} question ids is one of these questions' ids "
                           f"(e.g. {next(iter(by_id))!r} against {questions[0].id!r}): a dump of other questions?")
     out = []
-    for q in tqdm(questions, desc="serializing", unit="q", disable=None if progress else True):
-        rec = TrainingRecord(q.id, make_prompt(q.text, q.topic_entities, config), q.topic_entities, q.answers)
+    labels = topic_labels(graph, [q.topic_entities for q in questions])
+    for q, extra in tqdm(zip(questions, labels), desc="serializing", unit="q", total=len(questions),
+                         disable=None if progress else True):
+        rec = TrainingRecord(q.id, make_prompt(q.text, q.topic_entities, config, extra), q.topic_entities, q.answers)
         if not hard_targets:
             rec.hard_source = "none"
         elif q.gold_path is not None:

@@ -428,9 +428,13 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
                 problems.append("body: not valid JSON (expected an object such as {\"question\": \"...\"})")
                 continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
-            if where == "body" and request.method == "POST" and not is_json(request.headers.get("content-type")):
-                problems.append("body: expected a JSON object sent with Content-Type: application/json "
-                                f"(got {request.headers.get('content-type') or 'no Content-Type'})")
+            sent = request.headers.get("content-type")
+            if (where == "body" and request.method == "POST" and not is_json(sent)
+                    and not (sent or "").split(";")[0].strip().lower().endswith("+json")):
+                said = ("body: expected a JSON object sent with Content-Type: application/json "
+                        f"(got {sent or 'no Content-Type'})")
+                if said not in problems:
+                    problems.append(said)
                 continue
             problems.append(f"{where}: {e.get('msg', 'invalid')}")
         return JSONResponse(status_code=422, content={"error": "; ".join(problems) or "invalid request",

@@ -4,7 +4,7 @@ from kgdistill.distill import DistillConfig
 
 from kgdistill.datasets import Question
 from kgdistill.paths import GroundedPath, RelationPath
-from kgdistill.serializer import (SerializerConfig, best_f1_paths, build_training_set, make_prompt,
+from kgdistill.serializer import (SerializerConfig, best_f1_paths, build_training_set, make_prompt, topic_labels,
                                   parse_serialized, relation_vocabulary, retemper, serialize_path)
 
 
@@ -40,3 +40,20 @@ def test_hard_targets(tiny):
     assert recs[0].hard_source == "best_f1" and len(recs[0].hard) == 2 and recs[0].soft == []
     assert recs[1].hard == ["<r:born_in><r:city_of><eop>"] and recs[1].hard_source == "gold"
     assert [s["prob"] for s in recs[1].soft] == pytest.approx([0.75, 0.25])
+
+
+def test_a_topic_given_by_its_key_is_masked_by_its_label_in_training_and_answering_alike():
+    """Review of 2026-12-07: the label was masked when answering only, and written into
+    {topic} twice; training and answering now build the same prompt."""
+    from kgdistill import load_graph
+    from tests.conftest import GRAPHS
+
+    kg = load_graph(str(GRAPHS / "world.ttl"))
+    key = "http://kgdistill.org/world/Joe_Biden"
+    assert topic_labels(kg, [[key], ["Joe Biden"], ["Nobody"]]) == [["Joe Biden"], [], []]
+    cfg = SerializerConfig(template="question: {question} topic: {topic} path:")
+    assert make_prompt("who is the spouse of Joe Biden", [key], cfg, ["Joe Biden"]) == \
+        f"question: who is the spouse of X topic: {key} path:"
+    q = Question("q", "who is the spouse of Joe Biden", [key], ["Jill Biden"])
+    rec = build_training_set(kg, [q], None, cfg, hops=1)[0]
+    assert rec.prompt == f"question: who is the spouse of X topic: {key} path:"

@@ -145,8 +145,8 @@ def test_paths_and_limits(client):
     assert client.get("/paths").status_code == 422
     whole = [p["path"] for p in client.get("/paths", params={"entity": "Joe Biden", "max_hops": 1}).json()["paths"]]
     cut = client.get("/paths", params={"entity": "Joe Biden", "max_hops": 1, "limit": 2}).json()
-    assert [p["path"] for p in cut["paths"]] == whole[:2] and len(whole) > 2  # was the first 2 found
-    assert f"the first 2 of {len(whole)} paths" in cut["capped"][-1]
+    assert len(cut["paths"]) == 2 < len(whole) and {p["path"] for p in cut["paths"]} <= set(whole)
+    assert "stopped at max_paths=2" in cut["capped"][-1]  # the cut is said (limit bounds the work too)
 
 
 def test_picture_is_svg_and_refuses_invalid_paths(client):
