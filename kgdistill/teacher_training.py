@@ -216,8 +216,15 @@ class Teacher:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def embed_questions(self, questions: Sequence[Question], progress: bool = False) -> QuestionEncoding:
-        texts = [mask_topic(q.text, q.topic_entities) for q in questions]
+    def embed_questions(self, questions: Sequence[Question], progress: bool = False,
+                        graph: GraphBackend | None = None) -> QuestionEncoding:
+        """Encode the questions, topics masked; with ``graph``, a topic named by its key
+        is masked by its label too (as the student's prompts are)."""
+        from kgdistill.serializer import topic_labels
+
+        extra = topic_labels(graph, [q.topic_entities for q in questions]) if graph is not None else None
+        texts = [mask_topic(q.text, [*q.topic_entities, *(extra[i] if extra else ())])
+                 for i, q in enumerate(questions)]
         unique = list(dict.fromkeys(texts))
         row_of = {t: i for i, t in enumerate(unique)}
         pooled = torch.from_numpy(self.encoder.encode(unique, progress=progress))
@@ -240,7 +247,7 @@ class Teacher:
         binding = self.bind(graph)
         self.model.eval()
         top_k = top_k or self.config.top_k_paths
-        emb = self.embed_questions(questions, progress)
+        emb = self.embed_questions(questions, progress, graph)
         examples, _ = resolve_examples(graph, questions)
         by_index = {ex.index: ex for ex in examples}
         limits = EnumerationLimits(max_hops=self.hops)
@@ -518,8 +525,8 @@ def train_teacher(graph: GraphBackend, train: Sequence[Question], valid: Sequenc
     encoder = encoder or SentenceEncoder()
     teacher = Teacher.create(graph, config, hops, exact_hops, encoder)
     t_embed = time.perf_counter()
-    train_emb = teacher.embed_questions(train, progress)
-    teacher.embed_questions(valid, progress)  # warm the cache before timing training
+    train_emb = teacher.embed_questions(train, progress, graph)
+    teacher.embed_questions(valid, progress, graph)  # warm the cache before timing training
     t_embed = time.perf_counter() - t_embed
     examples, skipped = resolve_examples(graph, train)
     examples = [ex for ex in examples if ex.answers.size]

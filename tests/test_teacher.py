@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from kgdistill.datasets import load_questions
+from kgdistill.datasets import Question, load_questions
 from kgdistill.readers import load_graph
 from kgdistill.training import TrainArgs
 from kgdistill.teacher import (RelationalWalk, TeacherConfig, normalise_log_probs,
@@ -128,3 +128,20 @@ def test_teacher_prefers_the_gold_path_over_one_that_reaches_the_same_answers(wo
     top = [p.paths[0]["path"] if p.paths else None for p in preds]
     accuracy = sum(a == b for a, b in zip(top, gold)) / len(gold)
     assert len(gold) >= 50 and accuracy >= 0.98, [(g, t) for g, t in zip(gold, top) if g != t]
+
+
+def test_the_teacher_masks_a_key_named_topic_by_its_label(world_teacher, monkeypatch):
+    """The student's prompts mask the label of a topic given by its key (an IRI); the
+    teacher's question encoding now does the same (it left the name in the question)."""
+    kg, _, teacher = world_teacher
+    seen = []
+    real = teacher.encoder.encode
+
+    def spy(texts, progress=False):
+        seen.extend(texts)
+        return real(texts, progress=progress)
+
+    monkeypatch.setattr(teacher.encoder, "encode", spy)
+    q = Question("q", "who is the spouse of Joe Biden", ["http://kgdistill.org/world/Joe_Biden"], ["Jill Biden"])
+    teacher.embed_questions([q], graph=kg)
+    assert seen == ["who is the spouse of X"]
