@@ -19,6 +19,8 @@ printed there.
 import sys
 from typing import Any
 
+from pydantic import StrictInt  # true or 2.0 for a number is refused, not read as 1 or 2
+
 from kgdistill.api import PathSyntaxError, answer_payload, paths_payload, unknown_entity, verify_payload
 from kgdistill.errors import KGDistillError
 
@@ -109,10 +111,11 @@ def build_server(reasoner, name: str = "kgdistill"):
                              "path's probability and whether the path verifies in the graph. Without 'topic' the "
                              "question's topic entity is found in the text (the chosen entity and alternatives "
                              "are returned under 'linking').")
-    def ask(question: str, topic: str | None = None, max_answers: int = 5) -> dict[str, Any]:
+    def ask(question: str, topic: str | None = None, max_answers: StrictInt = 5) -> dict[str, Any]:
         question = _check_text(question, "question")
         if not 1 <= int(max_answers) <= 50:
             raise ToolError("max_answers must be between 1 and 50")
+        topic = topic if topic is None or topic.strip() else None  # blank: none, found in the question
         try:
             if topic:
                 topic = _check_text(topic, "topic")
@@ -130,7 +133,7 @@ def build_server(reasoner, name: str = "kgdistill"):
                  "suggestions.")
     def verify(path: str, topic: str | None = None) -> dict[str, Any]:
         path = _check_text(path, "path")
-        topic = _check_text(topic, "topic") if topic else None
+        topic = _check_text(topic, "topic") if topic and topic.strip() else None  # blank: a grounded path
         try:
             return verify_payload(_graph(), path, topic, max_groundings=5, max_endpoints=50)
         except KGDistillError as exc:
@@ -138,7 +141,7 @@ def build_server(reasoner, name: str = "kgdistill"):
 
     @server.tool(structured_output=True, description="List the relation paths (up to max_hops, at most 3) that "
                  "leave an entity of the knowledge graph, with how many entities each reaches and a few of them.")
-    def paths(entity: str, max_hops: int = 2, limit: int = 100) -> dict[str, Any]:
+    def paths(entity: str, max_hops: StrictInt = 2, limit: StrictInt = 100) -> dict[str, Any]:
         entity = _check_text(entity, "entity")
         if not 1 <= int(max_hops) <= 3:
             raise ToolError("max_hops must be 1, 2 or 3")

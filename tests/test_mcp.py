@@ -48,3 +48,24 @@ def test_mcp_tools_answer_verify_and_list_paths(world_run):
     assert verify_rel.structured_content["endpoints"] == ["United Kingdom"]
     assert bad_path.is_error and "expected 'entity -> relation -> entity" in bad_path.content[0].text
     assert {p["path"] for p in paths.structured_content["paths"]} >= {"born_in", "died_in"}
+
+
+def test_tool_numbers_are_strict_and_a_blank_topic_is_no_topic(world_run):
+    """`true` and 2.0 were read as 1 and 2; an empty topic was ignored and a blank one
+    refused (audit of 2026-12-07)."""
+    from kgdistill.mcp_server import build_server
+    from kgdistill.reasoner import Reasoner
+
+    server = build_server(Reasoner.from_run(world_run))
+
+    def call(name, args):
+        return asyncio.run(server.call_tool(name, args))
+
+    for bad in (True, 2.0):
+        with pytest.raises(Exception, match="Input should be a valid integer"):
+            call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": bad})
+        with pytest.raises(Exception, match="Input should be a valid integer"):
+            call("paths", {"entity": "Ada Lovelace", "max_hops": bad})
+    for blank in ("", "   "):
+        out = call("ask", {"question": "Where was Ada Lovelace born?", "topic": blank})
+        assert "London" in str(out)  # linked from the question, as without a topic
