@@ -74,9 +74,11 @@ class BodyLimit:
         await self.app(scope, replaying(messages, receive), send)
 
 
-def is_json(content_type: Optional[str]) -> bool:
-    """A JSON content type (FastAPI refuses a body without one: ``strict_content_type``)."""
-    return content_type is not None and content_type.split(";")[0].strip().lower() == "application/json"
+def is_json(content_type: Optional[str], suffixed: bool = False) -> bool:
+    """A JSON content type (FastAPI refuses a body without one: ``strict_content_type``);
+    with ``suffixed``, also ``application/*+json`` (which FastAPI reads as JSON too)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (suffixed and media.startswith("application/") and media.endswith("+json"))
 
 
 class AskLane:

@@ -429,8 +429,7 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
                 continue
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
             sent = request.headers.get("content-type")
-            if (where == "body" and request.method == "POST" and not is_json(sent)
-                    and not (sent or "").split(";")[0].strip().lower().endswith("+json")):
+            if where == "body" and request.method == "POST" and not is_json(sent, suffixed=True):
                 said = ("body: expected a JSON object sent with Content-Type: application/json "
                         f"(got {sent or 'no Content-Type'})")
                 if said not in problems:

@@ -465,3 +465,9 @@ def test_verify_refuses_an_empty_path_and_names_mistyped_arrows(client):
     assert client.post("/verify", json={"path": "born_in", "topic": "Ada Lovelace"}).json()["valid"]
     body = client.post("/verify", json={"path": "born_in → city_of", "topic": "Ada Lovelace"}).json()
     assert not body["valid"] and "separated by ' -> '" in body["message"]  # the relation form had no hint
+
+
+def test_a_suffixed_json_content_type_is_not_blamed(client):
+    # application/ld+json is JSON to FastAPI: an array body is wrong for its shape, not its type
+    r = client.post("/ask", content=b"[1, 2]", headers={"Content-Type": "application/ld+json"})
+    assert r.status_code == 422 and "Content-Type" not in r.json()["error"], r.text
