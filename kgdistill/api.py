@@ -80,9 +80,10 @@ def paths_payload(graph, entity: str, max_hops: int, limit: int, endpoints: int 
 
     if graph.entity_id(entity) is None:
         raise unknown_entity(graph, entity)
-    # `limit` stops the enumeration itself (its cost on a hub entity or a store), so a cut
-    # list holds the paths found first, in this order: `capped` says where it stopped
-    found = enumerate_relation_paths(graph, entity, EnumerationLimits(max_hops=max_hops, max_paths=limit))
+    # `limit` stops the enumeration itself (its cost on a hub entity or a store); it runs
+    # level by level, so a cut list holds the shortest paths, and `capped` says where it stopped
+    limits = EnumerationLimits(max_hops=max_hops, max_paths=limit, shortest_first=True)
+    found = enumerate_relation_paths(graph, entity, limits)
     rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:limit]
     capped = list(found.capped)
     return {"entity": entity, "capped": capped,

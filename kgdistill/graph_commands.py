@@ -48,7 +48,7 @@ def cmd_paths(args) -> int:
 
     kg = _load_graph(args)
     limits = EnumerationLimits(max_hops=args.max_hops, max_paths=args.max_paths,
-                               max_frontier_edges=args.max_frontier_edges)
+                               max_frontier_edges=args.max_frontier_edges, shortest_first=True)
     start = time.perf_counter()
     result = enumerate_relation_paths(kg, args.entity, limits)
     elapsed = time.perf_counter() - start

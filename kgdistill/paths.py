@@ -22,6 +22,7 @@ grounded only when its first part is one of the ``start_entities`` it is given.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Collection, Iterable, NamedTuple, Sequence
 
@@ -422,11 +423,15 @@ class EnumerationLimits:
         max_paths: stop after this many relation paths.
         max_frontier_edges: a frontier whose entities have more edges than this in
             total is not expanded further (its path is still returned).
+        shortest_first: enumerate level by level (every 1-hop path before any 2-hop
+            one), so that a list cut by ``max_paths`` keeps the shortest paths; the
+            default walks depth first (each path followed by its extensions).
     """
 
     max_hops: int = 3
     max_paths: int = 10_000
     max_frontier_edges: int = 500_000
+    shortest_first: bool = False
 
     def __post_init__(self) -> None:
         if self.max_hops < 1:
@@ -479,10 +484,10 @@ def enumerate_relation_paths(graph: GraphBackend, start: str | int,
             labels[d] = Relation(graph.relation_label(d // 2), bool(d % 2))
         return labels[d]
 
-    # Depth-first with an explicit stack: (prefix relations, frontier ids).
-    stack: list[tuple[tuple[Relation, ...], np.ndarray]] = [((), np.array([sid], dtype=np.int64))]
+    # An explicit stack (depth first) or queue (level by level): (prefix relations, frontier ids).
+    stack: deque[tuple[tuple[Relation, ...], np.ndarray]] = deque([((), np.array([sid], dtype=np.int64))])
     while stack:
-        prefix, frontier = stack.pop()
+        prefix, frontier = stack.popleft() if limits.shortest_first else stack.pop()
         _, drels, dst = graph.edges(frontier)
         if drels.size > limits.max_frontier_edges:
             result.capped.append(f"not expanded after '{RelationPath(prefix)}': {drels.size} edges "
@@ -504,5 +509,5 @@ def enumerate_relation_paths(graph: GraphBackend, start: str | int,
             result.paths[rel_path] = ends
             if len(rel_path) < limits.max_hops:
                 children.append((rel_path.relations, ends))
-        stack.extend(reversed(children))
+        stack.extend(children if limits.shortest_first else reversed(children))
     return result

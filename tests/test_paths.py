@@ -86,6 +86,21 @@ def test_enumeration_caps_on_hubs():
     assert full.paths[RelationPath.parse("r -> s")].size == 7 and not full.capped
 
 
+def test_a_cut_enumeration_can_keep_the_shortest_paths():
+    # depth first, a list cut at 8 holds two 3-hop paths although 2-hop 'b -> ~b' and
+    # 'b -> d' exist; level by level (what /paths and `kgdistill paths` use) it holds those
+    kg = KnowledgeGraph.from_triples([("s", "a", "x"), ("s", "b", "y"), ("s", "c", "z"),
+                                      ("x", "d", "u"), ("x", "e", "v"), ("y", "d", "w")])
+    head = ["a", "b", "c", "a -> ~a", "a -> d", "a -> e"]
+    deep = enumerate_relation_paths(kg, "s", EnumerationLimits(max_hops=3, max_paths=8))
+    assert [str(p) for p in deep.paths] == head + ["a -> ~a -> a", "a -> ~a -> b"]
+    short = enumerate_relation_paths(kg, "s", EnumerationLimits(max_hops=3, max_paths=8, shortest_first=True))
+    assert [str(p) for p in short.paths] == head + ["b -> ~b", "b -> d"] and "max_paths=8" in short.capped[-1]
+    whole = enumerate_relation_paths(kg, "s", EnumerationLimits(max_hops=3, shortest_first=True))
+    full = enumerate_relation_paths(kg, "s", EnumerationLimits(max_hops=3))
+    assert {p: set(e.tolist()) for p, e in whole.paths.items()} == {p: set(e.tolist()) for p, e in full.paths.items()}
+
+
 def test_metaqa_enumeration(metaqa_kg):
     got = enumerate_relation_paths(metaqa_kg, "Kismet", EnumerationLimits(max_hops=2))
     assert got.endpoints(RelationPath.parse("directed_by")) == ["William Dieterle"]

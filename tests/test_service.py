@@ -147,6 +147,10 @@ def test_paths_and_limits(client):
     cut = client.get("/paths", params={"entity": "Joe Biden", "max_hops": 1, "limit": 2}).json()
     assert len(cut["paths"]) == 2 < len(whole) and {p["path"] for p in cut["paths"]} <= set(whole)
     assert "stopped at max_paths=2" in cut["capped"][-1]  # the cut is said (limit bounds the work too)
+    # a cut keeps the shortest paths: as many as there are 1- and 2-hop paths gives those
+    two = [p["path"] for p in client.get("/paths", params={"entity": "Joe Biden", "max_hops": 2}).json()["paths"]]
+    three = client.get("/paths", params={"entity": "Joe Biden", "max_hops": 3, "limit": len(two)}).json()
+    assert [p["path"] for p in three["paths"]] == two and three["capped"]
 
 
 def test_picture_is_svg_and_refuses_invalid_paths(client):
