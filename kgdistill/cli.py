@@ -572,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "device", None) == "cuda":  # said now, not after minutes of loading or a started server
+            from kgdistill.training import resolve_device
+            resolve_device("cuda")
         return args.func(args)
     except KGDistillError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -16,6 +16,7 @@ printed there.
 """
 
 
+import json
 import sys
 from typing import Any
 
@@ -47,6 +48,48 @@ def _server_class():
     except ImportError:  # mcp 1.x
         from mcp.server.fastmcp import FastMCP
         return FastMCP
+
+
+_JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "null": type(None),
+               "object": dict, "array": list}
+
+
+def check_arguments(tool: str, arguments: dict, schema: dict, error=ValueError) -> None:
+    """Refuse what the SDK lets through or words for programmers: an unknown argument
+    (it is ignored, so a misspelt ``topc`` silently meant no topic), a missing one, and
+    a value of the wrong JSON type (said in pydantic's words), against the tool's
+    input schema."""
+    props = schema.get("properties", {})
+    unknown = [k for k in arguments if k not in props]
+    if unknown:
+        raise error(f"{tool} has no argument {', '.join(map(repr, unknown))}; its arguments are "
+                    f"{', '.join(props)}")
+    missing = [k for k in schema.get("required", []) if k not in arguments]
+    if missing:
+        raise error(f"{tool} needs {', '.join(map(repr, missing))}")
+    for key, value in arguments.items():
+        prop = props[key]
+        allowed = [prop["type"]] if "type" in prop else [t.get("type") for t in prop.get("anyOf", [])]
+        if None in allowed:  # a schema this check does not read: the SDK validates it
+            continue
+        if not any(isinstance(value, _JSON_TYPES.get(t, object))
+                   and not (t in ("integer", "number") and isinstance(value, bool)) for t in allowed):
+            words = {"string": "a string", "integer": "a whole number", "null": "null", "number": "a number"}
+            raise error(f"{key} must be {' or '.join(words.get(t, t) for t in allowed)}, "
+                        f"got {json.dumps(value)[:60]}")
+
+
+def _checked(server_class, error):
+    """``server_class`` whose tool calls are checked by :func:`check_arguments` first."""
+
+    class CheckedServer(server_class):
+        async def call_tool(self, name, arguments, *args, **kwargs):
+            tool = self._tool_manager.get_tool(name)
+            if tool is not None:
+                check_arguments(name, arguments or {}, tool.parameters, error)
+            return await super().call_tool(name, arguments, *args, **kwargs)
+
+    return CheckedServer
 
 
 class Loader:
@@ -94,7 +137,7 @@ def build_server(reasoner, name: str = "kgdistill"):
     def _graph():  # the graph of the (possibly still loading) reasoner
         return _reasoner().graph
 
-    server = _server_class()(
+    server = _checked(_server_class(), ToolError)(
         name, instructions="Answers questions over a knowledge graph with reasoning paths that are checked "
                            "hop by hop against the graph. Prefer 'ask'; use 'verify' to check a path you "
                            "were given and 'paths' to see which relations leave an entity.")

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from kgdistill.cli import main
 from tests.conftest import DATA, GRAPHS, need
@@ -98,3 +99,16 @@ def test_parameters_are_range_checked(argv, capsys):
     made a teacher epoch on the example graph take 151 s)."""
     assert main(argv) == 2
     assert "expected" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is here")
+@pytest.mark.parametrize("argv", [
+    ["serve", "--run", "no-such-run"], ["mcp", "--run", "no-such-run"], ["query", "--run", "no-such-run", "q"],
+    ["evaluate", "--run", "no-such-run", "--questions", "q.jsonl", "--out", "no-such-out"],
+    ["train", "--resume", "no-such-run"],
+])
+def test_cuda_without_a_gpu_is_said_before_anything_loads(argv, capsys):
+    """`serve --device cuda` loaded the run (minutes for a large student) and only then
+    said there was no GPU (audit of 2026-12-07)."""
+    assert main(argv + ["--device", "cuda"]) == 2
+    assert "torch sees no CUDA GPU" in capsys.readouterr().err

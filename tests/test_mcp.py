@@ -25,7 +25,7 @@ def _call(run, calls):
 
 
 def test_mcp_tools_answer_verify_and_list_paths(world_run):
-    tools, (ask, ask_topic, bad_topic, verify_bad, verify_rel, bad_path, paths) = _call(world_run, [
+    tools, (ask, ask_topic, bad_topic, verify_bad, verify_rel, bad_path, paths, misspelt) = _call(world_run, [
         ("ask", {"question": "Where was Ada Lovelace born?"}),
         ("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": 1}),
         ("ask", {"question": "Where was X born?", "topic": "Ada Lovelase"}),
@@ -33,6 +33,7 @@ def test_mcp_tools_answer_verify_and_list_paths(world_run):
         ("verify", {"path": "born_in -> city_of", "topic": "Ada Lovelace"}),
         ("verify", {"path": "->->"}),
         ("paths", {"entity": "Ada Lovelace", "max_hops": 1}),
+        ("ask", {"question": "Where was X born?", "topc": "Ada Lovelace"}),
     ])
     assert {t.name for t in tools.tools} == {"ask", "verify", "paths"}
     assert not ask.is_error
@@ -48,6 +49,7 @@ def test_mcp_tools_answer_verify_and_list_paths(world_run):
     assert verify_rel.structured_content["endpoints"] == ["United Kingdom"]
     assert bad_path.is_error and "expected 'entity -> relation -> entity" in bad_path.content[0].text
     assert {p["path"] for p in paths.structured_content["paths"]} >= {"born_in", "died_in"}
+    assert misspelt.is_error and "ask has no argument 'topc'" in misspelt.content[0].text
 
 
 def test_tool_numbers_are_strict_and_a_blank_topic_is_no_topic(world_run):
@@ -61,11 +63,35 @@ def test_tool_numbers_are_strict_and_a_blank_topic_is_no_topic(world_run):
     def call(name, args):
         return asyncio.run(server.call_tool(name, args))
 
-    for bad in (True, 2.0):
-        with pytest.raises(Exception, match="Input should be a valid integer"):
+    for bad, said in ((True, "true"), (2.0, "2.0")):
+        with pytest.raises(Exception, match=f"max_answers must be a whole number, got {said}"):
             call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": bad})
-        with pytest.raises(Exception, match="Input should be a valid integer"):
+        with pytest.raises(Exception, match=f"max_hops must be a whole number, got {said}"):
             call("paths", {"entity": "Ada Lovelace", "max_hops": bad})
     for blank in ("", "   "):
         out = call("ask", {"question": "Where was Ada Lovelace born?", "topic": blank})
         assert "London" in str(out)  # linked from the question, as without a topic
+
+
+def test_unknown_missing_and_mistyped_tool_arguments_are_refused(world_run):
+    """A misspelt argument was ignored (`topc` meant no topic, answered from the linked
+    entity); a missing or mistyped one was refused in pydantic's words (audit of
+    2026-12-07)."""
+    from kgdistill.mcp_server import build_server
+    from kgdistill.reasoner import Reasoner
+
+    server = build_server(Reasoner.from_run(world_run))
+
+    def call(name, args):
+        return asyncio.run(server.call_tool(name, args))
+
+    with pytest.raises(Exception, match="ask has no argument 'topc'; its arguments are question, topic, max_answers"):
+        call("ask", {"question": "Where was X born?", "topc": "Ada Lovelace"})
+    with pytest.raises(Exception, match="verify needs 'path'"):
+        call("verify", {"topic": "Ada Lovelace"})
+    with pytest.raises(Exception, match="topic must be a string or null, got 5"):
+        call("ask", {"question": "Where was X born?", "topic": 5})
+    with pytest.raises(Exception, match=r"entity must be a string, got \["):
+        call("paths", {"entity": ["Ada Lovelace"]})
+    assert "London" in str(call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": 2}))
+    assert "born_in" in str(call("paths", {"entity": "Ada Lovelace", "max_hops": 1, "limit": 5}))
