@@ -162,8 +162,10 @@ def _add_hops_args(p: argparse.ArgumentParser, default: str) -> None:
                         "questions all that far, else 1 to --max-hops)")
 
 
-def _add_device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=DEVICES, default="cpu", help="where to train (auto: CUDA if available)")
+def _add_device_args(p: argparse.ArgumentParser, resumable: bool = False) -> None:
+    p.add_argument("--device", choices=DEVICES, default=None if resumable else "cpu",
+                   help="where to train (default: cpu; auto: CUDA if available)"
+                        + ("; with --resume it replaces the saved device" if resumable else ""))
     p.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
                    help="bf16 autocasts matrix products (CPUs with AVX512-BF16, GPUs); auto (default): bf16 for a "
                         "pretrained student where the hardware computes bf16, else fp32")
@@ -211,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_args(p)
     p.add_argument("entity", help="start entity (key or label)")
     p.add_argument("--max-hops", type=HOPS, default=2, help="longest path (default 2)")
-    p.add_argument("--max-paths", type=POSITIVE, default=10_000, help="stop after this many paths")
+    p.add_argument("--max-paths", type=POSITIVE, default=10_000, help="stop after this many paths (the shortest are kept)")
     p.add_argument("--max-frontier-edges", type=POSITIVE, default=500_000,
                    help="do not expand a frontier with more edges than this")
     p.add_argument("--show-endpoints", type=NON_NEGATIVE, default=3, help="endpoints shown per path")
@@ -418,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "--base-model by --adaptation: " + ", ".join(f"{k} {v:g}" for k, v in PRETRAINED_LR.items())
                         + ")")
     _add_student_args(p)
-    _add_device_args(p)
+    _add_device_args(p, resumable=True)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -573,8 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if getattr(args, "device", None) == "cuda":  # said now, not after minutes of loading or a started server
-            from kgdistill.training import resolve_device
-            resolve_device("cuda")
+            __import__("kgdistill.training").training.resolve_device("cuda")
         return args.func(args)
     except KGDistillError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -251,6 +251,7 @@ def _run_config_from_args(args):
     from kgdistill.teacher_training import TEACHER_TRAINING
 
     exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
+    args.device = args.device or "cpu"
     student = _student_config(args)
     device = {"device": args.device, "precision": auto_precision(args.precision, bool(student.base_model), args.device)}
     box = args.max_minutes or 0.0
@@ -293,6 +294,14 @@ def cmd_train(args) -> int:
         if args.keep_both:  # what is saved, not how the models train: may be asked for on resume
             config = dataclasses.replace(config, student_training=dataclasses.replace(
                 config.student_training, keep_both=True))
+        if args.device:  # where the models train, not how: a CPU run may go on on a GPU
+            config = dataclasses.replace(
+                config, teacher_training=dataclasses.replace(config.teacher_training, device=args.device),
+                student_training=dataclasses.replace(config.student_training, device=args.device))
+        from kgdistill.training import resolve_device
+
+        for device in {config.teacher_training.device, config.student_training.device}:
+            resolve_device(device)  # a saved 'cuda' on a machine without one: said before anything loads
         out = args.resume
     else:
         if args.dataset:

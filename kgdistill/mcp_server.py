@@ -16,7 +16,6 @@ printed there.
 """
 
 
-import json
 import sys
 from typing import Any
 
@@ -52,41 +51,50 @@ def _server_class():
 
 _JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "null": type(None),
                "object": dict, "array": list}
+_JSON_WORDS = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "null": "null", "object": "an object", "array": "a list"}
 
 
 def check_arguments(tool: str, arguments: dict, schema: dict, error=ValueError) -> None:
-    """Refuse what the SDK lets through or words for programmers: an unknown argument
-    (it is ignored, so a misspelt ``topc`` silently meant no topic), a missing one, and
-    a value of the wrong JSON type (said in pydantic's words), against the tool's
-    input schema."""
+    """Refuse, in words that name the argument, what the MCP SDK ignores (an unknown
+    argument: a misspelt ``topc`` silently meant no topic) or refuses in pydantic's
+    words (a missing argument, a value of the wrong JSON type), checked against the
+    tool's input schema. Schema forms this does not read ($ref, no type) are left to
+    the SDK, and so is a string for a list or object (the SDK parses it as JSON)."""
+    from kgdistill.readers import json_type
+
     props = schema.get("properties", {})
     unknown = [k for k in arguments if k not in props]
     if unknown:
-        raise error(f"{tool} has no argument {', '.join(map(repr, unknown))}; its arguments are "
-                    f"{', '.join(props)}")
+        takes = f"its arguments are {', '.join(props)}" if props else "it takes no arguments"
+        raise error(f"{tool} has no argument {', '.join(map(repr, unknown))}; {takes}")
     missing = [k for k in schema.get("required", []) if k not in arguments]
     if missing:
         raise error(f"{tool} needs {', '.join(map(repr, missing))}")
     for key, value in arguments.items():
         prop = props[key]
-        allowed = [prop["type"]] if "type" in prop else [t.get("type") for t in prop.get("anyOf", [])]
-        if None in allowed:  # a schema this check does not read: the SDK validates it
+        kind = prop.get("type")
+        allowed = kind if isinstance(kind, list) else [kind] if kind else [t.get("type") for t in prop.get("anyOf", [])]
+        if not allowed or None in allowed or any(not isinstance(t, str) for t in allowed):
+            continue
+        if isinstance(value, str) and {"array", "object"} & set(allowed):
             continue
         if not any(isinstance(value, _JSON_TYPES.get(t, object))
                    and not (t in ("integer", "number") and isinstance(value, bool)) for t in allowed):
-            words = {"string": "a string", "integer": "a whole number", "null": "null", "number": "a number"}
-            raise error(f"{key} must be {' or '.join(words.get(t, t) for t in allowed)}, "
-                        f"got {json.dumps(value)[:60]}")
+            raise error(f"{key} must be {' or '.join(_JSON_WORDS.get(t, t) for t in allowed)}, "
+                        f"got {json_type(value)}")
 
 
 def _checked(server_class, error):
-    """``server_class`` whose tool calls are checked by :func:`check_arguments` first."""
+    """``server_class`` whose tool calls are checked by :func:`check_arguments` first
+    (its tool manager's ``get_tool(name).parameters``, in mcp 1.x and 2.x)."""
 
     class CheckedServer(server_class):
         async def call_tool(self, name, arguments, *args, **kwargs):
+            arguments = arguments or {}
             tool = self._tool_manager.get_tool(name)
             if tool is not None:
-                check_arguments(name, arguments or {}, tool.parameters, error)
+                check_arguments(name, arguments, tool.parameters, error)
             return await super().call_tool(name, arguments, *args, **kwargs)
 
     return CheckedServer

@@ -447,7 +447,8 @@ class PathEnumeration:
     Attributes:
         start: the start entity's id.
         paths: relation path -> sorted unique endpoint ids, in discovery order
-            (shorter paths first within each branch).
+            (shorter paths first within each branch; level by level with
+            ``shortest_first``).
         capped: human-readable notes on every cap that was hit (empty if none).
     """
 
@@ -485,9 +486,9 @@ def enumerate_relation_paths(graph: GraphBackend, start: str | int,
         return labels[d]
 
     # An explicit stack (depth first) or queue (level by level): (prefix relations, frontier ids).
-    stack: deque[tuple[tuple[Relation, ...], np.ndarray]] = deque([((), np.array([sid], dtype=np.int64))])
-    while stack:
-        prefix, frontier = stack.popleft() if limits.shortest_first else stack.pop()
+    pending: deque[tuple[tuple[Relation, ...], np.ndarray]] = deque([((), np.array([sid], dtype=np.int64))])
+    while pending:
+        prefix, frontier = pending.popleft() if limits.shortest_first else pending.pop()
         _, drels, dst = graph.edges(frontier)
         if drels.size > limits.max_frontier_edges:
             result.capped.append(f"not expanded after '{RelationPath(prefix)}': {drels.size} edges "
@@ -509,5 +510,5 @@ def enumerate_relation_paths(graph: GraphBackend, start: str | int,
             result.paths[rel_path] = ends
             if len(rel_path) < limits.max_hops:
                 children.append((rel_path.relations, ends))
-        stack.extend(children if limits.shortest_first else reversed(children))
+        pending.extend(children if limits.shortest_first else reversed(children))
     return result

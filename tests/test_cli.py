@@ -50,6 +50,10 @@ def test_stats_paths_questions(capsys):
     assert json.loads(capsys.readouterr().out)["triples"] == 406
     assert main(["paths", "-g", WORLD, "Joe Biden", "--max-hops", "2"]) == 0
     assert "born_in -> city_of" in capsys.readouterr().out
+    assert main(["paths", "-g", WORLD, "Joe Biden", "--max-hops", "2", "--json"]) == 0
+    two = [p["path"] for p in json.loads(capsys.readouterr().out)["paths"]]
+    assert main(["paths", "-g", WORLD, "Joe Biden", "--max-hops", "3", "--max-paths", str(len(two)), "--json"]) == 0
+    assert sorted(p["path"] for p in json.loads(capsys.readouterr().out)["paths"]) == sorted(two)  # shortest kept
     assert main(["questions", str(GRAPHS / "world_questions.jsonl"), "-g", WORLD, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["coverage"]["reachable_share"] == 1.0
@@ -112,3 +116,23 @@ def test_cuda_without_a_gpu_is_said_before_anything_loads(argv, capsys):
     said there was no GPU (audit of 2026-12-07)."""
     assert main(argv + ["--device", "cuda"]) == 2
     assert "torch sees no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is here")
+def test_resume_checks_the_saved_device_first_and_device_replaces_it(tmp_path, capsys):
+    """A run saved with device cuda, resumed on a machine without a GPU, failed only
+    after loading its graph; `--device` on resume was silently ignored (review of
+    2026-12-07)."""
+    import dataclasses
+
+    from kgdistill.runs import RunConfig
+
+    c = RunConfig(graph=str(tmp_path / "missing-kb.txt"), train=str(tmp_path / "t.jsonl"))
+    c = dataclasses.replace(c, teacher_training=dataclasses.replace(c.teacher_training, device="cuda"),
+                            student_training=dataclasses.replace(c.student_training, device="cuda"))
+    (tmp_path / "config.json").write_text(json.dumps(c.to_dict()), encoding="utf-8")
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "torch sees no CUDA GPU" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--device", "cpu"]) == 2  # on, on the CPU: the graph is missing
+    err = capsys.readouterr().err
+    assert "CUDA" not in err and "missing-kb.txt" in err

@@ -63,7 +63,7 @@ def test_tool_numbers_are_strict_and_a_blank_topic_is_no_topic(world_run):
     def call(name, args):
         return asyncio.run(server.call_tool(name, args))
 
-    for bad, said in ((True, "true"), (2.0, "2.0")):
+    for bad, said in ((True, "boolean true"), (2.0, "number 2.0")):
         with pytest.raises(Exception, match=f"max_answers must be a whole number, got {said}"):
             call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": bad})
         with pytest.raises(Exception, match=f"max_hops must be a whole number, got {said}"):
@@ -89,9 +89,30 @@ def test_unknown_missing_and_mistyped_tool_arguments_are_refused(world_run):
         call("ask", {"question": "Where was X born?", "topc": "Ada Lovelace"})
     with pytest.raises(Exception, match="verify needs 'path'"):
         call("verify", {"topic": "Ada Lovelace"})
-    with pytest.raises(Exception, match="topic must be a string or null, got 5"):
+    with pytest.raises(Exception, match="topic must be a string or null, got number 5"):
         call("ask", {"question": "Where was X born?", "topic": 5})
-    with pytest.raises(Exception, match=r"entity must be a string, got \["):
+    with pytest.raises(Exception, match=r"entity must be a string, got list \["):
         call("paths", {"entity": ["Ada Lovelace"]})
     assert "London" in str(call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": 2}))
     assert "born_in" in str(call("paths", {"entity": "Ada Lovelace", "max_hops": 1, "limit": 5}))
+
+
+def test_argument_check_leaves_unread_schema_forms_to_the_sdk():
+    """Review of the check above: a schema without a type ($ref, Any) refused every
+    value, and a list of types crashed it."""
+    from kgdistill.mcp_server import check_arguments
+
+    schema = {"properties": {"any": {}, "ref": {"$ref": "#/$defs/Colour"}, "both": {"type": ["string", "null"]},
+                             "names": {"anyOf": [{"type": "array"}, {"type": "null"}]},
+                             "flag": {"type": "boolean"}, "n": {"type": "integer"}}, "required": []}
+    check_arguments("t", {"any": 1, "ref": "red", "both": None, "names": '["a"]', "flag": False, "n": 3}, schema)
+    with pytest.raises(ValueError, match="both must be a string or null, got number 1"):
+        check_arguments("t", {"both": 1}, schema)
+    with pytest.raises(ValueError, match="flag must be true or false, got number 1"):
+        check_arguments("t", {"flag": 1}, schema)
+    with pytest.raises(ValueError, match="names must be a list or null, got number 7"):
+        check_arguments("t", {"names": 7}, schema)
+    with pytest.raises(ValueError, match="n must be a whole number, got string "):
+        check_arguments("t", {"n": "3"}, schema)
+    with pytest.raises(ValueError, match="t has no argument 'x'; it takes no arguments"):
+        check_arguments("t", {"x": 1}, {"properties": {}})
