@@ -234,8 +234,8 @@ def _from_version_1(d: dict) -> dict:
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
-        if k == "inferred" or (k in ("max_minutes", "keep_both") and prefix.endswith("training.")):
-            continue  # a time box, and what is saved besides the student, may change when a run is resumed
+        if k == "inferred" or (k in ("max_minutes", "keep_both", "device") and prefix.endswith("training.")):
+            continue  # a time box, the device and what is saved besides the student may change on resume
         va, vb = a.get(k), b.get(k)
         if isinstance(va, dict) and isinstance(vb, dict):
             out += _differences(va, vb, f"{prefix}{k}.")

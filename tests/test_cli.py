@@ -136,3 +136,18 @@ def test_resume_checks_the_saved_device_first_and_device_replaces_it(tmp_path, c
     assert main(["train", "--resume", str(tmp_path), "--device", "cpu"]) == 2  # on, on the CPU: the graph is missing
     err = capsys.readouterr().err
     assert "CUDA" not in err and "missing-kb.txt" in err
+
+
+def test_a_started_run_may_go_on_on_another_device():
+    """`--resume RUN --device cuda` was refused for a started run as "another
+    configuration (teacher_training.device: 'cpu' in the run, 'cuda' now)"."""
+    import dataclasses
+
+    from kgdistill.runs import RunConfig, _differences
+
+    c = RunConfig(graph="kb", train="t")
+    moved = dataclasses.replace(c, teacher_training=dataclasses.replace(c.teacher_training, device="cuda"),
+                                student_training=dataclasses.replace(c.student_training, device="cuda"))
+    assert _differences(c.to_dict(), moved.to_dict()) == []
+    other = dataclasses.replace(c, student_training=dataclasses.replace(c.student_training, lr=0.5))
+    assert _differences(c.to_dict(), other.to_dict()) == [f"student_training.lr: {c.student_training.lr!r} in the run, 0.5 now"]
