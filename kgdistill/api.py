@@ -84,9 +84,8 @@ def paths_payload(graph, entity: str, max_hops: int, limit: int, endpoints: int 
     # level by level, so a cut list holds the shortest paths, and `capped` says where it stopped
     limits = EnumerationLimits(max_hops=max_hops, max_paths=limit, shortest_first=True)
     found = enumerate_relation_paths(graph, entity, limits)
-    rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))[:limit]
-    capped = list(found.capped)
-    return {"entity": entity, "capped": capped,
+    rows = sorted(found.paths.items(), key=lambda kv: (len(kv[0]), str(kv[0])))
+    return {"entity": entity, "capped": list(found.capped),
             "paths": [{"path": str(p), "num_endpoints": int(e.size), "endpoints": found.endpoints(p)[:endpoints]}
                       for p, e in rows]}
 

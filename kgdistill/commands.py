@@ -287,17 +287,18 @@ def cmd_train(args) -> int:
         import dataclasses
 
         config = read_run_config(args.resume)
+
+        def both(**changes):  # the teacher's and the student's training settings
+            return dataclasses.replace(config, **{k: dataclasses.replace(getattr(config, k), **changes)
+                                                  for k in ("teacher_training", "student_training")})
+
         if args.max_minutes is not None:  # a time box is not a setting of the models: it may change
-            config = dataclasses.replace(
-                config, teacher_training=dataclasses.replace(config.teacher_training, max_minutes=args.max_minutes),
-                student_training=dataclasses.replace(config.student_training, max_minutes=args.max_minutes))
+            config = both(max_minutes=args.max_minutes)
         if args.keep_both:  # what is saved, not how the models train: may be asked for on resume
             config = dataclasses.replace(config, student_training=dataclasses.replace(
                 config.student_training, keep_both=True))
         if args.device:  # where the models train, not how: a CPU run may go on on a GPU
-            config = dataclasses.replace(
-                config, teacher_training=dataclasses.replace(config.teacher_training, device=args.device),
-                student_training=dataclasses.replace(config.student_training, device=args.device))
+            config = both(device=args.device)
         from kgdistill.training import resolve_device
 
         for device in {config.teacher_training.device, config.student_training.device}:
