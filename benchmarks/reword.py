@@ -51,11 +51,17 @@ Where the wordings come from
 Keeping validation honest
     Every entry has two disjoint sets. ``eval`` wordings re-word validation files only;
     ``augment`` wordings (other frames, and mostly other phrases) are for generating extra
-    unlabelled training questions and must never be used to evaluate. The script refuses
-    to run when a type seen in the data has fewer than four wordings in a set, when the
-    two sets share a wording, or when a wording normalises (case, punctuation, film/movie)
-    to one of the dataset's own templates; it also refuses ``--set eval`` on training
-    files. Template choice per question is a seeded ``random.Random`` that cycles through
+    unlabelled training questions and must never be used to evaluate. MetaQA entries
+    also have ``eval2``, a second validation set (``--set eval2`` writes
+    ``<name>-valid-reworded2.txt``) written on 2026-12-07, after every model reported
+    with it had been trained and without reading any model's errors on it: the ``eval``
+    set's errors had been read by then, so a frame found that way no longer says how a
+    model meets wordings it has never seen. The script refuses to run when a type seen
+    in the data has fewer than four wordings in ``eval``, ``augment`` or the set being
+    written, when two sets share a wording, when an augment wording contains a
+    validation wording or is contained in one, or when a wording normalises (case,
+    punctuation, film/movie) to one of the dataset's own templates; it also refuses
+    ``--set eval`` and ``--set eval2`` on training files. Template choice per question is a seeded ``random.Random`` that cycles through
     a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
     always gives the same files. A question whose template has no derived type, or whose
     type has no wordings, is left out and counted.
@@ -75,7 +81,9 @@ from typing import Iterable, Sequence
 
 TEMPLATES = Path(__file__).with_name("reword_templates.json")
 TYPES_CACHE = Path(__file__).with_name("reword_types.json")
-SETS = ("eval", "augment")
+SETS = ("eval", "augment", "eval2")
+REQUIRED_SETS = ("eval", "augment")  # every entry has both; eval2 only where it was written
+EVAL_SETS = ("eval", "eval2")        # validation-only sets: augment must stay apart from each
 SPLITS = ("valid", "train")
 MIN_WORDINGS = 4
 PLACEHOLDER = "{X}"
@@ -194,7 +202,7 @@ def metaqa_wordings(spec: dict, path: str, which: str) -> list[str]:
     path; ``[]`` when neither exists."""
     meta = spec["metaqa"]
     if path in meta["types"]:
-        return list(dict.fromkeys(meta["types"][path][which]))
+        return list(dict.fromkeys(meta["types"][path].get(which, [])))
     rels = _relations(path)
     out: list[str] = []
     for source, phrases in meta["compose"]["sources"].items():
@@ -205,7 +213,7 @@ def metaqa_wordings(spec: dict, path: str, which: str) -> list[str]:
         frames = meta["compose"]["targets"].get(target)
         if frames is None:
             continue
-        out += [frame.replace("{F}", phrase) for frame in frames[which] for phrase in phrases[which]]
+        out += [frame.replace("{F}", phrase) for frame in frames.get(which, []) for phrase in phrases.get(which, [])]
     return list(dict.fromkeys(out))
 
 
@@ -218,14 +226,14 @@ def pq_wordings(spec: dict, path: str, which: str) -> list[str]:
     if not rels or rels[-1] not in pq["finals"]:
         return []
     out: list[str] = []
-    for style in pq["chains"][which]:
+    for style in pq["chains"].get(which, []):
         person = PLACEHOLDER
         for rel in rels[:-1]:
             if rel not in style:
                 break
             person = style[rel].replace("{P}", person)
         else:
-            out += [frame.replace("{P}", person) for frame in pq["finals"][rels[-1]][which]]
+            out += [frame.replace("{P}", person) for frame in pq["finals"][rels[-1]].get(which, [])]
     return list(dict.fromkeys(out))
 
 
@@ -369,29 +377,34 @@ def dataset_templates(files: Iterable[QuestionFile]) -> dict[str, set[str]]:
 
 
 def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[str],
-                    minimum: int = MIN_WORDINGS) -> list[str]:
+                    minimum: int = MIN_WORDINGS, sets: Sequence[str] = REQUIRED_SETS) -> list[str]:
     """Problems with the wordings of ``types`` (empty when all is well): fewer than
-    ``minimum`` distinct wordings in a set (wordings equal after :func:`normalise` count
-    once), a wording in both sets, an augment wording that contains an eval wording or
-    is contained in one (whole words after :func:`normalise`: "can you tell me who
-    directed {X}" would teach "tell me who directed {X}"), or a wording that normalises
-    to a dataset template (``forbidden``, already normalised)."""
+    ``minimum`` distinct wordings in one of ``sets`` (wordings equal after
+    :func:`normalise` count once), a wording in two sets, an augment wording that
+    contains a validation (eval, eval2) wording or is contained in one (whole words after
+    :func:`normalise`: "can you tell me who directed {X}" would teach "tell me who
+    directed {X}"), or a wording that normalises to a dataset template (``forbidden``,
+    already normalised). Sets not in ``sets`` are checked against the others where
+    they have wordings."""
     problems = []
     for path in sorted(set(types)):
         normal = {}
         for which in SETS:
             words = wordings(spec, kind, path, which)
             normal[which] = {normalise(w) for w in words}
-            if len(normal[which]) < minimum:
+            if which in sets and len(normal[which]) < minimum:
                 problems.append(f"{kind} '{path}': {len(normal[which])} distinct {which} wordings "
                                 f"(at least {minimum} needed)")
             problems += [f"{kind} '{path}': {which} wording {w!r} is a dataset template"
                          for w in words if normalise(w) in forbidden]
-        problems += [f"{kind} '{path}': {w!r} is in both the eval and the augment set"
-                     for w in sorted(normal["eval"] & normal["augment"])]
-        problems += [f"{kind} '{path}': augment wording {a!r} and eval wording {e!r} contain one another"
-                     for a in sorted(normal["augment"] - normal["eval"]) for e in sorted(normal["eval"])
-                     if f" {e} " in f" {a} " or f" {a} " in f" {e} "]
+        for i, one in enumerate(SETS):
+            for other in SETS[i + 1:]:
+                problems += [f"{kind} '{path}': {w!r} is in both the {one} and the {other} set"
+                             for w in sorted(normal[one] & normal[other])]
+        for held in EVAL_SETS:
+            problems += [f"{kind} '{path}': augment wording {a!r} and {held} wording {e!r} contain one another"
+                         for a in sorted(normal["augment"] - normal[held]) for e in sorted(normal[held])
+                         if f" {e} " in f" {a} " or f" {a} " in f" {e} "]
     return problems
 
 
@@ -473,8 +486,9 @@ def reword_lines(qfile: QuestionFile, lines: Sequence[str], maps: TypeMaps, spec
 
 def output_path(out: Path, qfile: QuestionFile, split: str, which: str) -> Path:
     """``DIR/<name>-<split>-reworded.txt``; ``-augment`` is added for augment wordings of
-    validation files so that they never overwrite the eval ones."""
-    suffix = "-augment" if which == "augment" and split == "valid" else ""
+    validation files so that they never overwrite the eval ones, ``2`` for the second
+    validation set (``-reworded2``)."""
+    suffix = {"augment": "-augment" if split == "valid" else "", "eval2": "2"}.get(which, "")
     return out / f"{qfile.name}-{split}-reworded{suffix}.txt"
 
 
@@ -582,14 +596,16 @@ def print_maps(maps: TypeMaps, cached: bool, derived_to: Path | None) -> None:
 
 
 def template_problems(spec: dict, files: Sequence[QuestionFile], all_files: Sequence[QuestionFile],
-                      maps: TypeMaps, split: str) -> list[str]:
+                      maps: TypeMaps, split: str, which: str = "eval") -> list[str]:
     """:func:`check_templates` for the types of ``files``' ``split``, against the
-    dataset templates of every file (training and validation) in ``all_files``."""
+    dataset templates of every file (training and validation) in ``all_files``; set
+    ``which`` (the one to be written) must have enough wordings too."""
     forbidden = dataset_templates(all_files)
     problems = []
     for qfile in files:
         types = {t for t in (maps.type_of(qfile, line) for line in read_lines(qfile.path(split))) if t}
-        problems += check_templates(spec, qfile.kind, types, forbidden[qfile.kind])
+        problems += check_templates(spec, qfile.kind, types, forbidden[qfile.kind],
+                                    sets=tuple(dict.fromkeys((*REQUIRED_SETS, which))))
     return list(dict.fromkeys(problems))
 
 
@@ -599,8 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("refusing: --combined writes labelled training files; use it with --set augment --split train",
               file=sys.stderr)
         return 2
-    if args.which == "eval" and args.split == "train":
-        print("refusing: eval wordings are for validation only; use --set augment for training files",
+    if args.which in EVAL_SETS and args.split == "train":
+        print(f"refusing: {args.which} wordings are for validation only; use --set augment for training files",
               file=sys.stderr)
         return 2
     all_files = question_files(args.data)
@@ -612,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = load_templates(args.templates)
     maps, cached = type_maps(files, metaqa_kb(args.data), args.per_template, args.derive)
     print_maps(maps, cached, TYPES_CACHE if args.derive else None)
-    problems = template_problems(spec, files, all_files, maps, args.split)
+    problems = template_problems(spec, files, all_files, maps, args.split, args.which)
     if problems:
         print("refusing: template problems\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1

@@ -84,7 +84,7 @@ def test_every_type_has_four_wordings_per_set(files, maps, spec):
         types = _types(qfile, maps, "valid") | _types(qfile, maps, "train")
         assert types
         for path in types:
-            for which in R.SETS:
+            for which in R.REQUIRED_SETS + (("eval2",) if qfile.kind == "metaqa" else ()):
                 found = {R.normalise(w) for w in R.wordings(spec, qfile.kind, path, which)}
                 assert len(found) >= 4, (qfile.name, path, which, found)
 
@@ -95,6 +95,7 @@ def test_eval_and_augment_share_no_wording(spec, files, maps):
         sets = {which: {R.normalise(w) for t in types for w in R.wordings(spec, kind, t, which)}
                 for which in R.SETS}
         assert not sets["eval"] & sets["augment"]
+        assert not sets["eval2"] & (sets["eval"] | sets["augment"])
 
 
 def test_no_wording_is_a_dataset_template(spec, files, maps, forbidden):
@@ -178,6 +179,42 @@ def test_deterministic_for_a_seed(files, maps, spec):
     again, _ = R.reword_lines(qfile, lines, maps, spec, "eval", 0)
     other, _ = R.reword_lines(qfile, lines, maps, spec, "eval", 1)
     assert first == again and first != other
+
+
+def test_second_validation_set_stays_apart(spec):
+    """eval2 is held to what eval is held to: no wording shared with another set, no
+    augment wording around or inside one of its wordings, and enough wordings when it
+    is the set to be written (PathQuestion has none)."""
+    assert R.check_templates(spec, "metaqa", ["directed_by"], set(), sets=("eval", "augment", "eval2")) == []
+    shared = copy.deepcopy(spec)
+    shared["metaqa"]["types"]["directed_by"]["eval2"].append("who made {X}")  # an eval wording
+    assert any("both the eval and the eval2 set" in p for p in R.check_templates(shared, "metaqa", ["directed_by"], set()))
+    around = copy.deepcopy(spec)
+    around["metaqa"]["types"]["directed_by"]["augment"].append("so who called the shots on {X}")  # around an eval2 wording
+    assert any("eval2 wording 'who called the shots on xtopicx' contain one another" in p
+               for p in R.check_templates(around, "metaqa", ["directed_by"], set()))
+    composed = copy.deepcopy(spec)
+    composed["metaqa"]["compose"]["targets"]["directed_by"]["augment"].append("who were the directors of the {F}")
+    composed["metaqa"]["compose"]["sources"]["~starred_actors"]["augment"].append("films that {X} acted in")
+    assert any("in both the eval2 and the augment set" in p or "in both the augment and the eval2 set" in p
+               for p in R.check_templates(composed, "metaqa", ["~starred_actors -> directed_by"], set()))
+    assert any("0 distinct eval2 wordings" in p
+               for p in R.check_templates(spec, "pathquestion", ["parents -> gender"], set(), sets=("eval2",)))
+    assert R.check_templates(spec, "pathquestion", ["parents -> gender"], set()) == []
+
+
+def test_command_line_second_validation_set(tmp_path, files, capsys):
+    args = ["--data", str(DATA), "--out", str(tmp_path), "--set", "eval2"]
+    assert R.main(args + ["--only", "metaqa-1hop"]) == 0
+    first = (tmp_path / "metaqa-1hop-valid-reworded2.txt").read_text(encoding="utf-8").splitlines()
+    eval1 = tmp_path / "eval1"
+    assert R.main(["--data", str(DATA), "--out", str(eval1), "--only", "metaqa-1hop"]) == 0
+    other = (eval1 / "metaqa-1hop-valid-reworded.txt").read_text(encoding="utf-8").splitlines()
+    assert len(first) == len(other) > 900 and sum(a != b for a, b in zip(first, other)) > 900
+    capsys.readouterr()
+    assert R.main(args + ["--only", "pq-2h"]) == 1  # PathQuestion has no eval2 wordings
+    assert "distinct eval2 wordings" in capsys.readouterr().err
+    assert R.main(args + ["--split", "train", "--only", "metaqa-1hop"]) == 2  # validation wordings on training files
 
 
 def test_command_line(tmp_path, files, capsys):
