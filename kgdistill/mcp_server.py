@@ -51,8 +51,6 @@ def _server_class():
 
 _JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "null": type(None),
                "object": dict, "array": list}
-_JSON_WORDS = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-               "null": "null", "object": "an object", "array": "a list"}
 
 
 def check_arguments(tool: str, arguments: dict, schema: dict, error=ValueError) -> None:
@@ -61,7 +59,7 @@ def check_arguments(tool: str, arguments: dict, schema: dict, error=ValueError) 
     words (a missing argument, a value of the wrong JSON type), checked against the
     tool's input schema. Schema forms this does not read ($ref, no type) are left to
     the SDK, and so is a string for a list or object (the SDK parses it as JSON)."""
-    from kgdistill.readers import json_type
+    from kgdistill.readers import JSON_WORDS, json_type
 
     props = schema.get("properties", {})
     unknown = [k for k in arguments if k not in props]
@@ -81,7 +79,7 @@ def check_arguments(tool: str, arguments: dict, schema: dict, error=ValueError) 
             continue
         if not any(isinstance(value, _JSON_TYPES.get(t, object))
                    and not (t in ("integer", "number") and isinstance(value, bool)) for t in allowed):
-            raise error(f"{key} must be {' or '.join(_JSON_WORDS.get(t, t) for t in allowed)}, "
+            raise error(f"{key} must be {' or '.join(JSON_WORDS.get(t, t) for t in allowed)}, "
                         f"got {json_type(value)}")
 
 

@@ -22,7 +22,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -281,6 +281,36 @@ def json_type(value: object) -> str:
             dict: "object"}.get(type(value), type(value).__name__)
     text = json.dumps(value, ensure_ascii=False, default=str) if kind != "object" else "{...}"
     return f"{kind} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+JSON_WORDS = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+              "null": "null", "object": "an object", "array": "a list"}
+_PYDANTIC_KINDS = {"string_type": "string", "int_type": "integer", "float_type": "number", "bool_type": "boolean",
+                   "list_type": "array", "dict_type": "object", "model_type": "object"}
+_PYDANTIC_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "more than"),
+                    "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
+
+
+def validation_words(error: dict, where: str, fields: Sequence[str] = ()) -> str:
+    """One pydantic validation error (an item of ``ValidationError.errors()``) of the
+    value at ``where`` in plain words, as MCP arguments are refused: "beam must be a
+    whole number, got boolean true", not "Input should be a valid integer". Errors of
+    kinds not listed here keep pydantic's message. ``fields``: the request's fields,
+    named when an unknown one was sent."""
+    kind, ctx, value = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    if kind == "missing":
+        return f"{where} is required"
+    if kind == "extra_forbidden":
+        known = f" (the fields are {', '.join(fields)})" if fields else ""
+        return f"{where} is not a field of this request{known}"
+    if kind in _PYDANTIC_KINDS:
+        return f"{where} must be {JSON_WORDS[_PYDANTIC_KINDS[kind]]}, got {json_type(value)}"
+    if kind in _PYDANTIC_BOUNDS and _PYDANTIC_BOUNDS[kind][0] in ctx:
+        key, words = _PYDANTIC_BOUNDS[kind]
+        return f"{where} must be {words} {ctx[key]}, got {json_type(value)}"
+    if kind == "string_too_short" and isinstance(value, str):
+        return f"{where} is empty" if not value else f"{where} needs at least {ctx.get('min_length')} characters"
+    return f"{where}: {error.get('msg', 'invalid')}"
 
 
 class JSONRecord:

@@ -38,6 +38,7 @@ from kgdistill.asgi import AskLane, BodyLimit, is_json
 from kgdistill.api import PathSyntaxError, answer_payload, paths_payload, unknown_entity, verify_payload
 from kgdistill.configs import MAX_HOPS
 from kgdistill.errors import KGDistillError
+from kgdistill.readers import validation_words
 
 logger = logging.getLogger(__name__)
 
@@ -420,6 +421,8 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
     errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 500: {"model": ErrorOut},
               503: {"model": ErrorOut}}
 
+    bodies = {"/ask": tuple(AskRequest.model_fields), "/verify": tuple(VerifyRequest.model_fields)}
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         problems = []
@@ -435,7 +438,7 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
                 if said not in problems:
                     problems.append(said)
                 continue
-            problems.append(f"{where}: {e.get('msg', 'invalid')}")
+            problems.append(validation_words(e, where, bodies.get(request.url.path, ())))
         return JSONResponse(status_code=422, content={"error": "; ".join(problems) or "invalid request",
                                                       "detail": [{"loc": list(map(str, e.get("loc", ()))),
                                                                   "msg": e.get("msg")} for e in exc.errors()]})

@@ -263,3 +263,31 @@ def test_paths_the_system_rejects(tmp_path):
         load_graph(str(tmp_path / "a\x00b.txt"))
     with pytest.raises(KGFormatError, match="cannot open the file"):
         load_graph(tmp_path / ("x" * 5000 + ".txt"))
+
+
+def test_validation_errors_in_plain_words():
+    """The HTTP service answered pydantic's words ("Input should be a valid integer")
+    where the MCP tools say what was expected and what came."""
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    from kgdistill.readers import validation_words
+
+    class Ask(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+        question: str = Field(min_length=1)
+        beam: int = Field(3, ge=1, le=20)
+
+    def words(**payload):
+        with pytest.raises(ValidationError) as err:
+            Ask(**payload)
+        return [validation_words(e, ".".join(map(str, e["loc"])), tuple(Ask.model_fields)) for e in err.value.errors()]
+
+    assert words(question=5) == ["question must be a string, got number 5"]
+    assert words() == ["question is required"]
+    assert words(question="") == ["question is empty"]
+    assert words(question="x", beam=0) == ["beam must be at least 1, got number 0"]
+    assert words(question="x", beam=True) == ["beam must be a whole number, got boolean true"]
+    assert words(question="x", beam="3") == ['beam must be a whole number, got string "3"']
+    assert words(question="x", colour="red") == ["colour is not a field of this request (the fields are question, beam)"]
+    other = {"type": "url_parsing", "msg": "Input should be a valid URL", "input": "x"}
+    assert validation_words(other, "link") == "link: Input should be a valid URL"  # kinds not worded keep pydantic's
