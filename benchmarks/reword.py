@@ -7,6 +7,8 @@
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded --jsonl
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded-augment \\
         --set augment --split train --combined
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded2 --set eval2 \\
+        --only metaqa-1hop metaqa-2hop metaqa-3hop --jsonl
 
 A model that memorised MetaQA's or PathQuestion's question templates may fail on a
 user's own wording. This script writes copies of the validation files (MetaQA 1/2/3-hop,
@@ -52,16 +54,20 @@ Keeping validation honest
     Every entry has two disjoint sets. ``eval`` wordings re-word validation files only;
     ``augment`` wordings (other frames, and mostly other phrases) are for generating extra
     unlabelled training questions and must never be used to evaluate. MetaQA entries
-    also have ``eval2``, a second validation set (``--set eval2`` writes
-    ``<name>-valid-reworded2.txt``) written on 2026-12-07, after every model reported
-    with it had been trained and without reading any model's errors on it: the ``eval``
-    set's errors had been read by then, so a frame found that way no longer says how a
-    model meets wordings it has never seen. The script refuses to run when a type seen
-    in the data has fewer than four wordings in ``eval``, ``augment`` or the set being
-    written, when two sets share a wording, when an augment wording contains a
-    validation wording or is contained in one, or when a wording normalises (case,
-    punctuation, film/movie) to one of the dataset's own templates; it also refuses
-    ``--set eval`` and ``--set eval2`` on training files. Template choice per question is a seeded ``random.Random`` that cycles through
+    also have a third, ``eval2``: a second validation set (``--set eval2`` writes
+    ``<name>-valid-reworded2.txt``), written on 2026-12-07 because the ``eval`` set's
+    errors had been read by then (a frame found that way no longer says how a model
+    meets wordings it has never seen). It was written before any model was scored on
+    it; its 1-hop errors were then read, and the augment wordings of the film roles
+    without their keyword (director, writer, cast) were written after that, so for
+    models trained on them eval2 is no longer blind on that kind of wording either. The
+    script refuses to run when a type seen in the data has fewer than four wordings in
+    ``eval``, ``augment`` or the set being written, when two sets share a wording or
+    the same words in another order, when an augment wording contains a validation
+    wording or is contained in one, or when a wording normalises (case, punctuation,
+    film/movie) to one of the dataset's own templates; it also refuses ``--set eval``
+    and ``--set eval2`` on training files. Template choice per question is a seeded
+    ``random.Random`` that cycles through
     a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
     always gives the same files. A question whose template has no derived type, or whose
     type has no wordings, is left out and counted.
@@ -376,11 +382,18 @@ def dataset_templates(files: Iterable[QuestionFile]) -> dict[str, set[str]]:
     return out
 
 
+def _bag(normalised: str) -> tuple[str, ...]:
+    """A normalised wording's words, sorted: "{X} was released in what year" and "what
+    year was {X} released in" are one wording in another order."""
+    return tuple(sorted(normalised.split()))
+
+
 def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[str],
                     minimum: int = MIN_WORDINGS, sets: Sequence[str] = REQUIRED_SETS) -> list[str]:
     """Problems with the wordings of ``types`` (empty when all is well): fewer than
     ``minimum`` distinct wordings in one of ``sets`` (wordings equal after
-    :func:`normalise` count once), a wording in two sets, an augment wording that
+    :func:`normalise` count once), a wording in two sets (or its words in another
+    order), an augment wording that
     contains a validation (eval, eval2) wording or is contained in one (whole words after
     :func:`normalise`: "can you tell me who directed {X}" would teach "tell me who
     directed {X}"), or a wording that normalises to a dataset template (``forbidden``,
@@ -401,6 +414,10 @@ def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[
             for other in SETS[i + 1:]:
                 problems += [f"{kind} '{path}': {w!r} is in both the {one} and the {other} set"
                              for w in sorted(normal[one] & normal[other])]
+                shuffled = {_bag(w): w for w in normal[other] - normal[one]}
+                problems += [f"{kind} '{path}': {one} wording {w!r} and {other} wording {shuffled[_bag(w)]!r} have "
+                             "the same words in another order" for w in sorted(normal[one] - normal[other])
+                             if _bag(w) in shuffled]
         for held in EVAL_SETS:
             problems += [f"{kind} '{path}': augment wording {a!r} and {held} wording {e!r} contain one another"
                          for a in sorted(normal["augment"] - normal[held]) for e in sorted(normal[held])
@@ -494,7 +511,7 @@ def output_path(out: Path, qfile: QuestionFile, split: str, which: str) -> Path:
 
 # ---------------------------------------------------------------------- JSONL twins
 def jsonl_path(target: Path) -> Path:
-    """The JSONL twin of a re-worded file: ``<name>-<split>-reworded[-augment].jsonl``."""
+    """The JSONL twin of a re-worded file: ``<name>-<split>-reworded[-augment|2].jsonl``."""
     return target.with_suffix(".jsonl")
 
 
