@@ -286,30 +286,36 @@ def json_type(value: object) -> str:
 JSON_WORDS = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
               "null": "null", "object": "an object", "array": "a list"}
 _PYDANTIC_KINDS = {"string_type": "string", "int_type": "integer", "float_type": "number", "bool_type": "boolean",
-                   "list_type": "array", "dict_type": "object", "model_type": "object"}
+                   "list_type": "array", "dict_type": "object", "model_type": "object",
+                   "model_attributes_type": "object", "int_parsing": "integer",
+                   "int_from_float": "integer", "float_parsing": "number", "bool_parsing": "boolean"}
 _PYDANTIC_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "more than"),
                     "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
 
 
-def validation_words(error: dict, where: str, fields: Sequence[str] = ()) -> str:
+def validation_words(error: dict, where: str, fields: Sequence[str] = (), raw: bool = False) -> str:
     """One pydantic validation error (an item of ``ValidationError.errors()``) of the
     value at ``where`` in plain words, as MCP arguments are refused: "beam must be a
     whole number, got boolean true", not "Input should be a valid integer". Errors of
     kinds not listed here keep pydantic's message. ``fields``: the request's fields,
-    named when an unknown one was sent."""
+    named when an unknown one was sent; ``raw``: the value is text as sent (a query
+    parameter), shown as it is rather than as a JSON value."""
     kind, ctx, value = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    got = f"got {value}" if raw else f"got {json_type(value)}"
     if kind == "missing":
         return f"{where} is required"
     if kind == "extra_forbidden":
         known = f" (the fields are {', '.join(fields)})" if fields else ""
         return f"{where} is not a field of this request{known}"
     if kind in _PYDANTIC_KINDS:
-        return f"{where} must be {JSON_WORDS[_PYDANTIC_KINDS[kind]]}, got {json_type(value)}"
+        return f"{where} must be {JSON_WORDS[_PYDANTIC_KINDS[kind]]}, {got}"
     if kind in _PYDANTIC_BOUNDS and _PYDANTIC_BOUNDS[kind][0] in ctx:
         key, words = _PYDANTIC_BOUNDS[kind]
-        return f"{where} must be {words} {ctx[key]}, got {json_type(value)}"
+        return f"{where} must be {words} {ctx[key]}, {got}"
     if kind == "string_too_short" and isinstance(value, str):
         return f"{where} is empty" if not value else f"{where} needs at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long" and isinstance(value, str):
+        return f"{where} is too long: at most {ctx.get('max_length')} characters, got {len(value):,}"
     return f"{where}: {error.get('msg', 'invalid')}"
 
 

@@ -430,7 +430,8 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
             if e.get("type") == "json_invalid":
                 problems.append("body: not valid JSON (expected an object such as {\"question\": \"...\"})")
                 continue
-            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            loc = tuple(e.get("loc", ()))
+            where = ".".join(map(str, loc[1:] if loc[:1] in (("body",), ("query",)) else loc)) or "body"
             sent = request.headers.get("content-type")
             if where == "body" and request.method == "POST" and not is_json(sent, suffixed=True):
                 said = ("body: expected a JSON object sent with Content-Type: application/json "
@@ -438,7 +439,8 @@ def create_app(reasoner, config: ServiceConfig | None = None, title: str = "kgdi
                 if said not in problems:
                     problems.append(said)
                 continue
-            problems.append(validation_words(e, where, bodies.get(request.url.path, ())))
+            route = getattr(request.scope.get("route"), "path", None)  # without a root path the app sits under
+            problems.append(validation_words(e, where, bodies.get(route, ()), raw=loc[:1] == ("query",)))
         return JSONResponse(status_code=422, content={"error": "; ".join(problems) or "invalid request",
                                                       "detail": [{"loc": list(map(str, e.get("loc", ()))),
                                                                   "msg": e.get("msg")} for e in exc.errors()]})

@@ -289,5 +289,7 @@ def test_validation_errors_in_plain_words():
     assert words(question="x", beam=True) == ["beam must be a whole number, got boolean true"]
     assert words(question="x", beam="3") == ['beam must be a whole number, got string "3"']
     assert words(question="x", colour="red") == ["colour is not a field of this request (the fields are question, beam)"]
+    parsed = {"type": "int_parsing", "loc": ("query", "max_hops"), "msg": "unable to parse", "input": "two"}
+    assert validation_words(parsed, "max_hops", raw=True) == "max_hops must be a whole number, got two"
     other = {"type": "url_parsing", "msg": "Input should be a valid URL", "input": "x"}
     assert validation_words(other, "link") == "link: Input should be a valid URL"  # kinds not worded keep pydantic's

@@ -81,6 +81,14 @@ def test_bad_asks_get_4xx_with_a_message(client, payload, status, words):
     assert words in r.json()["error"] and set(r.json()) == {"error", "detail"}
 
 
+def test_unknown_field_named_behind_a_root_path(reasoner):
+    """Behind a proxy that serves the app under a prefix, the request path carries the
+    prefix, and the list of fields was left out of the message."""
+    with TestClient(create_app(reasoner), root_path="/kg") as c:
+        r = c.post("/kg/ask", json={"question": "x", "colour": "red"})
+    assert r.status_code == 422 and "(the fields are question, topic, beam, max_answers)" in r.json()["error"], r.text
+
+
 @pytest.mark.parametrize("method, url, status, words", [
     ("GET", "/nowhere", 404, "no endpoint /nowhere"),
     ("GET", "/ask", 405, "GET is not allowed on /ask (allowed: POST)"),
@@ -141,7 +149,10 @@ def test_paths_and_limits(client):
     r = client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": 1})
     assert r.status_code == 200
     assert {p["path"] for p in r.json()["paths"]} >= {"born_in", "died_in"}
-    assert client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": 9}).status_code == 422
+    r = client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": 9})
+    assert r.status_code == 422 and "max_hops must be at most 3, got 9" in r.json()["error"], r.text
+    r = client.get("/paths", params={"entity": "Ada Lovelace", "max_hops": "two"})  # was pydantic's "unable to parse"
+    assert r.status_code == 422 and "max_hops must be a whole number, got two" in r.json()["error"], r.text
     assert client.get("/paths", params={"entity": "Nobody Anywhere"}).status_code == 422
     assert client.get("/paths").status_code == 422
     whole = [p["path"] for p in client.get("/paths", params={"entity": "Joe Biden", "max_hops": 1}).json()["paths"]]
@@ -352,8 +363,8 @@ def test_ask_lane_leaves_refusals_to_the_application(client):
     """Bodies the lane does not take get the application's own messages."""
     cases = [
         (b"not json", "application/json", 422, "not valid JSON"),
-        (b"[1, 2]", "application/json", 422, "Input should be a valid dictionary"),
-        (b'{"question": 5}', "application/json", 422, "question: Input should be a valid string"),
+        (b"[1, 2]", "application/json", 422, "body must be an object, got list [1, 2]"),
+        (b'{"question": 5}', "application/json", 422, "question must be a string, got number 5"),
         (b'{"question": "x", "beam": NaN}', "application/json", 422, "beam"),
         (b'{"question": "Where was Ada Lovelace born?"}', "text/plain", 422, None),
     ]
