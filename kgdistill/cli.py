@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from kgdistill.commands import (cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_mcp, cmd_query, cmd_serve,
-                                cmd_serialize, cmd_teacher_dump, cmd_teacher_train, cmd_train)
+from kgdistill.commands import (check_device_now, cmd_average, cmd_compress, cmd_demo, cmd_distill, cmd_evaluate, cmd_mcp,
+                                cmd_query, cmd_serve, cmd_serialize, cmd_teacher_dump, cmd_teacher_train, cmd_train)
 from kgdistill.graph_commands import cmd_import, cmd_paths, cmd_questions, cmd_stats, cmd_verify
 from kgdistill.configs import (ADAPTATION_MODES, DEFAULT_BEAM, DECODER_NAMES, DEVICES, INFERENCE_PRECISIONS, MAX_HOPS, PRECISIONS, SOFT_LOSS_NAMES, DEFAULT_BASE_MODEL, PRETRAINED_AVERAGE_TAIL, PRETRAINED_LR,
                                STUDENT_TRAINING, TEACHER_TRAINING, DistillConfig, StudentConfig, TeacherConfig)
@@ -574,8 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if getattr(args, "device", None) == "cuda":  # said now, not after minutes of loading or a started server
-            __import__("kgdistill.training").training.resolve_device("cuda")
+        check_device_now(args)
         return args.func(args)
     except KGDistillError as err:
         print(f"error: {err}", file=sys.stderr)

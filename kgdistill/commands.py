@@ -251,12 +251,12 @@ def _run_config_from_args(args):
     from kgdistill.teacher_training import TEACHER_TRAINING
 
     exact = {"auto": None, "yes": True, "no": False}[args.exact_hops]
-    args.device = args.device or "cpu"
+    where = args.device or "cpu"  # train's --device has no default, so that a resume keeps the saved one
     student = _student_config(args)
-    device = {"device": args.device, "precision": auto_precision(args.precision, bool(student.base_model), args.device)}
+    device = {"device": where, "precision": auto_precision(args.precision, bool(student.base_model), where)}
     box = args.max_minutes or 0.0
     teacher_training = dataclasses.replace(TEACHER_TRAINING, epochs=args.teacher_epochs, max_minutes=box,
-                                           device=args.device)
+                                           device=where)
     tail = args.average_tail if args.average_tail is not None else (  # the average is judged on --valid
         PRETRAINED_AVERAGE_TAIL if student.base_model and args.valid else 0.0)
     if args.keep_both and not tail:
@@ -346,6 +346,15 @@ def cmd_compress(args) -> int:
     if "valid" in metrics:
         print(summary_line(metrics["valid"]))
     return 0
+
+
+def check_device_now(args) -> None:
+    """``--device cuda`` on a machine without a GPU is said before a command loads a
+    run or starts a server (minutes later, otherwise)."""
+    if getattr(args, "device", None) == "cuda":
+        from kgdistill.training import resolve_device
+
+        resolve_device("cuda")
 
 
 def cmd_average(args) -> int:
