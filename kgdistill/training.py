@@ -236,6 +236,7 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
         elapsed, stopped, partial = state["seconds"], state.get("stopped"), state.get("partial")
         tail.load(state.get("average") or {}, tensors, params)
+        tail.regrow(state["args"].get("max_minutes"), name)
         v, internal, gauss = state["rng"]
         rng.setstate((v, tuple(internal), gauss))
         torch.set_rng_state(tensors["torch_rng"])
@@ -377,6 +378,22 @@ class _TailAverage:
         self.last, self.stepped, self.every = state.get("last"), state.get("stepped"), state.get("every")
         if self.count:
             self.avg = {k: tensors[f"avg.{k}"].to(p.device) for k, p in params.items()}
+
+    def regrow(self, saved_minutes: float | None, name: str) -> None:
+        """A run resumed with a longer time box (``--resume RUN --max-minutes``) than
+        the one its tail began under: that tail began too early for the new box, so
+        its snapshots are dropped and the tail begins again where the new box's last
+        share does (at once where training is already in it)."""
+        def start(minutes):  # seconds into training where a time box's tail begins
+            return (1.0 - self.args.average_tail) * 60 * minutes if minutes else math.inf
+
+        if self.next is None or start(self.args.max_minutes) <= start(saved_minutes):
+            return
+        if self.count:
+            logger.warning("%s: the time box grew from %s to %s minutes: the weight average of the old box's "
+                           "tail (%d snapshots) is dropped and begins again in the new one's", name,
+                           saved_minutes, self.args.max_minutes, self.count)
+        self.avg, self.count, self.next, self.last, self.every = None, 0, None, None, None
 
     def in_tail(self, done: int, per_epoch: int, seconds: float) -> bool:
         """Whether training has entered its last share: of the batches of all epochs,

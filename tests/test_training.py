@@ -324,6 +324,43 @@ def test_about_eight_snapshots_fall_in_a_time_boxed_tail_shorter_than_an_epoch(m
     assert result["average"]["kept"] and torch.allclose(_weights(task.model), expected, atol=1e-6)
 
 
+def test_a_run_resumed_with_a_longer_time_box_averages_only_the_new_boxs_tail(monkeypatch, tmp_path):
+    """`train --resume RUN --max-minutes LONGER` after the tail had begun kept the old
+    box's snapshots (from half of 1 minute on) and their spacing, so the average reached
+    back before the new box's last half. Now the resumed run ends with the weights of
+    one uninterrupted run in the longer box."""
+    from types import SimpleNamespace
+
+    from kgdistill import training
+
+    clock = [0.0]
+
+    class Timed(Recorder):  # each batch takes one second of a fake clock; every state validates alike
+        def loss(self, indices):
+            clock[0] += 1.0
+            return super().loss(indices)
+
+        def validate(self):
+            return {"score": 1.0}
+
+    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    args = TrainArgs(epochs=3, batch_size=1, lr=0.01, patience=5, max_minutes=1, average_tail=0.5,
+                     checkpoint_minutes=1e-9)
+    longer = TrainArgs(**{**vars(args), "max_minutes": 2})
+    straight = Timed(n=1000)
+    expected = fit(straight, longer, seed=3, progress=False)
+    assert expected["average"]["kept"] and expected["average"]["snapshots"] == 9  # 60, 68, ..., 116 and 121
+    with pytest.raises(KeyboardInterrupt):
+        fit(Timed(n=1000, fail_at=45), args, seed=3, checkpoint=tmp_path, progress=False)
+    import json
+
+    assert json.loads((tmp_path / "state.json").read_text())["average"]["count"] == 4  # 30, 34, 38, 42
+    again = Timed(n=1000)
+    result = fit(again, longer, seed=3, checkpoint=tmp_path, progress=False)
+    assert result["average"] == expected["average"]
+    assert torch.allclose(_weights(again.model), _weights(straight.model), atol=1e-6)
+
+
 def test_a_checkpoint_from_before_the_spacing_was_saved_snapshots_an_eighth_of_an_epoch_apart():
     from kgdistill.training import _TailAverage
 
