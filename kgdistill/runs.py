@@ -288,6 +288,17 @@ def load_questions_checked(path: str, fmt: str | None, graph: GraphBackend, what
 
 
 # ---------------------------------------------------------------------- training
+def _say_box_not_extended(done: dict, cfg: RunConfig, run: Path, echo) -> None:
+    """A finished student stopped by its time box is not trained further by a longer
+    ``--resume RUN --max-minutes``: say so, and how to train on."""
+    old = (done.get("training") or {}).get("max_minutes") or 0
+    new = cfg.student_training.max_minutes or 0
+    if "max_minutes" in str(done.get("stopped")) and (new > old or not new):
+        echo(f"student: it finished at its {old:g}-minute time box and a finished run is not trained further "
+             f"(--max-minutes {new:g} changes nothing here); to train on, start a new run from it: "
+             f"kgdistill train ... --base-model {run}/student --out NEW_RUN")
+
+
 def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,
               echo: Callable[[str], None] | None = None) -> dict:
     """Train teacher and student into ``run_dir`` (resuming what is there); returns
@@ -374,6 +385,7 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     if (student_dir / "kgdistill.json").exists() and (student_dir / "metrics.json").exists():
         student = Student.load(student_dir)
         echo("student: trained already, loaded")
+        _say_box_not_extended(read_json(student_dir / "metrics.json", RunError), cfg, run, echo)
         if cfg.student_training.keep_both and not any((run / f"student-{k}").exists() for k in OTHER_KINDS):
             echo("student: no second student can be kept now (the run finished without one)")
     else:

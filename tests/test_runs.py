@@ -243,3 +243,17 @@ def test_training_keeps_its_state_on_the_score_evaluate_reports(tmp_path, monkey
     metrics = json.loads((out / "metrics.json").read_text())
     kept = json.loads((out / "student" / "metrics.json").read_text())["best_valid_hits@1"]
     assert kept == pytest.approx(metrics["valid"]["hits@1"])
+
+
+def test_a_longer_time_box_on_a_finished_run_says_it_trains_nothing_more(run, capsys):
+    """`train --resume RUN --max-minutes 240` on a run that had stopped at its time box
+    re-validated the old student and said only "trained already": a user asking for more
+    training got none, without being told."""
+    metrics = json.loads((run / "student" / "metrics.json").read_text())
+    metrics["stopped"], metrics["training"]["max_minutes"] = "max_minutes=1.0 reached in epoch 1", 1.0
+    (run / "student" / "metrics.json").write_text(json.dumps(metrics))
+    assert main(["train", "--resume", str(run), "--max-minutes", "240", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "finished at its 1-minute time box" in out and f"--base-model {run}/student" in out
+    assert main(["train", "--resume", str(run), "--max-minutes", "1", "--quiet"]) == 0  # the same box: nothing to say
+    assert "time box" not in capsys.readouterr().out
