@@ -9,6 +9,8 @@
         --set augment --split train --combined
     .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded2 --set eval2 \\
         --only metaqa-1hop metaqa-2hop metaqa-3hop --jsonl
+    .venv/bin/python benchmarks/reword.py --data ../shared/datasets --out runs/reworded3 --set eval3 \\
+        --only metaqa-1hop metaqa-2hop metaqa-3hop --jsonl
 
 A model that memorised MetaQA's or PathQuestion's question templates may fail on a
 user's own wording. This script writes copies of the validation files (MetaQA 1/2/3-hop,
@@ -60,13 +62,17 @@ Keeping validation honest
     meets wordings it has never seen). It was written before any model was scored on
     it; its 1-hop errors were then read, and the augment wordings of the film roles
     without their keyword (director, writer, cast) were written after that, so for
-    models trained on them eval2 is no longer blind on that kind of wording either. The
+    models trained on them eval2 is no longer blind on that kind of wording either. A
+    third, ``eval3`` (``--set eval3`` writes ``<name>-valid-reworded3.txt``), was written
+    on 2026-12-07 by a helper that saw none of the other sets nor any model's errors;
+    only its wordings that collided with another set (as the checks below define it)
+    were replaced, and it was written before any model was scored on it. The
     script refuses to run when a type seen in the data has fewer than four wordings in
     ``eval``, ``augment`` or the set being written, when two sets share a wording or
     the same words in another order, when an augment wording contains a validation
     wording or is contained in one, or when a wording normalises (case, punctuation,
     film/movie) to one of the dataset's own templates; it also refuses ``--set eval``
-    and ``--set eval2`` on training files. Template choice per question is a seeded
+    and the other validation sets on training files. Template choice per question is a seeded
     ``random.Random`` that cycles through
     a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
     always gives the same files. A question whose template has no derived type, or whose
@@ -87,9 +93,9 @@ from typing import Iterable, Sequence
 
 TEMPLATES = Path(__file__).with_name("reword_templates.json")
 TYPES_CACHE = Path(__file__).with_name("reword_types.json")
-SETS = ("eval", "augment", "eval2")
-REQUIRED_SETS = ("eval", "augment")  # every entry has both; eval2 only where it was written
-EVAL_SETS = ("eval", "eval2")        # validation-only sets: augment must stay apart from each
+SETS = ("eval", "augment", "eval2", "eval3")
+REQUIRED_SETS = ("eval", "augment")  # every entry has both; eval2 and eval3 only where they were written
+EVAL_SETS = ("eval", "eval2", "eval3")  # validation-only sets: augment must stay apart from each
 SPLITS = ("valid", "train")
 MIN_WORDINGS = 4
 PLACEHOLDER = "{X}"
@@ -394,7 +400,7 @@ def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[
     ``minimum`` distinct wordings in one of ``sets`` (wordings equal after
     :func:`normalise` count once), a wording in two sets (or its words in another
     order), an augment wording that
-    contains a validation (eval, eval2) wording or is contained in one (whole words after
+    contains a validation (eval, eval2, eval3) wording or is contained in one (whole words after
     :func:`normalise`: "can you tell me who directed {X}" would teach "tell me who
     directed {X}"), or a wording that normalises to a dataset template (``forbidden``,
     already normalised). Sets not in ``sets`` are checked against the others where
@@ -503,9 +509,9 @@ def reword_lines(qfile: QuestionFile, lines: Sequence[str], maps: TypeMaps, spec
 
 def output_path(out: Path, qfile: QuestionFile, split: str, which: str) -> Path:
     """``DIR/<name>-<split>-reworded.txt``; ``-augment`` is added for augment wordings of
-    validation files so that they never overwrite the eval ones, ``2`` for the second
-    validation set (``-reworded2``)."""
-    suffix = {"augment": "-augment" if split == "valid" else "", "eval2": "2"}.get(which, "")
+    validation files so that they never overwrite the eval ones, ``2`` and ``3`` for the
+    second and third validation sets (``-reworded2``, ``-reworded3``)."""
+    suffix = {"augment": "-augment" if split == "valid" else "", "eval2": "2", "eval3": "3"}.get(which, "")
     return out / f"{qfile.name}-{split}-reworded{suffix}.txt"
 
 

@@ -84,7 +84,7 @@ def test_every_type_has_four_wordings_per_set(files, maps, spec):
         types = _types(qfile, maps, "valid") | _types(qfile, maps, "train")
         assert types
         for path in types:
-            for which in R.REQUIRED_SETS + (("eval2",) if qfile.kind == "metaqa" else ()):
+            for which in R.REQUIRED_SETS + (("eval2", "eval3") if qfile.kind == "metaqa" else ()):
                 found = {R.normalise(w) for w in R.wordings(spec, qfile.kind, path, which)}
                 assert len(found) >= 4, (qfile.name, path, which, found)
 
@@ -96,6 +96,7 @@ def test_eval_and_augment_share_no_wording(spec, files, maps):
                 for which in R.SETS}
         assert not sets["eval"] & sets["augment"]
         assert not sets["eval2"] & (sets["eval"] | sets["augment"])
+        assert not sets["eval3"] & (sets["eval"] | sets["augment"] | sets["eval2"])
 
 
 def test_no_wording_is_a_dataset_template(spec, files, maps, forbidden):
@@ -219,6 +220,11 @@ def test_command_line_second_validation_set(tmp_path, files, capsys):
     assert R.main(args + ["--only", "pq-2h"]) == 1  # PathQuestion has no eval2 wordings
     assert "distinct eval2 wordings" in capsys.readouterr().err
     assert R.main(args + ["--split", "train", "--only", "metaqa-1hop"]) == 2  # validation wordings on training files
+    third = tmp_path / "eval3"  # the third set: its own file, other wordings than either
+    assert R.main(["--data", str(DATA), "--out", str(third), "--set", "eval3", "--only", "metaqa-1hop"]) == 0
+    lines = (third / "metaqa-1hop-valid-reworded3.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(first) and sum(a != b and a != c for a, b, c in zip(lines, first, other)) > 900
+    assert R.main(["--data", str(DATA), "--out", str(third), "--set", "eval3", "--split", "train"]) == 2
 
 
 def test_command_line(tmp_path, files, capsys):
