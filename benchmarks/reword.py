@@ -56,24 +56,23 @@ Keeping validation honest
     Every entry has two disjoint sets. ``eval`` wordings re-word validation files only;
     ``augment`` wordings (other frames, and mostly other phrases) are for generating extra
     unlabelled training questions and must never be used to evaluate. MetaQA entries
-    also have a third, ``eval2``: a second validation set (``--set eval2`` writes
-    ``<name>-valid-reworded2.txt``), written on 2026-12-07 because the ``eval`` set's
+    also have two more validation-only sets. ``eval2`` (``--set eval2`` writes
+    ``<name>-valid-reworded2.txt``) was written on 2026-12-07 because the ``eval`` set's
     errors had been read by then (a frame found that way no longer says how a model
     meets wordings it has never seen). It was written before any model was scored on
     it; its 1-hop errors were then read, and the augment wordings of the film roles
     without their keyword (director, writer, cast) were written after that, so for
-    models trained on them eval2 is no longer blind on that kind of wording either. A
-    third, ``eval3`` (``--set eval3`` writes ``<name>-valid-reworded3.txt``), was written
-    on 2026-12-07 by a helper that saw none of the other sets nor any model's errors;
-    only its wordings that collided with another set (as the checks below define it)
-    were replaced, and it was written before any model was scored on it. The
-    script refuses to run when a type seen in the data has fewer than four wordings in
-    ``eval``, ``augment`` or the set being written, when two sets share a wording or
-    the same words in another order, when an augment wording contains a validation
-    wording or is contained in one, or when a wording normalises (case, punctuation,
-    film/movie) to one of the dataset's own templates; it also refuses ``--set eval``
-    and the other validation sets on training files. Template choice per question is a seeded
-    ``random.Random`` that cycles through
+    models trained on them eval2 is no longer blind on that kind of wording either.
+    ``eval3`` (``--set eval3`` writes ``<name>-valid-reworded3.txt``) was written later
+    that day by a helper that saw none of the other sets nor any model's errors; only
+    its wordings that collided with another set (as the checks below define it) were
+    replaced, and it was written before any model was scored on it. The script refuses
+    to run when a type seen in the data has fewer than four wordings in ``eval``,
+    ``augment`` or the set being written, when two sets share a wording or the same
+    words in another order, when an augment wording contains a validation wording or is
+    contained in one, or when a wording normalises (case, punctuation, film/movie) to one
+    of the dataset's own templates; it also refuses every validation set on training
+    files. Template choice per question is a seeded ``random.Random`` that cycles through
     a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
     always gives the same files. A question whose template has no derived type, or whose
     type has no wordings, is left out and counted.

@@ -93,8 +93,9 @@ class TrainArgs:
             time box's tail is estimated in batches from the speed so far when it
             begins; the spacing then stays), and the final weights, uniformly (stochastic weight
             averaging, Izmailov et al. 2018); the average is kept unless it validates
-            below the best epoch. Once begun, the tail keeps its start when a resumed run
-            gets another ``max_minutes``. LoRA factors are averaged one by one (not their
+            below the best epoch. A run resumed with a longer ``max_minutes`` (or none)
+            than the one its tail began under by time begins the tail again in the new
+            box's last share; otherwise a begun tail keeps its start. LoRA factors are averaged one by one (not their
             product). 0 = off.
         keep_both: with ``average_tail``, also keep the one of the two candidates the
             run did not keep (the average, or the best validated state without it), to

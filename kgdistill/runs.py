@@ -288,15 +288,21 @@ def load_questions_checked(path: str, fmt: str | None, graph: GraphBackend, what
 
 
 # ---------------------------------------------------------------------- training
-def _say_box_not_extended(done: dict, cfg: RunConfig, run: Path, echo) -> None:
+def _say_box_not_extended(done: dict, cfg: RunConfig, run: Path, echo: Callable[[str], None]) -> None:
     """A finished student stopped by its time box is not trained further by a longer
-    ``--resume RUN --max-minutes``: say so, and how to train on."""
-    old = (done.get("training") or {}).get("max_minutes") or 0
+    ``--resume RUN --max-minutes`` (or none): say so, and how to train on."""
+    import re
+
+    box = re.search(r"max_minutes=([0-9.]+)", str(done.get("stopped")))
     new = cfg.student_training.max_minutes or 0
-    if "max_minutes" in str(done.get("stopped")) and (new > old or not new):
-        echo(f"student: it finished at its {old:g}-minute time box and a finished run is not trained further "
-             f"(--max-minutes {new:g} changes nothing here); to train on, start a new run from it: "
-             f"kgdistill train ... --base-model {run}/student --out NEW_RUN")
+    if box is None or (new and new <= float(box.group(1))):
+        return
+    on = (f"start a new run from it: kgdistill train ... --base-model {run}/student --out NEW_RUN"
+          if cfg.student.adaptation in ("full", "lora") and cfg.student.base_model not in (None, "none")
+          else "start a new run with a longer --max-minutes")
+    echo(f"student: it finished at its {float(box.group(1)):g}-minute time box, and a finished run is not "
+         f"trained further (the time box now saved, {f'{new:g} minutes' if new else 'none'}, changes nothing "
+         f"here); to train on, {on}")
 
 
 def train_run(config: RunConfig, run_dir: str | Path, progress: bool = True,

@@ -236,7 +236,8 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
         start_epoch, curve, best, bad = state["epoch"], state["curve"], state["best"], state["bad"]
         elapsed, stopped, partial = state["seconds"], state.get("stopped"), state.get("partial")
         tail.load(state.get("average") or {}, tensors, params)
-        tail.regrow(state["args"].get("max_minutes"), name)
+        if not stopped and start_epoch < args.epochs:  # training goes on: a longer box moves the tail
+            tail.regrow(state["args"].get("max_minutes"), name)
         v, internal, gauss = state["rng"]
         rng.setstate((v, tuple(internal), gauss))
         torch.set_rng_state(tensors["torch_rng"])
@@ -365,10 +366,12 @@ class _TailAverage:
         self.last: int | None = None  # batch of the last snapshot
         self.stepped: int | None = None  # batch of the last optimizer step
         self.every: int | None = None  # batches between snapshots, fixed when the tail begins
+        self.began: float | None = None  # seconds into training when the tail began
+        self.by_epochs: bool | None = None  # whether it began by its share of the epochs (not the time box)
 
     def state(self) -> dict:
         return {"count": self.count, "next": self.next, "last": self.last, "stepped": self.stepped,
-                "every": self.every}
+                "every": self.every, "began": self.began, "by_epochs": self.by_epochs}
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {f"avg.{k}": v for k, v in (self.avg or {}).items()}
@@ -376,23 +379,31 @@ class _TailAverage:
     def load(self, state: dict, tensors: dict, params: dict) -> None:
         self.count, self.next = state.get("count", 0), state.get("next")
         self.last, self.stepped, self.every = state.get("last"), state.get("stepped"), state.get("every")
+        self.began, self.by_epochs = state.get("began"), state.get("by_epochs")
         if self.count:
             self.avg = {k: tensors[f"avg.{k}"].to(p.device) for k, p in params.items()}
 
     def regrow(self, saved_minutes: float | None, name: str) -> None:
-        """A run resumed with a longer time box (``--resume RUN --max-minutes``) than
-        the one its tail began under: that tail began too early for the new box, so
-        its snapshots are dropped and the tail begins again where the new box's last
-        share does (at once where training is already in it)."""
+        """A run resumed with a longer time box (``--resume RUN --max-minutes``, or
+        none) than the one its tail began under by time: that tail began too early for
+        the new box, so its snapshots are dropped and the tail begins again where the
+        new box's last share does (at once where training is already in it). A tail
+        begun by its share of the epochs, or by time no earlier than the new box's
+        share, is kept. ``saved_minutes``: the box of the checkpoint, for checkpoints
+        that did not record when their tail began."""
         def start(minutes):  # seconds into training where a time box's tail begins
             return (1.0 - self.args.average_tail) * 60 * minutes if minutes else math.inf
 
-        if self.next is None or start(self.args.max_minutes) <= start(saved_minutes):
+        if not self.args.average_tail or self.next is None:
+            return
+        began = self.began if self.began is not None else start(saved_minutes)
+        if self.by_epochs or began >= start(self.args.max_minutes):
             return
         if self.count:
-            logger.warning("%s: the time box grew from %s to %s minutes: the weight average of the old box's "
-                           "tail (%d snapshots) is dropped and begins again in the new one's", name,
-                           saved_minutes, self.args.max_minutes, self.count)
+            logger.warning("%s: the time box grew from %s to %s: the weight average of the old box's tail "
+                           "(%d snapshots) is dropped and begins again in the new one's", name,
+                           f"{saved_minutes:g} minutes" if saved_minutes else "no limit",
+                           f"{self.args.max_minutes:g} minutes" if self.args.max_minutes else "no limit", self.count)
         self.avg, self.count, self.next, self.last, self.every = None, 0, None, None, None
 
     def in_tail(self, done: int, per_epoch: int, seconds: float) -> bool:
@@ -400,7 +411,10 @@ class _TailAverage:
         or of ``max_minutes``, whichever is reached first."""
         head = 1.0 - self.args.average_tail
         by_time = bool(self.args.max_minutes) and seconds >= head * 60 * self.args.max_minutes
-        return by_time or done >= math.ceil(head * self.args.epochs * per_epoch - 1e-9)
+        return by_time or self._in_tail_by_epochs(done, per_epoch)
+
+    def _in_tail_by_epochs(self, done: int, per_epoch: int) -> bool:
+        return done >= math.ceil((1.0 - self.args.average_tail) * self.args.epochs * per_epoch - 1e-9)
 
     def step(self, done: int, per_epoch: int, seconds: float, params: dict) -> None:
         """After the optimizer step that ends batch ``done``."""
@@ -409,6 +423,8 @@ class _TailAverage:
         self.stepped = done
         if self.next is None and self.in_tail(done, per_epoch, seconds):
             self.next, self.every = done, self.interval(done, per_epoch, seconds)
+            self.began = seconds
+            self.by_epochs = self._in_tail_by_epochs(done, per_epoch)
         if self.next is not None and done >= self.next:
             self._add(params)
             every = self.every or max(1, math.ceil(per_epoch / 8))  # a checkpoint from before `every`

@@ -215,7 +215,7 @@ def test_command_line_second_validation_set(tmp_path, files, capsys):
     eval1 = tmp_path / "eval1"
     assert R.main(["--data", str(DATA), "--out", str(eval1), "--only", "metaqa-1hop"]) == 0
     other = (eval1 / "metaqa-1hop-valid-reworded.txt").read_text(encoding="utf-8").splitlines()
-    assert len(first) == len(other) > 900 and sum(a != b for a, b in zip(first, other)) > 900
+    assert len(first) == len(other) > 900 and sum(a != b for a, b in zip(first, other)) > 0.9 * len(first)
     capsys.readouterr()
     assert R.main(args + ["--only", "pq-2h"]) == 1  # PathQuestion has no eval2 wordings
     assert "distinct eval2 wordings" in capsys.readouterr().err
@@ -223,7 +223,7 @@ def test_command_line_second_validation_set(tmp_path, files, capsys):
     third = tmp_path / "eval3"  # the third set: its own file, other wordings than either
     assert R.main(["--data", str(DATA), "--out", str(third), "--set", "eval3", "--only", "metaqa-1hop"]) == 0
     lines = (third / "metaqa-1hop-valid-reworded3.txt").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(first) and sum(a != b and a != c for a, b, c in zip(lines, first, other)) > 900
+    assert len(lines) == len(first) and sum(a != b and a != c for a, b, c in zip(lines, first, other)) > 0.9 * len(lines)
     assert R.main(["--data", str(DATA), "--out", str(third), "--set", "eval3", "--split", "train"]) == 2
 
 

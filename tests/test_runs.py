@@ -250,10 +250,33 @@ def test_a_longer_time_box_on_a_finished_run_says_it_trains_nothing_more(run, ca
     re-validated the old student and said only "trained already": a user asking for more
     training got none, without being told."""
     metrics = json.loads((run / "student" / "metrics.json").read_text())
-    metrics["stopped"], metrics["training"]["max_minutes"] = "max_minutes=1.0 reached in epoch 1", 1.0
+    metrics["stopped"] = "max_minutes=1.0 reached in epoch 1"
     (run / "student" / "metrics.json").write_text(json.dumps(metrics))
     assert main(["train", "--resume", str(run), "--max-minutes", "240", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "finished at its 1-minute time box" in out and f"--base-model {run}/student" in out
+    assert "finished at its 1-minute time box" in out and "(the time box now saved, 240 minutes," in out
+    assert "start a new run with a longer --max-minutes" in out  # a student built from scratch: no --base-model
     assert main(["train", "--resume", str(run), "--max-minutes", "1", "--quiet"]) == 0  # the same box: nothing to say
     assert "time box" not in capsys.readouterr().out
+
+
+def test_the_way_to_train_on_depends_on_the_student():
+    import dataclasses
+    from pathlib import Path
+
+    from kgdistill.runs import RunConfig, _say_box_not_extended
+
+    said = []
+    c = RunConfig(graph="kb", train="t")
+    smol = dataclasses.replace(c, student=dataclasses.replace(c.student, base_model="/models/smol"))
+    for cfg, box in ((smol, 0), (smol, 240)):
+        cfg = dataclasses.replace(cfg, student_training=dataclasses.replace(cfg.student_training, max_minutes=box))
+        _say_box_not_extended({"stopped": "max_minutes=88.0 reached in epoch 1"}, cfg, Path("runs/a"), said.append)
+    assert said[0].startswith("student: it finished at its 88-minute time box") and "now saved, none, changes nothing" in said[0]
+    assert said[1].endswith("start a new run from it: kgdistill train ... --base-model runs/a/student --out NEW_RUN")
+    tuned = dataclasses.replace(smol, student=dataclasses.replace(smol.student, adaptation="prompt_tuning"))
+    _say_box_not_extended({"stopped": "max_minutes=88.0 reached"}, tuned, Path("runs/a"), said.append)
+    assert said[2].endswith("start a new run with a longer --max-minutes")  # --base-model refuses prompt students
+    _say_box_not_extended({"stopped": "epochs done"}, smol, Path("runs/a"), said.append)
+    _say_box_not_extended({}, smol, Path("runs/a"), said.append)
+    assert len(said) == 3

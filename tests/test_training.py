@@ -1,4 +1,5 @@
 """The one training loop (kgdistill.training.fit): resume, accumulation, precision, device."""
+import json
 import re
 
 import pytest
@@ -81,7 +82,6 @@ def test_interrupted_fit_resumes_inside_the_epoch(tmp_path):
     """A SmolLM2 epoch can take an hour on a CPU: a checkpoint written every
     `checkpoint_minutes` lets an interrupted run continue at the batch after it, to the
     same weights as an uninterrupted run (before, the whole epoch was done again)."""
-    import json
 
     args = TrainArgs(epochs=4, batch_size=2, lr=0.05, patience=10, optimizer="adamw", weight_decay=0.01,
                      checkpoint_minutes=1e-9)  # a checkpoint after every batch
@@ -237,8 +237,6 @@ def test_an_interrupted_run_resumes_its_tail_average(tmp_path):
     """The running average, its count, the next and the last snapshot's batch are in
     the checkpoint: interrupted between two snapshots of the tail (after batch 21, inside
     an epoch), the run ends with the same average; resuming the finished run adds nothing."""
-    import json
-
     plain = Recorder(n=17)
     fit(plain, TrainArgs(**{**vars(GRID), "average_tail": 0.0}), seed=3, progress=False)
     after = plain.seen[1:] + [_weights(plain.model)]
@@ -247,7 +245,8 @@ def test_an_interrupted_run_resumes_its_tail_average(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(cut, GRID, seed=3, checkpoint=tmp_path, progress=False)
     state = json.loads((tmp_path / "state.json").read_text())["average"]
-    assert state == {"count": 2, "next": 23, "last": 20, "stepped": 21, "every": 3}
+    assert {k: v for k, v in state.items() if k != "began"} == {"count": 2, "next": 23, "last": 20, "stepped": 21,
+                                                                 "every": 3, "by_epochs": True}
     again = Recorder(target=expected, n=17)
     result = fit(again, GRID, seed=3, checkpoint=tmp_path, progress=False)
     assert result["average"] == {"snapshots": 7, "valid_hits@1": pytest.approx(0.0, abs=1e-5), "kept": True}
@@ -288,33 +287,45 @@ def test_the_tail_starts_at_its_share_of_the_epochs_or_of_the_time_box():
         TrainArgs(average_tail=1.5)
 
 
-def test_about_eight_snapshots_fall_in_a_time_boxed_tail_shorter_than_an_epoch(monkeypatch):
-    """A SmolLM2 run on a CPU may stop well inside its first epoch: the snapshots are
-    spread over the tail's estimated batches, not an eighth of an epoch apart (which
-    left 3 snapshots in the 125-minute MetaQA run)."""
+class Timed(Recorder):
+    """Each batch takes one second of the fake clock ``CLOCK`` (see ``fake_clock``);
+    every state validates alike; ``final``: the weights at the first validation."""
+
+    def loss(self, indices):
+        CLOCK[0] += 1.0
+        return super().loss(indices)
+
+    def validate(self):
+        self.final = getattr(self, "final", None)
+        self.final = _weights(self.model) if self.final is None else self.final
+        return {"score": 1.0}
+
+
+CLOCK = [0.0]
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The training loop's clock is ``CLOCK``, advanced one second a batch by ``Timed``."""
     from types import SimpleNamespace
 
     from kgdistill import training
+
+    CLOCK[0] = 0.0
+    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: CLOCK[0]))
+
+
+def test_about_eight_snapshots_fall_in_a_time_boxed_tail_shorter_than_an_epoch(fake_clock):
+    """A SmolLM2 run on a CPU may stop well inside its first epoch: the snapshots are
+    spread over the tail's estimated batches, not an eighth of an epoch apart (which
+    left 3 snapshots in the 125-minute MetaQA run)."""
     from kgdistill.training import _TailAverage
 
     boxed = _TailAverage(TrainArgs(epochs=10, max_minutes=10, average_tail=0.5))
     assert boxed.interval(done=300, per_epoch=1000, seconds=300) == 38  # 300 batches left at 1 batch/s
     assert _TailAverage(TrainArgs(epochs=10, average_tail=0.5)).interval(5000, 1000, 99.0) == 125  # an 8th of an epoch
     assert _TailAverage(TrainArgs(epochs=2, average_tail=0.5)).interval(100, 100, 9.0) == 13
-    clock = [0.0]
-
-    class Timed(Recorder):  # each batch takes one second of a fake clock; every state validates alike
-        def loss(self, indices):
-            clock[0] += 1.0
-            return super().loss(indices)
-
-        def validate(self):  # first at the stop, with the final weights
-            self.final = getattr(self, "final", None)
-            self.final = _weights(self.model) if self.final is None else self.final
-            return {"score": 1.0}
-
-    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
-    task = Timed(n=1000)
+    task = Timed(n=1000)  # validated first at the stop, with the final weights
     result = fit(task, TrainArgs(epochs=3, batch_size=1, lr=0.01, patience=5, max_minutes=1, average_tail=0.5),
                  seed=3, progress=False)
     assert result["stopped"].startswith("max_minutes") and len(task.seen) == 61
@@ -324,26 +335,11 @@ def test_about_eight_snapshots_fall_in_a_time_boxed_tail_shorter_than_an_epoch(m
     assert result["average"]["kept"] and torch.allclose(_weights(task.model), expected, atol=1e-6)
 
 
-def test_a_run_resumed_with_a_longer_time_box_averages_only_the_new_boxs_tail(monkeypatch, tmp_path):
+def test_a_run_resumed_with_a_longer_time_box_averages_only_the_new_boxs_tail(fake_clock, tmp_path):
     """`train --resume RUN --max-minutes LONGER` after the tail had begun kept the old
     box's snapshots (from half of 1 minute on) and their spacing, so the average reached
     back before the new box's last half. Now the resumed run ends with the weights of
     one uninterrupted run in the longer box."""
-    from types import SimpleNamespace
-
-    from kgdistill import training
-
-    clock = [0.0]
-
-    class Timed(Recorder):  # each batch takes one second of a fake clock; every state validates alike
-        def loss(self, indices):
-            clock[0] += 1.0
-            return super().loss(indices)
-
-        def validate(self):
-            return {"score": 1.0}
-
-    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     args = TrainArgs(epochs=3, batch_size=1, lr=0.01, patience=5, max_minutes=1, average_tail=0.5,
                      checkpoint_minutes=1e-9)
     longer = TrainArgs(**{**vars(args), "max_minutes": 2})
@@ -352,12 +348,31 @@ def test_a_run_resumed_with_a_longer_time_box_averages_only_the_new_boxs_tail(mo
     assert expected["average"]["kept"] and expected["average"]["snapshots"] == 9  # 60, 68, ..., 116 and 121
     with pytest.raises(KeyboardInterrupt):
         fit(Timed(n=1000, fail_at=45), args, seed=3, checkpoint=tmp_path, progress=False)
-    import json
-
     assert json.loads((tmp_path / "state.json").read_text())["average"]["count"] == 4  # 30, 34, 38, 42
     again = Timed(n=1000)
     result = fit(again, longer, seed=3, checkpoint=tmp_path, progress=False)
     assert result["average"] == expected["average"]
+    assert torch.allclose(_weights(again.model), _weights(straight.model), atol=1e-6)
+    # A finished run resumed with a longer box trains nothing more and keeps its average.
+    done = Timed(n=1000)
+    assert fit(done, TrainArgs(**{**vars(longer), "max_minutes": 5}), seed=3, checkpoint=tmp_path,
+               progress=False)["average"] == expected["average"]
+    assert done.calls == 0 and torch.allclose(_weights(done.model), _weights(straight.model), atol=1e-6)
+
+
+def test_a_tail_begun_by_its_share_of_the_epochs_is_kept_when_the_time_box_grows(tmp_path):
+    """The time box only moves a tail that the time box began: one begun at half of the
+    epochs ends, after a resume with a longer box, with the weights of a run never
+    interrupted."""
+    boxed = TrainArgs(**{**vars(GRID), "max_minutes": 10})  # batches take microseconds: the box never ends it
+    straight = Recorder(n=17)
+    expected = fit(straight, boxed, seed=3, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(Recorder(n=17, fail_at=22), boxed, seed=3, checkpoint=tmp_path, progress=False)
+    assert json.loads((tmp_path / "state.json").read_text())["average"]["by_epochs"] is True
+    again = Recorder(n=17)
+    result = fit(again, TrainArgs(**{**vars(boxed), "max_minutes": 20}), seed=3, checkpoint=tmp_path, progress=False)
+    assert result["average"] == expected["average"] and result["average"]["snapshots"] == 7
     assert torch.allclose(_weights(again.model), _weights(straight.model), atol=1e-6)
 
 
