@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -291,8 +292,6 @@ def load_questions_checked(path: str, fmt: str | None, graph: GraphBackend, what
 def _say_box_not_extended(done: dict, cfg: RunConfig, run: Path, echo: Callable[[str], None]) -> None:
     """A finished student stopped by its time box is not trained further by a longer
     ``--resume RUN --max-minutes`` (or none): say so, and how to train on."""
-    import re
-
     box = re.search(r"max_minutes=([0-9.]+)", str(done.get("stopped")))
     new = cfg.student_training.max_minutes or 0
     if box is None or (new and new <= float(box.group(1))):

@@ -391,13 +391,10 @@ class _TailAverage:
         begun by its share of the epochs, or by time no earlier than the new box's
         share, is kept. ``saved_minutes``: the box of the checkpoint, for checkpoints
         that did not record when their tail began."""
-        def start(minutes):  # seconds into training where a time box's tail begins
-            return (1.0 - self.args.average_tail) * 60 * minutes if minutes else math.inf
-
         if not self.args.average_tail or self.next is None:
             return
-        began = self.began if self.began is not None else start(saved_minutes)
-        if self.by_epochs or began >= start(self.args.max_minutes):
+        began = self.began if self.began is not None else self._time_start(saved_minutes)
+        if self.by_epochs or began >= self._time_start(self.args.max_minutes):
             return
         if self.count:
             logger.warning("%s: the time box grew from %s to %s: the weight average of the old box's tail "
@@ -409,9 +406,11 @@ class _TailAverage:
     def in_tail(self, done: int, per_epoch: int, seconds: float) -> bool:
         """Whether training has entered its last share: of the batches of all epochs,
         or of ``max_minutes``, whichever is reached first."""
-        head = 1.0 - self.args.average_tail
-        by_time = bool(self.args.max_minutes) and seconds >= head * 60 * self.args.max_minutes
-        return by_time or self._in_tail_by_epochs(done, per_epoch)
+        return seconds >= self._time_start(self.args.max_minutes) or self._in_tail_by_epochs(done, per_epoch)
+
+    def _time_start(self, minutes: float | None) -> float:
+        """Seconds into training where the tail of a ``minutes`` time box begins (none: never)."""
+        return (1.0 - self.args.average_tail) * 60 * minutes if minutes else math.inf
 
     def _in_tail_by_epochs(self, done: int, per_epoch: int) -> bool:
         return done >= math.ceil((1.0 - self.args.average_tail) * self.args.epochs * per_epoch - 1e-9)
