@@ -66,11 +66,19 @@ Keeping validation honest
     ``eval3`` (``--set eval3`` writes ``<name>-valid-reworded3.txt``) was written later
     that day by a helper that saw none of the other sets nor any model's errors; only
     its wordings that collided with another set (as the checks below define it) were
-    replaced, and it was written before any model was scored on it. The script refuses
-    to run when a type seen in the data has fewer than four wordings in ``eval``,
-    ``augment`` or the set being written, when two sets share a wording or the same
-    words in another order, when an augment wording contains a validation wording or is
-    contained in one, or when a wording normalises (case, punctuation, film/movie) to one
+    replaced, and it was written before any model was scored on it. On 2026-12-07 (the
+    next session) two more MetaQA sets were written at the same time by two helpers that
+    saw no other wordings and no model's errors: ``augment2``, a second TRAINING set
+    (12-20 wordings per type; ``--set augment2 --split train [--combined]`` writes
+    ``<name>-train-reworded-augment2.txt`` and ``-combined-augment2.jsonl``), and
+    ``eval4``, a fourth validation set (``-reworded4``). Where they met an older set,
+    ``augment2``'s wording was dropped; where they met each other (two blind writers
+    often chose the same wording), ``augment2`` kept it and a third helper, shown only
+    the wordings in use, replaced ``eval4``'s (50 of its 119 wordings and phrases). The
+    script refuses to run when a type seen in the data has fewer than four wordings in
+    ``eval``, ``augment`` or the set being written, when two sets share a wording or the
+    same words in another order, when a training (augment, augment2) wording contains a
+    validation wording or is contained in one, or when a wording normalises (case, punctuation, film/movie) to one
     of the dataset's own templates; it also refuses every validation set on training
     files. Template choice per question is a seeded ``random.Random`` that cycles through
     a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
@@ -92,9 +100,10 @@ from typing import Iterable, Sequence
 
 TEMPLATES = Path(__file__).with_name("reword_templates.json")
 TYPES_CACHE = Path(__file__).with_name("reword_types.json")
-SETS = ("eval", "augment", "eval2", "eval3")
-REQUIRED_SETS = ("eval", "augment")  # every entry has both; eval2 and eval3 only where they were written
-EVAL_SETS = ("eval", "eval2", "eval3")  # validation-only sets: augment must stay apart from each
+SETS = ("eval", "augment", "eval2", "eval3", "augment2", "eval4")
+REQUIRED_SETS = ("eval", "augment")  # every entry has both; the others only where they were written
+EVAL_SETS = ("eval", "eval2", "eval3", "eval4")  # validation-only sets: the training sets stay apart from each
+TRAIN_SETS = ("augment", "augment2")  # wordings for training files
 SPLITS = ("valid", "train")
 MIN_WORDINGS = 4
 PLACEHOLDER = "{X}"
@@ -398,8 +407,8 @@ def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[
     """Problems with the wordings of ``types`` (empty when all is well): fewer than
     ``minimum`` distinct wordings in one of ``sets`` (wordings equal after
     :func:`normalise` count once), a wording in two sets (or its words in another
-    order), an augment wording that
-    contains a validation (eval, eval2, eval3) wording or is contained in one (whole words after
+    order), a training (augment, augment2) wording that
+    contains a validation (eval, eval2, eval3, eval4) wording or is contained in one (whole words after
     :func:`normalise`: "can you tell me who directed {X}" would teach "tell me who
     directed {X}"), or a wording that normalises to a dataset template (``forbidden``,
     already normalised). Sets not in ``sets`` are checked against the others where
@@ -423,10 +432,11 @@ def check_templates(spec: dict, kind: str, types: Iterable[str], forbidden: set[
                 problems += [f"{kind} '{path}': {one} wording {w!r} and {other} wording {shuffled[_bag(w)]!r} have "
                              "the same words in another order" for w in sorted(normal[one] - normal[other])
                              if _bag(w) in shuffled]
-        for held in EVAL_SETS:
-            problems += [f"{kind} '{path}': augment wording {a!r} and {held} wording {e!r} contain one another"
-                         for a in sorted(normal["augment"] - normal[held]) for e in sorted(normal[held])
-                         if f" {e} " in f" {a} " or f" {a} " in f" {e} "]
+        for train in TRAIN_SETS:
+            for held in EVAL_SETS:
+                problems += [f"{kind} '{path}': {train} wording {a!r} and {held} wording {e!r} contain one another"
+                             for a in sorted(normal[train] - normal[held]) for e in sorted(normal[held])
+                             if f" {e} " in f" {a} " or f" {a} " in f" {e} "]
     return problems
 
 
@@ -508,9 +518,11 @@ def reword_lines(qfile: QuestionFile, lines: Sequence[str], maps: TypeMaps, spec
 
 def output_path(out: Path, qfile: QuestionFile, split: str, which: str) -> Path:
     """``DIR/<name>-<split>-reworded.txt``; ``-augment`` is added for augment wordings of
-    validation files so that they never overwrite the eval ones, ``2`` and ``3`` for the
-    second and third validation sets (``-reworded2``, ``-reworded3``)."""
-    suffix = {"augment": "-augment" if split == "valid" else "", "eval2": "2", "eval3": "3"}.get(which, "")
+    validation files so that they never overwrite the eval ones, ``-augment2`` for the
+    second training set, ``2``, ``3`` and ``4`` for the later validation sets
+    (``-reworded2`` ...)."""
+    suffix = {"augment": "-augment" if split == "valid" else "", "augment2": "-augment2", "eval2": "2", "eval3": "3",
+              "eval4": "4"}.get(which, "")
     return out / f"{qfile.name}-{split}-reworded{suffix}.txt"
 
 
@@ -595,9 +607,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="when deriving: training questions per dataset template that vote (default 0: all)")
     p.add_argument("--only", nargs="*", help="file names to write (e.g. metaqa-1hop pq-2h); default all")
     p.add_argument("--combined", action="store_true",
-                   help="with --set augment --split train: also write <name>-train-combined.jsonl, the training "
-                        "questions in their original wording followed by their re-wordings (ids suffixed "
-                        "':reworded'), each with its answers and gold path: a LABELLED training file")
+                   help="with --set augment (or augment2) --split train: also write <name>-train-combined.jsonl "
+                        "(-combined-augment2.jsonl), the training questions in their original wording followed by their re-wordings (ids "
+                        "suffixed ':reworded', or ':reworded-augment2'), each with its answers and gold path: a "
+                        "LABELLED training file")
     p.add_argument("--jsonl", action="store_true",
                    help="also write kgdistill JSONL twins with the question type as gold path: "
                         "<name>-<split>-reworded.jsonl and the original wording <name>-<split>.jsonl")
@@ -633,8 +646,9 @@ def template_problems(spec: dict, files: Sequence[QuestionFile], all_files: Sequ
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.combined and (args.which, args.split) != ("augment", "train"):
-        print("refusing: --combined writes labelled training files; use it with --set augment --split train",
+    if args.combined and (args.which not in TRAIN_SETS or args.split != "train"):
+        print("refusing: --combined writes labelled training files; use it with --set augment (or augment2) "
+              "--split train",
               file=sys.stderr)
         return 2
     if args.which in EVAL_SETS and args.split == "train":
@@ -667,8 +681,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import dataclasses
 
             before, after = jsonl_twins(qfile, args.split, source, target, report)
-            combined = before + [dataclasses.replace(q, id=f"{q.id}:reworded") for q in after]
-            path = args.out / f"{qfile.name}-{args.split}-combined.jsonl"
+            tag = ":reworded" if args.which == "augment" else f":reworded-{args.which}"
+            combined = before + [dataclasses.replace(q, id=f"{q.id}{tag}") for q in after]
+            path = args.out / f"{qfile.name}-{args.split}-combined{'' if args.which == 'augment' else '-' + args.which}.jsonl"
             write_jsonl_twin(combined, path)
             print(f"{path}: {len(before)} original + {len(after)} re-worded questions with answers and gold paths")
         if args.jsonl:

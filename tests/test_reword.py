@@ -84,7 +84,7 @@ def test_every_type_has_four_wordings_per_set(files, maps, spec):
         types = _types(qfile, maps, "valid") | _types(qfile, maps, "train")
         assert types
         for path in types:
-            for which in R.REQUIRED_SETS + (("eval2", "eval3") if qfile.kind == "metaqa" else ()):
+            for which in R.REQUIRED_SETS + (("eval2", "eval3", "augment2", "eval4") if qfile.kind == "metaqa" else ()):
                 found = {R.normalise(w) for w in R.wordings(spec, qfile.kind, path, which)}
                 assert len(found) >= 4, (qfile.name, path, which, found)
 
@@ -97,6 +97,8 @@ def test_eval_and_augment_share_no_wording(spec, files, maps):
         assert not sets["eval"] & sets["augment"]
         assert not sets["eval2"] & (sets["eval"] | sets["augment"])
         assert not sets["eval3"] & (sets["eval"] | sets["augment"] | sets["eval2"])
+        assert not (sets["augment2"] | sets["eval4"]) & (sets["eval"] | sets["augment"] | sets["eval2"] | sets["eval3"])
+        assert not sets["augment2"] & sets["eval4"]
 
 
 def test_no_wording_is_a_dataset_template(spec, files, maps, forbidden):
@@ -265,3 +267,27 @@ def test_combined_training_file(tmp_path, files):
         assert (new.answers, new.topic_entities, new.gold_path) == (old.answers, old.topic_entities, old.gold_path)
         assert new.answers and new.gold_path is not None
     assert R.main(["--data", str(DATA), "--out", str(tmp_path), "--only", "pq-2h", "--combined"]) == 2  # eval set
+
+
+def test_second_training_set(tmp_path, spec):
+    """augment2 (written blind on 2026-12-07) writes its own combined file beside
+    augment's, with other wordings and ids, and is held apart from every validation set
+    as augment is: a wording around an eval4 wording is refused."""
+    from kgdistill.datasets import load_questions
+
+    args = ["--data", str(DATA), "--out", str(tmp_path), "--only", "metaqa-1hop", "--split", "train", "--combined"]
+    assert R.main(args + ["--set", "augment"]) == 0 and R.main(args + ["--set", "augment2"]) == 0
+    one = load_questions(tmp_path / "metaqa-1hop-train-combined.jsonl", format="jsonl")
+    two = load_questions(tmp_path / "metaqa-1hop-train-combined-augment2.jsonl", format="jsonl")
+    half = len(one) // 2
+    assert len(two) == len(one) > 10_000 and [q.text for q in one[:half]] == [q.text for q in two[:half]]
+    assert all(b.id == a.id.replace(":reworded", ":reworded-augment2") for a, b in zip(one[half:], two[half:]))
+    assert len({q.text for q in one[half:]} & {q.text for q in two[half:]}) < 0.01 * half
+    assert all(a.gold_path == b.gold_path and a.answers == b.answers for a, b in zip(one, two))
+    assert (tmp_path / "metaqa-1hop-train-reworded-augment2.txt").exists()
+    around = copy.deepcopy(spec)
+    fourth = around["metaqa"]["types"]["directed_by"]["eval4"][0]
+    around["metaqa"]["types"]["directed_by"]["augment2"].append("so " + fourth)
+    assert any("augment2 wording" in p and "eval4 wording" in p and "contain one another" in p
+               for p in R.check_templates(around, "metaqa", ["directed_by"], set()))
+    assert R.main(["--data", str(DATA), "--out", str(tmp_path), "--set", "eval4", "--split", "train"]) == 2
