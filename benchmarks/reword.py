@@ -53,37 +53,23 @@ Where the wordings come from
     children), chained hop by hop from the topic, inside a frame for the last relation.
 
 Keeping validation honest
-    Every entry has two disjoint sets. ``eval`` wordings re-word validation files only;
-    ``augment`` wordings (other frames, and mostly other phrases) are for generating extra
-    unlabelled training questions and must never be used to evaluate. MetaQA entries
-    also have two more validation-only sets. ``eval2`` (``--set eval2`` writes
-    ``<name>-valid-reworded2.txt``) was written on 2026-12-07 because the ``eval`` set's
-    errors had been read by then (a frame found that way no longer says how a model
-    meets wordings it has never seen). It was written before any model was scored on
-    it; its 1-hop errors were then read, and the augment wordings of the film roles
-    without their keyword (director, writer, cast) were written after that, so for
-    models trained on them eval2 is no longer blind on that kind of wording either.
-    ``eval3`` (``--set eval3`` writes ``<name>-valid-reworded3.txt``) was written later
-    that day by a helper that saw none of the other sets nor any model's errors; only
-    its wordings that collided with another set (as the checks below define it) were
-    replaced, and it was written before any model was scored on it. On 2026-12-07 (the
-    next session) two more MetaQA sets were written at the same time by two helpers that
-    saw no other wordings and no model's errors: ``augment2``, a second TRAINING set
-    (12-20 wordings per type; ``--set augment2 --split train [--combined]`` writes
-    ``<name>-train-reworded-augment2.txt`` and ``-combined-augment2.jsonl``), and
-    ``eval4``, a fourth validation set (``-reworded4``). Where they met an older set,
-    ``augment2``'s wording was dropped; where they met each other (two blind writers
-    often chose the same wording), ``augment2`` kept it and a third helper, shown only
-    the wordings in use, replaced ``eval4``'s (50 of its 119 wordings and phrases). The
-    script refuses to run when a type seen in the data has fewer than four wordings in
+    Training sets (``augment``; ``augment2``, MetaQA only) generate extra training
+    questions; validation sets (``eval``; ``eval2``, ``eval3``, ``eval4``, MetaQA only;
+    ``--set evalN`` writes ``<name>-valid-rewordedN.txt``) are never used to train. How
+    and when each set was written, and what of it has been read, is in the template
+    file's ``about`` entry and benchmarks/RESULTS.md: a set whose errors were read no
+    longer says how a model meets wordings it has never seen, which is why there are
+    four. ``--set augment2 --split train [--combined]`` writes
+    ``<name>-train-reworded-augment2.txt`` (``-combined-augment2.jsonl``). The script
+    refuses to run when a type seen in the data has fewer than four wordings in
     ``eval``, ``augment`` or the set being written, when two sets share a wording or the
-    same words in another order, when a training (augment, augment2) wording contains a
-    validation wording or is contained in one, or when a wording normalises (case, punctuation, film/movie) to one
-    of the dataset's own templates; it also refuses every validation set on training
-    files. Template choice per question is a seeded ``random.Random`` that cycles through
-    a shuffled deck of its type's wordings, so the wordings are spread evenly and a seed
-    always gives the same files. A question whose template has no derived type, or whose
-    type has no wordings, is left out and counted.
+    same words in another order, when a training wording contains a validation wording
+    or is contained in one, or when a wording normalises (case, punctuation, film/movie)
+    to one of the dataset's own templates; it also refuses every validation set on
+    training files. Template choice per question is a seeded ``random.Random`` that
+    cycles through a shuffled deck of its type's wordings, so the wordings are spread
+    evenly and a seed always gives the same files. A question whose template has no
+    derived type, or whose type has no wordings, is left out and counted.
 """
 from __future__ import annotations
 
