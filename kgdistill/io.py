@@ -162,3 +162,61 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
         raise CheckpointError(f"{directory / 'tensors.safetensors'}: cannot read the checkpoint "
                               f"(missing, truncated or corrupt): {err}") from None
     return tensors, state
+
+
+def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Callable[[int, int], list],
+                          chunk: int = 4096, progress: bool = True, desc: str = "",
+                          echo: Callable[[str], None] | None = None) -> tuple[Path, int]:
+    """Write one JSON object per id to ``path``, ``chunk`` rows at a time, so that an
+    interrupted pass resumes instead of starting over: each chunk ``produce(start,
+    stop)`` (rows for ``ids[start:stop]``, each with that ``id``; objects with
+    ``to_dict()`` are converted) is appended to ``PATH.partial`` and flushed to disk,
+    and the file is renamed to ``path`` when every row is there. A new pass keeps the
+    partial file's whole chunks whose ids match ``ids`` in order and starts after them
+    (a half-written chunk is written again, so the chunks, and the results, are those
+    of an uninterrupted pass; ``echo`` is told how many were kept). Returns ``(path,
+    rows kept from before)``."""
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    done, keep = _matching_prefix(partial, ids)
+    done -= done % chunk
+    if done and echo is not None:
+        echo(f"{desc or path.name}: resuming after {done:,} of {len(ids):,} questions ({partial})")
+    with open(partial, "a+b") as fh:
+        fh.truncate(keep[done])
+    with open(partial, "a", encoding="utf-8") as fh, \
+            tqdm(total=len(ids), initial=done, desc=desc, unit="q", disable=None if progress else True) as bar:
+        for start in range(done, len(ids), chunk):
+            rows = produce(start, min(start + chunk, len(ids)))
+            got = [row.to_dict() if hasattr(row, "to_dict") else row for row in rows]
+            if [r.get("id") for r in got] != ids[start:start + len(got)] or len(got) != min(chunk, len(ids) - start):
+                raise RunError(f"{partial}: rows {start}..{start + chunk} came back for other questions")
+            fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in got))
+            fh.flush()
+            os.fsync(fh.fileno())
+            bar.update(len(got))
+    os.replace(partial, path)
+    return path, done
+
+
+def _matching_prefix(path: Path, ids: list[str]) -> tuple[int, list[int]]:
+    """How many leading lines of ``path`` are whole JSON objects with ``ids``' ids in
+    order, and the byte offset after each (``offsets[k]``: after ``k`` lines)."""
+    offsets = [0]
+    if not path.exists():
+        return 0, offsets
+    with open(path, "rb") as fh:
+        for raw in fh:
+            n = len(offsets) - 1
+            if n >= len(ids) or not raw.endswith(b"\n"):
+                break
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                break
+            if not isinstance(rec, dict) or rec.get("id") != ids[n]:
+                break
+            offsets.append(offsets[-1] + len(raw))
+    return len(offsets) - 1, offsets

@@ -371,8 +371,9 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
     source = teacher if cfg.soft_targets_from is None else StudentSource(cfg, graph, echo)
     if not (run / "soft_targets.jsonl").exists():
         t0 = time.perf_counter()
-        preds = source.predict(graph, train, top_k=cfg.serializer.top_k, progress=progress)
-        write_atomic(run / "soft_targets.jsonl", lambda p: write_jsonl(preds, p))
+        if cfg.soft_targets_from is not None:
+            echo(f"source student ({cfg.soft_targets_from}): path distributions of {len(train):,} questions")
+        _predict_to(run / "soft_targets.jsonl", source, graph, train, cfg, progress, echo)
         timings["soft_target_seconds"] = time.perf_counter() - t0
     if (run / "train_set.jsonl").exists():
         records = load_records(run / "train_set.jsonl")
@@ -497,8 +498,6 @@ class StudentSource:
         from kgdistill.training import progress_steps
 
         reasoner = self.reasoner(top_k)
-        self.echo(f"source student ({self.cfg.soft_targets_from}): path distributions of {len(questions):,} "
-                  "questions")
         out = []
         bs = reasoner.batch_size
         for s in progress_steps(range(0, len(questions), bs), "source student", progress=progress):
@@ -519,13 +518,27 @@ class StudentSource:
         return out
 
 
+SOFT_TARGET_CHUNK = 4096  # questions a chunk of soft targets: what an interruption loses at most
+
+
+def _predict_to(path: Path, source, graph: GraphBackend, questions: Sequence[Question], cfg: RunConfig,
+                progress: bool, echo: Callable[[str], None]) -> None:
+    """``source``'s (the teacher's or a source student's) top-k paths for ``questions``
+    into ``path``, a chunk at a time: an interrupted run resumes after the last whole
+    chunk (:func:`kgdistill.io.write_jsonl_resumable`)."""
+    from kgdistill.io import write_jsonl_resumable
+
+    write_jsonl_resumable(path, [q.id for q in questions],
+                          lambda a, b: source.predict(graph, questions[a:b], top_k=cfg.serializer.top_k,
+                                                      progress=False),
+                          chunk=SOFT_TARGET_CHUNK, progress=progress, desc="soft targets", echo=echo)
+
+
 def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, progress: bool,
                        echo: Callable[[str], None]) -> list:
     """Soft-target-only records for the unlabeled questions (written once to
     ``unlabeled_set.jsonl``): the teacher's top-k paths, no hard targets."""
-    from kgdistill.io import write_atomic
-    from kgdistill.readers import write_jsonl
-    from kgdistill.serializer import build_training_set, load_records, save_records
+    from kgdistill.serializer import build_training_set, load_records, load_teacher_dump, save_records
 
     path = run / "unlabeled_set.jsonl"
     if path.exists():
@@ -537,10 +550,9 @@ def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, 
                        len(questions))
     echo(f"{'teacher' if cfg.soft_targets_from is None else 'source student'}: soft targets for "
          f"{len(questions):,} unlabeled questions")
-    preds = teacher.predict(graph, questions, top_k=cfg.serializer.top_k, progress=progress)
-    write_atomic(run / "soft_targets_unlabeled.jsonl", lambda p: write_jsonl(preds, p))
-    records = build_training_set(graph, questions, [p if isinstance(p, dict) else p.to_dict() for p in preds],
-                                 cfg.serializer, cfg.hops,
+    _predict_to(run / "soft_targets_unlabeled.jsonl", teacher, graph, questions, cfg, progress, echo)
+    preds = load_teacher_dump(run / "soft_targets_unlabeled.jsonl")
+    records = build_training_set(graph, questions, preds, cfg.serializer, cfg.hops,
                                  cfg.distill.temperature, hard_targets=False)
     save_records(records, path)
     return records

@@ -169,3 +169,38 @@ def test_reasoning_picture_labels_the_proving_relation(tmp_path):
     # Ada Lovelace was born and died in London: the picture must name the relation used.
     svg = plot_reasoning(kg, GroundedPath.parse("Ada Lovelace -> born_in -> London"), tmp_path / "p.svg").read_text()
     assert ">born_in<" in svg and ">died_in<" not in svg and "London" in svg
+
+
+def test_train_interrupted_in_its_soft_targets_resumes(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the teacher writes its soft targets used to lose them all (they were
+    written at the end); now the rerun keeps the whole chunks, asks the teacher for the
+    rest only, and writes the file an uninterrupted run writes."""
+    import kgdistill.io
+    from kgdistill import runs
+
+    monkeypatch.setattr(runs, "SOFT_TARGET_CHUNK", 100)
+    real = kgdistill.io.write_jsonl_resumable
+    asked = []
+
+    def interrupting(path, ids, produce, *args, stop_at=None, **kwargs):
+        def counted(start, stop):
+            if len(asked) == stop_at:
+                raise KeyboardInterrupt
+            asked.append(start)
+            return produce(start, stop)
+        return real(path, ids, counted, *args, **kwargs)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    monkeypatch.setattr(kgdistill.io, "write_jsonl_resumable", lambda *x, **k: interrupting(*x, stop_at=2, **k))
+    assert main(["train", *SMALL, "--out", str(a)]) == 130
+    assert "interrupted" in capsys.readouterr().err and asked == [0, 100]
+    assert len((a / "soft_targets.jsonl.partial").read_text().splitlines()) == 200
+    assert not (a / "soft_targets.jsonl").exists() and not (a / "student").exists()
+    asked.clear()
+    monkeypatch.setattr(kgdistill.io, "write_jsonl_resumable", lambda *x, **k: interrupting(*x, **k))
+    assert main(["train", "--resume", str(a), "--quiet"]) == 0
+    assert asked == [200, 300, 400] and "resuming after 200 of 403 questions" in capsys.readouterr().out
+    assert main(["train", *SMALL, "--out", str(b)]) == 0
+    assert (a / "soft_targets.jsonl").read_text() == (b / "soft_targets.jsonl").read_text()
+    assert _comparable(json.loads((a / "metrics.json").read_text())) == _comparable(
+        json.loads((b / "metrics.json").read_text()))
