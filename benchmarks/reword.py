@@ -638,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if args.which in EVAL_SETS and args.split == "train":
-        print(f"refusing: {args.which} wordings are for validation only; use --set augment for training files",
+        print(f"refusing: {args.which} wordings are for validation only; use --set augment or augment2 for training files",
               file=sys.stderr)
         return 2
     all_files = question_files(args.data)

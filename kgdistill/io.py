@@ -166,21 +166,25 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
 
 def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Callable[[int, int], list],
                           chunk: int = 4096, progress: bool = True, desc: str = "",
-                          echo: Callable[[str], None] | None = None) -> tuple[Path, int]:
+                          echo: Callable[[str], None] | None = None,
+                          texts: list[str] | None = None) -> tuple[Path, int]:
     """Write one JSON object per id to ``path``, ``chunk`` rows at a time, so that an
     interrupted pass resumes instead of starting over: each chunk ``produce(start,
     stop)`` (rows for ``ids[start:stop]``, each with that ``id``; objects with
     ``to_dict()`` are converted) is appended to ``PATH.partial`` and flushed to disk,
     and the file is renamed to ``path`` when every row is there. A new pass keeps the
-    partial file's whole chunks whose ids match ``ids`` in order and starts after them
-    (a half-written chunk is written again, so the chunks, and the results, are those
-    of an uninterrupted pass; ``echo`` is told how many were kept). Returns ``(path,
-    rows kept from before)``."""
+    partial file's whole chunks whose ids (and ``question`` fields, where ``texts`` is
+    given) match ``ids`` in order and starts after them (a half-written chunk is written
+    again, so with the same ``chunk`` the chunks are those of an uninterrupted pass;
+    ``echo`` is told how many were kept). A complete ``path`` that matches is kept as it
+    is. Returns ``(path, rows kept from before)``."""
     from tqdm.auto import tqdm
 
     path = Path(path)
+    if path.exists() and _matching_prefix(path, ids, texts)[0] == len(ids):
+        return path, len(ids)
     partial = path.with_name(path.name + ".partial")
-    done, keep = _matching_prefix(partial, ids)
+    done, keep = _matching_prefix(partial, ids, texts)
     done -= done % chunk
     if done and echo is not None:
         echo(f"{desc or path.name}: resuming after {done:,} of {len(ids):,} questions ({partial})")
@@ -189,10 +193,12 @@ def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Call
     with open(partial, "a", encoding="utf-8") as fh, \
             tqdm(total=len(ids), initial=done, desc=desc, unit="q", disable=None if progress else True) as bar:
         for start in range(done, len(ids), chunk):
-            rows = produce(start, min(start + chunk, len(ids)))
-            got = [row.to_dict() if hasattr(row, "to_dict") else row for row in rows]
-            if [r.get("id") for r in got] != ids[start:start + len(got)] or len(got) != min(chunk, len(ids) - start):
-                raise RunError(f"{partial}: rows {start}..{start + chunk} came back for other questions")
+            stop = min(start + chunk, len(ids))
+            got = [row.to_dict() if hasattr(row, "to_dict") else row for row in produce(start, stop)]
+            if len(got) != stop - start:
+                raise RunError(f"{partial}: {len(got)} rows came back for the {stop - start} questions {start}..{stop - 1}")
+            if [r.get("id") if isinstance(r, dict) else None for r in got] != ids[start:stop]:
+                raise RunError(f"{partial}: the rows for questions {start}..{stop - 1} came back for other questions")
             fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in got))
             fh.flush()
             os.fsync(fh.fileno())
@@ -201,9 +207,10 @@ def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Call
     return path, done
 
 
-def _matching_prefix(path: Path, ids: list[str]) -> tuple[int, list[int]]:
-    """How many leading lines of ``path`` are whole JSON objects with ``ids``' ids in
-    order, and the byte offset after each (``offsets[k]``: after ``k`` lines)."""
+def _matching_prefix(path: Path, ids: list[str], texts: list[str] | None = None) -> tuple[int, list[int]]:
+    """How many leading lines of ``path`` are whole JSON objects with ``ids``' ids (and
+    ``texts`` as their ``question``) in order, and the byte offset after each
+    (``offsets[k]``: after ``k`` lines)."""
     offsets = [0]
     if not path.exists():
         return 0, offsets
@@ -216,7 +223,8 @@ def _matching_prefix(path: Path, ids: list[str]) -> tuple[int, list[int]]:
                 rec = json.loads(raw)
             except ValueError:
                 break
-            if not isinstance(rec, dict) or rec.get("id") != ids[n]:
+            if not isinstance(rec, dict) or rec.get("id") != ids[n] or (
+                    texts is not None and rec.get("question") != texts[n]):
                 break
             offsets.append(offsets[-1] + len(raw))
     return len(offsets) - 1, offsets

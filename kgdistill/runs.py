@@ -367,8 +367,10 @@ def _train_locked(config: RunConfig, run: Path, progress: bool, echo: Callable[[
         timings["teacher_seconds"] = time.perf_counter() - t0
         write_dir_atomic(run / "teacher", teacher.save)
         shutil.rmtree(run / "teacher.ckpt", ignore_errors=True)
+        for stale in run.glob("soft_targets*.jsonl.partial"):  # another teacher's, were there any
+            stale.unlink()
     # 2. soft targets and the student's training set
-    source = teacher if cfg.soft_targets_from is None else StudentSource(cfg, graph, echo)
+    source = teacher if cfg.soft_targets_from is None else StudentSource(cfg, graph)
     if not (run / "soft_targets.jsonl").exists():
         t0 = time.perf_counter()
         if cfg.soft_targets_from is not None:
@@ -475,8 +477,8 @@ class StudentSource:
     normalised over the beam, in the teacher-dump format. The source student runs on
     the training device with ``soft_targets_precision`` weights."""
 
-    def __init__(self, cfg: RunConfig, graph: GraphBackend, echo: Callable[[str], None]) -> None:
-        self.cfg, self.graph, self.echo = cfg, graph, echo
+    def __init__(self, cfg: RunConfig, graph: GraphBackend) -> None:
+        self.cfg, self.graph = cfg, graph
         self._reasoner = None
 
     def reasoner(self, top_k: int):
@@ -531,7 +533,8 @@ def _predict_to(path: Path, source, graph: GraphBackend, questions: Sequence[Que
     write_jsonl_resumable(path, [q.id for q in questions],
                           lambda a, b: source.predict(graph, questions[a:b], top_k=cfg.serializer.top_k,
                                                       progress=False),
-                          chunk=SOFT_TARGET_CHUNK, progress=progress, desc="soft targets", echo=echo)
+                          chunk=SOFT_TARGET_CHUNK, progress=progress, desc="soft targets", echo=echo,
+                          texts=[q.text for q in questions])
 
 
 def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, progress: bool,

@@ -20,7 +20,8 @@ class Source:
         if len(self.calls) == self.stop_at:
             raise KeyboardInterrupt
         self.calls.append((start, stop))
-        return [{"id": IDS[i], "paths": [{"path": "r", "prob": i / 100}]} for i in range(start, stop)]
+        return [{"id": IDS[i], "question": f"text {i}", "paths": [{"path": "r", "prob": i / 100}]}
+                for i in range(start, stop)]
 
 
 def test_interrupted_pass_resumes_after_its_whole_chunks(tmp_path):
@@ -67,6 +68,44 @@ def test_rows_for_other_questions_are_refused(tmp_path):
     def wrong(start, stop):
         return [{"id": "x"} for _ in range(start, stop)]
 
-    with pytest.raises(RunError, match="came back for other questions"):
+    def short(start, stop):
+        return Source()(start, stop - 1)
+
+    with pytest.raises(RunError, match="rows for questions 0..4 came back for other questions"):
         write_jsonl_resumable(tmp_path / "soft.jsonl", IDS, wrong, chunk=5, progress=False)
+    with pytest.raises(RunError, match="4 rows came back for the 5 questions 0..4"):
+        write_jsonl_resumable(tmp_path / "soft.jsonl", IDS, short, chunk=5, progress=False)
     assert not (tmp_path / "soft.jsonl").exists()
+
+
+def test_same_ids_for_other_questions_start_over(tmp_path):
+    """A question file edited in place keeps its ids (line numbers): rows whose
+    question text differs are not kept (found by review: they were, by id alone)."""
+    texts = [f"text {i}" for i in range(len(IDS))]
+    partial = tmp_path / "soft.jsonl.partial"
+    partial.write_text("".join(json.dumps({**r, "question": "old " + r["question"]}) + "\n"
+                               for r in Source()(0, 10)))
+    again = Source()
+    _, kept = write_jsonl_resumable(tmp_path / "soft.jsonl", IDS, again, chunk=5, progress=False, texts=texts)
+    assert kept == 0 and again.calls[0] == (0, 5)
+    partial.write_text("".join(json.dumps(r) + "\n" for r in Source()(0, 10)))  # the same questions: kept
+    (tmp_path / "soft.jsonl").unlink()
+    _, kept = write_jsonl_resumable(tmp_path / "soft.jsonl", IDS, Source(), chunk=5, progress=False, texts=texts)
+    assert kept == 10
+
+
+def test_a_complete_file_is_kept(tmp_path):
+    """A finished dump (e.g. the unlabeled questions', when the run stopped before the
+    records built from it were saved) is not computed again (found by review)."""
+    path = tmp_path / "soft.jsonl"
+    write_jsonl_resumable(path, IDS, Source(), chunk=5, progress=False)
+    again = Source()
+    assert write_jsonl_resumable(path, IDS, again, chunk=5, progress=False) == (path, len(IDS))
+    assert again.calls == []
+    more = IDS + ["q23"]  # a longer question file: written again
+
+    def longer(start, stop):
+        return [{"id": more[i]} for i in range(start, stop)]
+
+    assert write_jsonl_resumable(path, more, longer, chunk=5, progress=False)[1] == 0
+    assert len(path.read_text().splitlines()) == 24
