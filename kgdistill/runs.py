@@ -525,9 +525,8 @@ SOFT_TARGET_CHUNK = 4096  # questions a chunk of soft targets: what an interrupt
 
 def _predict_to(path: Path, source, graph: GraphBackend, questions: Sequence[Question], cfg: RunConfig,
                 progress: bool, echo: Callable[[str], None]) -> None:
-    """``source``'s (the teacher's or a source student's) top-k paths for ``questions``
-    into ``path``, a chunk at a time: an interrupted run resumes after the last whole
-    chunk (:func:`kgdistill.io.write_jsonl_resumable`)."""
+    """``source``'s top-k paths for ``questions`` into ``path``, resumable a chunk at a
+    time (:func:`kgdistill.io.write_jsonl_resumable`)."""
     from kgdistill.io import write_jsonl_resumable
 
     write_jsonl_resumable(path, [q.id for q in questions],
