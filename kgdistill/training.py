@@ -6,7 +6,8 @@ score, the best state kept (or a uniform average of the weights over the last sh
 of training, where ``average_tail`` asks for one and it validates as well), a
 wall-time limit, gradient accumulation, ``device`` and ``precision`` settings, and a
 resumable checkpoint after every epoch (and every ``checkpoint_minutes`` inside one,
-at a batch boundary). Checkpoints hold
+at a batch boundary, and after the batch in hand when Ctrl-C or SIGTERM arrives).
+Checkpoints hold
 only the *trainable* weights, the optimizer's tensors and the RNG state in
 safetensors, and everything else in JSON (:func:`kgdistill.io.save_checkpoint`):
 nothing is unpickled on resume.
@@ -16,7 +17,9 @@ from __future__ import annotations
 import logging
 import math
 import random
+import signal
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
@@ -34,6 +37,33 @@ logger = logging.getLogger(__name__)
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 """Optimizers by name (their names are :data:`kgdistill.configs.OPTIMIZER_NAMES`)."""
+
+
+class _Interrupts:
+    """While :func:`fit` runs in the main thread, Ctrl-C (SIGINT) or SIGTERM (what a
+    scheduler or ``kill`` sends) asks it to stop at the next optimizer step, after a
+    checkpoint, and then raise ``KeyboardInterrupt``; a second Ctrl-C stops at once.
+    Without this, an interruption lost everything since the last periodic checkpoint."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.asked, self._old = name, None, {}
+
+    def __enter__(self) -> "_Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._ask)
+        return self
+
+    def _ask(self, signum, frame) -> None:
+        if self.asked is not None:
+            raise KeyboardInterrupt
+        self.asked = signal.Signals(signum).name
+        logger.warning("%s: %s received: stopping after this batch, with a checkpoint (Ctrl-C again: at once)",
+                       self.name, self.asked)
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def seed_everything(seed: int) -> None:
@@ -264,71 +294,78 @@ def fit(task: TrainTask, args: TrainArgs, seed: int = 0, checkpoint: str | Path 
             "rng": [v, list(internal), gauss], "optimizer": opt_meta, "args": asdict(args), "partial": partial,
             "average": tail.state()})
 
-    for epoch in range(start_epoch, args.epochs):
-        if stopped:
-            break
-        model.train()
-        if partial is not None:  # resume inside this epoch, at the batch after the last save
-            order, losses, first = partial["order"], partial["losses"], partial["batch"]
-            partial = None
-        else:
-            order = list(range(n))
-            rng.shuffle(order)
-            losses, first = [], 0
-        starts = range(0, n, args.batch_size)
-        bar = tqdm(starts[first:], desc=f"{name} epoch {epoch + 1}", unit="batch", initial=first, total=len(starts),
-                   disable=None if progress else True)
-        opt.zero_grad()
-        for k, s in enumerate(bar, start=first):
-            with autocast(device, args.precision):
-                loss = task.loss(order[s:s + args.batch_size])
-            if not torch.isfinite(loss):
-                raise TrainingError(f"{name}: the loss became {float(loss)} in epoch {epoch + 1} (batch {k + 1}); "
-                                    "lower the learning rate, or check temperature and alpha")
-            (loss / args.grad_accumulation).backward()
-            stepped = (k + 1) % args.grad_accumulation == 0 or k + 1 == len(starts)
-            if stepped:
-                if args.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(list(params.values()), args.max_grad_norm)
-                opt.step()
-                opt.zero_grad()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-            if report is not None:
-                report.batch(epoch + 1, k + 1, len(starts), losses, args.batch_size)
-            if stepped:
-                tail.step(epoch * len(starts) + k + 1, len(starts), time.perf_counter() - t0, params)
-            if time.perf_counter() - t0 > limit:
-                stopped = f"max_minutes={args.max_minutes} reached in epoch {epoch + 1}"
+    with _Interrupts(name) as interrupts:
+        for epoch in range(start_epoch, args.epochs):
+            if stopped:
                 break
-            if stepped and k + 1 < len(starts) and time.perf_counter() - last_save >= every:
-                save(epoch, {"batch": k + 1, "order": order, "losses": losses})
+            model.train()
+            if partial is not None:  # resume inside this epoch, at the batch after the last save
+                order, losses, first = partial["order"], partial["losses"], partial["batch"]
+                partial = None
+            else:
+                order = list(range(n))
+                rng.shuffle(order)
+                losses, first = [], 0
+            starts = range(0, n, args.batch_size)
+            bar = tqdm(starts[first:], desc=f"{name} epoch {epoch + 1}", unit="batch", initial=first, total=len(starts),
+                       disable=None if progress else True)
+            opt.zero_grad()
+            for k, s in enumerate(bar, start=first):
+                with autocast(device, args.precision):
+                    loss = task.loss(order[s:s + args.batch_size])
+                if not torch.isfinite(loss):
+                    raise TrainingError(f"{name}: the loss became {float(loss)} in epoch {epoch + 1} (batch {k + 1}); "
+                                        "lower the learning rate, or check temperature and alpha")
+                (loss / args.grad_accumulation).backward()
+                stepped = (k + 1) % args.grad_accumulation == 0 or k + 1 == len(starts)
+                if stepped:
+                    if args.max_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(list(params.values()), args.max_grad_norm)
+                    opt.step()
+                    opt.zero_grad()
+                losses.append(float(loss.detach()))
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+                if report is not None:
+                    report.batch(epoch + 1, k + 1, len(starts), losses, args.batch_size)
+                if stepped:
+                    tail.step(epoch * len(starts) + k + 1, len(starts), time.perf_counter() - t0, params)
+                if time.perf_counter() - t0 > limit:
+                    stopped = f"max_minutes={args.max_minutes} reached in epoch {epoch + 1}"
+                    break
+                if stepped and k + 1 < len(starts) and time.perf_counter() - last_save >= every:
+                    save(epoch, {"batch": k + 1, "order": order, "losses": losses})
+                    last_save = time.perf_counter()
+                if interrupts.asked and stepped and k + 1 < len(starts):
+                    if ckpt is not None:
+                        save(epoch, {"batch": k + 1, "order": order, "losses": losses})
+                    raise KeyboardInterrupt
+            model.eval()
+            with torch.no_grad():
+                val = task.validate()
+            train_loss = float(np.mean(losses)) if losses else None
+            score = val.get("score", -train_loss if train_loss is not None else 0.0)
+            curve.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_hits@1": val.get("score"),
+                          "seconds": time.perf_counter() - t0})
+            logger.info("%s epoch %d: loss %s, validation %s", name, epoch + 1, train_loss, val.get("score"))
+            if progress:
+                shown = val.get("score")
+                shown = "none" if shown is None else f"{shown:.4f}"
+                _say(f"{name} epoch {epoch + 1}: training loss {train_loss if train_loss is None else round(train_loss, 4)}, "
+                     f"validation {shown}, {(time.perf_counter() - t0) / 60:.1f} min in all")
+            if score > best:
+                best, bad = score, 0
+                best_state = {k: v.detach().clone() for k, v in params.items()}
+            else:
+                bad += 1
+                if bad >= args.patience:
+                    stopped = f"no better validation score for {args.patience} epochs"
+            if stopped is None and time.perf_counter() - t0 > limit:
+                stopped = f"max_minutes={args.max_minutes} reached"
+            if ckpt is not None:
+                save(epoch + 1, None)
                 last_save = time.perf_counter()
-        model.eval()
-        with torch.no_grad():
-            val = task.validate()
-        train_loss = float(np.mean(losses)) if losses else None
-        score = val.get("score", -train_loss if train_loss is not None else 0.0)
-        curve.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_hits@1": val.get("score"),
-                      "seconds": time.perf_counter() - t0})
-        logger.info("%s epoch %d: loss %s, validation %s", name, epoch + 1, train_loss, val.get("score"))
-        if progress:
-            shown = val.get("score")
-            shown = "none" if shown is None else f"{shown:.4f}"
-            _say(f"{name} epoch {epoch + 1}: training loss {train_loss if train_loss is None else round(train_loss, 4)}, "
-                 f"validation {shown}, {(time.perf_counter() - t0) / 60:.1f} min in all")
-        if score > best:
-            best, bad = score, 0
-            best_state = {k: v.detach().clone() for k, v in params.items()}
-        else:
-            bad += 1
-            if bad >= args.patience:
-                stopped = f"no better validation score for {args.patience} epochs"
-        if stopped is None and time.perf_counter() - t0 > limit:
-            stopped = f"max_minutes={args.max_minutes} reached"
-        if ckpt is not None:
-            save(epoch + 1, None)
-            last_save = time.perf_counter()
+            if interrupts.asked:
+                raise KeyboardInterrupt
     if stopped and "max_minutes" in stopped:
         logger.warning("%s: stopping, %s", name, stopped)
     average = tail.finish(task, params, best, name, progress)

@@ -103,6 +103,53 @@ def test_interrupted_fit_resumes_inside_the_epoch(tmp_path):
         assert torch.equal(p, q)
 
 
+class Signalled(Regression):
+    """Sends ``signum`` to this process during its ``at``-th batch (as Ctrl-C or a
+    scheduler's SIGTERM would arrive in the middle of a batch)."""
+
+    def __init__(self, signum, at, again=False):
+        super().__init__()
+        self.signum, self.at, self.again = signum, at, again
+
+    def loss(self, indices):
+        import os
+
+        if self.calls + 1 == self.at:
+            os.kill(os.getpid(), self.signum)
+            if self.again:  # a second one in the same batch
+                os.kill(os.getpid(), self.signum)
+        return super().loss(indices)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_at_the_next_batch_with_a_checkpoint(tmp_path, signame, caplog):
+    """Ctrl-C or SIGTERM in the middle of an epoch, with no periodic checkpoint due:
+    before, everything since the last epoch's checkpoint was lost (SIGTERM killed the
+    process outright); now the batch finishes, a checkpoint is written after it, and the
+    resumed run ends with the weights of an uninterrupted one."""
+    import signal
+
+    full = Regression()
+    fit(full, ARGS, seed=3, checkpoint=tmp_path / "a", progress=False)
+    before = signal.getsignal(signal.SIGTERM)
+    cut = Signalled(getattr(signal, signame), at=10)  # second batch of the third epoch
+    with pytest.raises(KeyboardInterrupt):
+        fit(cut, ARGS, seed=3, checkpoint=tmp_path / "b", progress=False)
+    assert signal.getsignal(signal.SIGTERM) is before  # the handlers are put back
+    assert cut.calls == 10 and f"{signame} received" in caplog.text
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["epoch"] == 2 and state["partial"]["batch"] == 2
+    again = Regression()
+    assert fit(again, ARGS, seed=3, checkpoint=tmp_path / "b", progress=False)["epochs"] == 4
+    assert again.calls == 2 + 4  # the rest of epoch 3, then epoch 4
+    for p, q in zip(full.model.parameters(), again.model.parameters()):
+        assert torch.equal(p, q)
+    twice = Signalled(signal.SIGINT, at=10, again=True)  # Ctrl-C twice: at once, no new checkpoint
+    with pytest.raises(KeyboardInterrupt):
+        fit(twice, ARGS, seed=3, checkpoint=tmp_path / "c", progress=False)
+    assert twice.calls == 9 and json.loads((tmp_path / "c" / "state.json").read_text())["partial"] is None
+
+
 def test_training_without_a_terminal_prints_progress_lines(monkeypatch, capsys):
     """With stderr in a log file the progress bars are off; a run in the background
     still says where it is (batch, loss, speed) and each epoch's validation score."""
