@@ -196,6 +196,13 @@ def test_train_interrupted_in_its_soft_targets_resumes(tmp_path, capsys, monkeyp
     assert "interrupted" in capsys.readouterr().err and asked == [0, 100]
     assert len((a / "soft_targets.jsonl.partial").read_text().splitlines()) == 200
     assert not (a / "soft_targets.jsonl").exists() and not (a / "student").exists()
+    c = tmp_path / "c"  # the same, but its teacher trained again: the old teacher's rows are dropped
+    shutil.copytree(a, c)
+    shutil.rmtree(c / "teacher")
+    monkeypatch.setattr(kgdistill.io, "write_jsonl_resumable", lambda *x, **k: interrupting(*x, stop_at=3, **k))
+    asked.clear()
+    assert main(["train", "--resume", str(c), "--quiet"]) == 130
+    assert asked == [0, 100, 200] and "resuming" not in capsys.readouterr().out
     asked.clear()
     monkeypatch.setattr(kgdistill.io, "write_jsonl_resumable", lambda *x, **k: interrupting(*x, **k))
     assert main(["train", "--resume", str(a), "--quiet"]) == 0

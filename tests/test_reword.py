@@ -282,7 +282,7 @@ def test_second_training_set(tmp_path, spec):
     half = len(one) // 2
     assert len(two) == len(one) > 10_000 and [q.text for q in one[:half]] == [q.text for q in two[:half]]
     assert all(b.id == a.id.replace(":reworded", ":reworded-augment2") for a, b in zip(one[half:], two[half:]))
-    assert len({q.text for q in one[half:]} & {q.text for q in two[half:]}) < 0.01 * half
+    assert not {q.text for q in one[half:]} & {q.text for q in two[half:]}  # the sets share no wording
     assert all(a.gold_path == b.gold_path and a.answers == b.answers for a, b in zip(one, two))
     assert (tmp_path / "metaqa-1hop-train-reworded-augment2.txt").exists()
     around = copy.deepcopy(spec)
