@@ -167,7 +167,8 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
 def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Callable[[int, int], list],
                           chunk: int = 4096, progress: bool = True, desc: str = "",
                           echo: Callable[[str], None] | None = None,
-                          texts: list[str] | None = None) -> tuple[Path, int]:
+                          texts: list[str] | None = None,
+                          report: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
     """Write one JSON object per id to ``path``, ``chunk`` rows at a time, so that an
     interrupted pass resumes instead of starting over: each chunk ``produce(start,
     stop)`` (rows for ``ids[start:stop]``, each with that ``id``; objects with
@@ -177,7 +178,9 @@ def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Call
     given) match ``ids`` in order and starts after them (a half-written chunk is written
     again, so with the same ``chunk`` the chunks are those of an uninterrupted pass;
     ``echo`` is told how many were kept). A complete ``path`` that matches is kept as it
-    is. Returns ``(path, rows kept from before)``."""
+    is. ``report(rows written, len(ids))`` is called before the first chunk and after
+    each (progress lines where there is no bar: :func:`kgdistill.training.line_reporter`).
+    Returns ``(path, rows kept from before)``."""
     from tqdm.auto import tqdm
 
     path = Path(path)
@@ -192,6 +195,8 @@ def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Call
         fh.truncate(keep[done])
     with open(partial, "a", encoding="utf-8") as fh, \
             tqdm(total=len(ids), initial=done, desc=desc, unit="q", disable=None if progress else True) as bar:
+        if report is not None:
+            report(done, len(ids))
         for start in range(done, len(ids), chunk):
             stop = min(start + chunk, len(ids))
             got = [row.to_dict() if hasattr(row, "to_dict") else row for row in produce(start, stop)]
@@ -203,6 +208,8 @@ def write_jsonl_resumable(path: str | os.PathLike, ids: list[str], produce: Call
             fh.flush()
             os.fsync(fh.fileno())
             bar.update(len(got))
+            if report is not None:
+                report(stop, len(ids))
     os.replace(partial, path)
     return path, done
 

@@ -528,12 +528,12 @@ def _predict_to(path: Path, source, graph: GraphBackend, questions: Sequence[Que
     """``source``'s top-k paths for ``questions`` into ``path``, resumable a chunk at a
     time (:func:`kgdistill.io.write_jsonl_resumable`)."""
     from kgdistill.io import write_jsonl_resumable
+    from kgdistill.training import line_reporter
 
     write_jsonl_resumable(path, [q.id for q in questions],
-                          lambda a, b: source.predict(graph, questions[a:b], top_k=cfg.serializer.top_k,
-                                                      progress=False),
+                          lambda a, b: source.predict(graph, questions[a:b], top_k=cfg.serializer.top_k, progress=False),
                           chunk=SOFT_TARGET_CHUNK, progress=progress, desc="soft targets", echo=echo,
-                          texts=[q.text for q in questions])
+                          texts=[q.text for q in questions], report=line_reporter("soft targets", "questions", progress))
 
 
 def _unlabeled_records(cfg: RunConfig, graph: GraphBackend, teacher, run: Path, progress: bool,

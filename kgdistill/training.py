@@ -144,24 +144,45 @@ class _LineReport:
              f"epoch ends in ~{per_batch * (total - k) / 60:.0f} min")
 
 
+def line_reporter(desc: str, unit: str, progress: bool = True):
+    """Where stderr is not a terminal (a log file) and ``progress`` is on, a function
+    ``report(k, total)`` to call as work advances, first with what is done before it
+    starts (0, or what an interrupted run kept): every :data:`REPORT_SECONDS` it writes
+    ``"DESC: UNIT k/total (pct%), ends in ~N min"``, the time left estimated from the
+    pace since that first call; nothing once ``k`` reaches ``total``. ``None`` on a
+    terminal, where a progress bar shows it, and without ``progress``."""
+    if not progress or _is_tty():
+        return None
+    first: list = []
+
+    def report(k: int, total: int) -> None:
+        now = time.perf_counter()
+        if not first:
+            first.extend([k, now, now])
+            return
+        k0, start, last = first
+        if now - last >= REPORT_SECONDS and k0 < k < total:
+            first[2] = now
+            _say(f"{desc}: {unit} {k:,}/{total:,} ({100 * k / total:.0f}%), "
+                 f"ends in ~{(now - start) / (k - k0) * (total - k) / 60:.0f} min")
+    return report
+
+
 def progress_steps(items: Sequence, desc: str, unit: str = "batch", progress: bool = True):
     """Iterate over ``items`` with a progress bar on a terminal, or, where stderr is
     not one (a log file), a line every :data:`REPORT_SECONDS`; nothing without
     ``progress``."""
     from tqdm.auto import tqdm
 
-    if not progress or _is_tty():
+    report = line_reporter(desc, unit, progress)
+    if report is None:
         yield from tqdm(items, desc=desc, unit=unit, disable=None if progress else True)
         return
-    start = last = time.perf_counter()
     total = len(items)
+    report(0, total)
     for k, item in enumerate(items, 1):
         yield item
-        now = time.perf_counter()
-        if now - last >= REPORT_SECONDS and k < total:
-            last = now
-            _say(f"{desc}: {unit} {k:,}/{total:,} ({100 * k / total:.0f}%), "
-                 f"ends in ~{(now - start) / k * (total - k) / 60:.0f} min")
+        report(k, total)
 
 
 # ---------------------------------------------------------------------- the loop

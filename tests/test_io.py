@@ -109,3 +109,16 @@ def test_a_complete_file_is_kept(tmp_path):
 
     assert write_jsonl_resumable(path, more, longer, chunk=5, progress=False)[1] == 0
     assert len(path.read_text().splitlines()) == 24
+
+
+def test_progress_is_reported_per_chunk_from_where_a_pass_resumes(tmp_path):
+    """``report`` hears where a pass starts (what an interrupted one kept) and each
+    chunk, so a run in the background writes progress lines for its soft targets."""
+    path, calls = tmp_path / "soft.jsonl", []
+    with pytest.raises(KeyboardInterrupt):
+        write_jsonl_resumable(path, IDS, Source(stop_at=2), chunk=5, progress=False,
+                              report=lambda k, n: calls.append((k, n)))
+    assert calls == [(0, 23), (5, 23), (10, 23)]
+    calls.clear()
+    write_jsonl_resumable(path, IDS, Source(), chunk=5, progress=False, report=lambda k, n: calls.append((k, n)))
+    assert calls == [(10, 23), (15, 23), (20, 23), (23, 23)]

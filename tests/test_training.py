@@ -177,6 +177,22 @@ def test_progress_steps_write_lines_not_bars_into_a_log(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_resumed_pass_estimates_the_time_left_from_its_own_pace(monkeypatch, capsys):
+    """Soft targets resumed after 40,000 of 100,000 questions: the estimate comes from
+    the 4,000 done in this process in 60 s (14 min left), not from 44,000 in 60 s."""
+    from kgdistill import training
+
+    monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    ticks = [100.0, 160.0, 220.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0])
+    report = training.line_reporter("soft targets", "questions")
+    report(40_000, 100_000)  # where it starts: kept by the interrupted run
+    report(44_000, 100_000)
+    report(100_000, 100_000)  # done: the bar's last line is not needed
+    assert capsys.readouterr().err == "soft targets: questions 44,000/100,000 (44%), ends in ~14 min\n"
+    assert training.line_reporter("quiet", "questions", progress=False) is None
+
+
 class Recorder(Regression):
     """Regression that records the weights each batch starts from (those after the
     previous optimizer step) and validates by closeness to ``target`` when given."""
