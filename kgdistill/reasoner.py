@@ -464,14 +464,12 @@ class Reasoner:
         decoded path.
         """
         check_sequence_of(Question, questions, "evaluate", "questions", "Question objects (kgdistill.load_questions)")
-        from tqdm.auto import tqdm
-
         from kgdistill.datasets import answer_coverage
+        from kgdistill.training import progress_steps
 
         results = []
         t0 = time.perf_counter()
-        for s in tqdm(range(0, len(questions), self.batch_size), desc="evaluating", unit="batch",
-                      disable=None if progress else True):
+        for s in progress_steps(range(0, len(questions), self.batch_size), "evaluating", progress=progress):
             results += self.answer(questions[s:s + self.batch_size])
         elapsed = time.perf_counter() - t0
         metrics = score_answers(results)
@@ -514,7 +512,7 @@ def evaluate_linking(reasoner: Reasoner, questions: Sequence[Question], progress
     and the whole linking's (with the student's rescoring) milliseconds per question,
     and end-to-end strict Hits@1 over all questions; one row per question.
     """
-    from tqdm.auto import tqdm
+    from kgdistill.training import progress_steps
 
     graph = reasoner.graph
 
@@ -531,12 +529,11 @@ def evaluate_linking(reasoner: Reasoner, questions: Sequence[Question], progress
     t0 = time.perf_counter()
     links = []
     step = reasoner.batch_size
-    for s in tqdm(range(0, len(questions), step), desc="linking", unit="batch", disable=None if progress else True):
+    for s in progress_steps(range(0, len(questions), step), "linking", progress=progress):
         links += reasoner.link([q.text for q in questions[s:s + step]])
     link_ms = 1000 * (time.perf_counter() - t0) / max(len(questions), 1)
     t0 = time.perf_counter()
-    for s in tqdm(range(0, len(questions), step), desc="answering", unit="batch",
-                  disable=None if progress else True):
+    for s in progress_steps(range(0, len(questions), step), "answering", progress=progress):
         chunk = questions[s:s + step]
         results += reasoner.ask_linked([q.text for q in chunk], [q.id for q in chunk], [q.answers for q in chunk],
                                        links=links[s:s + step])

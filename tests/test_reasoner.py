@@ -290,3 +290,19 @@ def test_result_dict_is_what_asdict_gives(world_run):
         if r.linking:
             d["linking"]["alternatives"].append("changed")
             assert "changed" not in r.linking["alternatives"]
+
+
+def test_evaluate_in_a_log_writes_progress_lines(world_run, monkeypatch, capsys):
+    """Without a terminal (``evaluate ... > log``) the progress bar is off; a long
+    evaluation in the background still says how far it is."""
+    from kgdistill import training
+    from kgdistill.reasoner import Reasoner
+
+    monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    reasoner = Reasoner.from_run(world_run)
+    reasoner.batch_size = 4
+    reasoner.evaluate(load_questions(WORLD_VALID)[:12], with_teacher=False)
+    err = capsys.readouterr().err
+    assert "evaluating: batch 1/3 (33%), ends in ~0 min" in err and "batch 2/3 (67%)" in err
+    reasoner.evaluate(load_questions(WORLD_VALID)[:12], with_teacher=False, progress=False)
+    assert "evaluating" not in capsys.readouterr().err
