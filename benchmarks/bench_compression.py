@@ -8,8 +8,8 @@ constrain, execute, verify) on original and re-worded questions.
         [--precisions fp32,bf16,int8] [--small-precisions fp32] [--single 32] [--out runs/compression-metaqa-2hop]
 
 Columns: size of the student's serialized weights (``torch.save`` of its state dict in
-that precision), ms/question batched (``Reasoner.evaluate``, batches of 64, end to end)
-and one question at a time (the first ``--single`` questions, after one warm-up),
+that precision), ms/question batched (``Reasoner.evaluate``, batches of 64 or ``--batch-size``, end to
+end; cold unless ``--warm-up``) and one question at a time (the first ``--single`` questions, after one warm-up),
 Hits@1 and relation-path accuracy on both files, the share of decoded paths that
 verify, and how often the top path equals the fp32 student's. The JSONL question files
 with gold relation paths come from ``benchmarks/reword.py --jsonl``.
@@ -49,6 +49,12 @@ def main() -> None:
     p.add_argument("--max-hops", type=int, default=None,
                    help="decode paths of at most this many hops (default: the run's)")
     p.add_argument("--exact-hops", action="store_true", help="decode only paths of exactly --max-hops hops")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="questions decoded together in the batched figures (default: the Reasoner's, 64)")
+    p.add_argument("--warm-up", type=int, default=0, metavar="N",
+                   help="answer N questions (the first of the original file) in one batch before the batched timings, "
+                        "so that they leave out one-time costs such as the first pass's kernel set-up (default 0: "
+                        "cold, as in earlier RESULTS figures)")
     args = p.parse_args()
 
     from kgdistill.datasets import load_questions
@@ -66,6 +72,10 @@ def main() -> None:
     for run, prec in variants:
         reasoner = Reasoner.from_run(run, kg, **hops)
         reasoner.student.for_inference("cpu", prec)
+        if args.batch_size:
+            reasoner.batch_size = args.batch_size
+        if args.warm_up:
+            reasoner.answer(files["original"][: args.warm_up])
         row = {"run": run, "precision": prec, "bytes": weight_bytes(reasoner.student.model),
                "parameters": sum(p.numel() for p in reasoner.student.model.parameters())}
         for name, qs in files.items():
