@@ -8,6 +8,10 @@ import pytest
 
 pytest.importorskip("mcp")
 
+from kgdistill.mcp_server import _tool_error  # noqa: E402  (after the skip: it needs mcp)
+
+TOOL_ERROR = _tool_error()  # what an MCP client sees; a bug raising anything else fails the tests
+
 
 def _call(run, calls):
     from mcp import Client, StdioServerParameters
@@ -64,9 +68,9 @@ def test_tool_numbers_are_strict_and_a_blank_topic_is_no_topic(world_run):
         return asyncio.run(server.call_tool(name, args))
 
     for bad, said in ((True, "boolean true"), (2.0, "number 2.0")):
-        with pytest.raises(Exception, match=f"max_answers must be a whole number, got {said}"):
+        with pytest.raises(TOOL_ERROR, match=f"max_answers must be a whole number, got {said}"):
             call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": bad})
-        with pytest.raises(Exception, match=f"max_hops must be a whole number, got {said}"):
+        with pytest.raises(TOOL_ERROR, match=f"max_hops must be a whole number, got {said}"):
             call("paths", {"entity": "Ada Lovelace", "max_hops": bad})
     for blank in ("", "   "):
         out = call("ask", {"question": "Where was Ada Lovelace born?", "topic": blank})
@@ -85,13 +89,13 @@ def test_unknown_missing_and_mistyped_tool_arguments_are_refused(world_run):
     def call(name, args):
         return asyncio.run(server.call_tool(name, args))
 
-    with pytest.raises(Exception, match="ask has no argument 'topc'; its arguments are question, topic, max_answers"):
+    with pytest.raises(TOOL_ERROR, match="ask has no argument 'topc'; its arguments are question, topic, max_answers"):
         call("ask", {"question": "Where was X born?", "topc": "Ada Lovelace"})
-    with pytest.raises(Exception, match="verify needs 'path'"):
+    with pytest.raises(TOOL_ERROR, match="verify needs 'path'"):
         call("verify", {"topic": "Ada Lovelace"})
-    with pytest.raises(Exception, match="topic must be a string or null, got number 5"):
+    with pytest.raises(TOOL_ERROR, match="topic must be a string or null, got number 5"):
         call("ask", {"question": "Where was X born?", "topic": 5})
-    with pytest.raises(Exception, match=r"entity must be a string, got list \["):
+    with pytest.raises(TOOL_ERROR, match=r"entity must be a string, got list \["):
         call("paths", {"entity": ["Ada Lovelace"]})
     assert "London" in str(call("ask", {"question": "Where was X born?", "topic": "Ada Lovelace", "max_answers": 2}))
     assert "born_in" in str(call("paths", {"entity": "Ada Lovelace", "max_hops": 1, "limit": 5}))

@@ -79,12 +79,14 @@ ROG = [
     {"id": "q2", "question": "which country is scranton in", "answer": ["USA"], "q_entity": ["Scranton"],
      "a_entity": ["USA"], "graph": [["Scranton", "city_of", "USA"], ["Jill Biden", "born_in", "Hammonton"]]},
 ]
+ROG_TRIPLES = {("Joe Biden", "born_in", "Scranton"), ("Scranton", "city_of", "USA"),
+               ("Jill Biden", "born_in", "Hammonton")}  # the union of the records' graphs, the shared edge once
 
 
 def test_rog_jsonl_merges_graphs(tmp_path):
     p = write(tmp_path, "rog.jsonl", "\n".join(json.dumps(r) for r in ROG) + "\n")
     kg = load_graph(p)
-    assert kg.num_triples == 3
+    assert kg.num_triples == 3 and set(kg.triples()) == ROG_TRIPLES
 
 
 def test_rog_parquet(tmp_path):
@@ -93,7 +95,8 @@ def test_rog_parquet(tmp_path):
 
     p = tmp_path / "rog.parquet"
     pq.write_table(pa.Table.from_pylist(ROG), p)
-    assert load_graph(p).num_triples == 3
+    kg = load_graph(p)
+    assert kg.num_triples == 3 and set(kg.triples()) == ROG_TRIPLES
 
 
 def test_rog_bad_record(tmp_path):
@@ -227,8 +230,10 @@ def test_rog_json_list_errors_name_the_line(tmp_path, text, line, words):
 
 def test_rog_json_list_reads(tmp_path):
     p = write(tmp_path, "rog.json", json.dumps(ROG, indent=2))
-    assert load_graph(p).num_triples == 3
-    assert load_graph(write(tmp_path, "one.json", json.dumps(ROG[:1]))).num_triples == 2
+    kg = load_graph(p)
+    assert kg.num_triples == 3 and set(kg.triples()) == ROG_TRIPLES
+    assert set(load_graph(write(tmp_path, "one.json", json.dumps(ROG[:1]))).triples()) == {
+        ("Joe Biden", "born_in", "Scranton"), ("Scranton", "city_of", "USA")}
 
 
 def test_not_a_parquet_file(tmp_path):

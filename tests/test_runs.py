@@ -21,9 +21,12 @@ def run(world_run, tmp_path):
     return shutil.copytree(world_run, tmp_path / "run")
 
 
-def test_resume_never_unpickles(tmp_path):
+def test_resume_never_unpickles(tmp_path, monkeypatch, capsys):
     """`train --resume` used torch.load(weights_only=False) on checkpoint/state.pt: a
-    pickle planted in a run directory ran code."""
+    pickle planted in a run directory ran code. Checkpoints are now state.json +
+    safetensors; pickles planted where the teacher's and the student's checkpoints are
+    read (and under the old name) are refused with the file named, and nothing
+    unpickles them."""
     marker = tmp_path / "pwned"
 
     class Payload:
@@ -32,14 +35,33 @@ def test_resume_never_unpickles(tmp_path):
 
     import pickle
 
+    import torch
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("a checkpoint was unpickled")
+
     out = tmp_path / "run"
     assert main(["train", *SMALL, "--out", str(out), "--student-epochs", "0"]) == 0
     shutil.rmtree(out / "student")
     (out / "metrics.json").unlink()
+    teacher = shutil.move(out / "teacher", tmp_path / "teacher")  # so teacher.ckpt is read
+    planted = pickle.dumps({"epoch": Payload()})
     for ckpt in (out / "student" / "checkpoint", out / "teacher.ckpt"):
         ckpt.mkdir(parents=True, exist_ok=True)
-        (ckpt / "state.pt").write_bytes(pickle.dumps({"epoch": Payload()}))
-    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+        (ckpt / "state.json").write_text(json.dumps({"epoch": 1}))
+        (ckpt / "tensors.safetensors").write_bytes(planted)
+        (ckpt / "state.pt").write_bytes(planted)
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--quiet"]) == 2
+    assert f"{out / 'teacher.ckpt' / 'tensors.safetensors'}: cannot read the checkpoint" in capsys.readouterr().err
+    shutil.rmtree(out / "teacher.ckpt")
+    shutil.move(teacher, out / "teacher")  # now the student's checkpoint is read
+    assert main(["train", "--resume", str(out), "--quiet"]) == 2
+    assert (f"{out / 'student' / 'checkpoint' / 'tensors.safetensors'}: cannot read the checkpoint"
+            in capsys.readouterr().err)
     assert not marker.exists()
 
 

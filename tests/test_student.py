@@ -108,7 +108,12 @@ def test_adaptation_modes_train_save_reload(base_checkpoint, llama_checkpoint, t
             assert verify_relation_path(kg, kg.entity_label(q[0]), p.path).valid
     from transformers import AutoModelForCausalLM
 
-    assert AutoModelForCausalLM.from_pretrained(tmp_path / mode) is not None
+    plain = AutoModelForCausalLM.from_pretrained(tmp_path / mode).eval()
+    assert plain.get_input_embeddings().weight.shape[0] >= len(again.tokenizer)  # the path tokens are in it
+    if mode in ("full", "lora"):  # the whole student, LoRA merged: the same logits without kgdistill
+        ids = again.tokenizer(RECORD.prompt, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            torch.testing.assert_close(plain(ids).logits, again.model(ids).logits, rtol=1e-4, atol=1e-4)
 
 
 def test_constrained_decoding_only_emits_valid_paths():

@@ -60,10 +60,20 @@ def test_gradient_accumulation_equals_a_bigger_batch():
 
 
 def test_bf16_autocast_trains():
+    """Under ``precision="bf16"`` the forward pass runs in bf16 (autocast), and it still learns."""
     task = Regression()
+    dtypes = []
+    task.model.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
     before = -task.validate()["score"]
+    dtypes.clear()
     result = fit(task, TrainArgs(epochs=5, batch_size=4, lr=0.05, precision="bf16", patience=5), progress=False)
     assert result["best_score"] > -before
+    assert torch.bfloat16 in dtypes
+    dtypes.clear()
+    task32 = Regression()
+    task32.model.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    fit(task32, TrainArgs(epochs=1, batch_size=4, lr=0.05, precision="fp32", patience=5), progress=False)
+    assert set(dtypes) == {torch.float32}
 
 
 def test_device_settings_are_checked():
