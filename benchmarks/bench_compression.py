@@ -65,8 +65,10 @@ def main() -> None:
     cfg = read_run_config(args.run)
     kg = load_graph(cfg.graph, cfg.graph_format)
     files = {"original": load_questions(args.questions), "reworded": load_questions(args.reworded)}
-    variants = [(args.run, prec) for prec in args.precisions.split(",")] + [(r, prec) for r in args.small
-                                                                          for prec in args.small_precisions.split(",")]
+    precisions = args.precisions.split(",")
+    precisions.sort(key=lambda prec: prec != "fp32")  # fp32 first: the others' top paths are compared with it
+    variants = [(args.run, prec) for prec in precisions] + [(r, prec) for r in args.small
+                                                            for prec in args.small_precisions.split(",")]
     rows, reference = [], {}
     hops = {k: v for k, v in (("max_hops", args.max_hops), ("exact_hops", args.exact_hops or None)) if v is not None}
     for run, prec in variants:
@@ -81,11 +83,14 @@ def main() -> None:
         for name, qs in files.items():
             m, preds = reasoner.evaluate(qs, with_teacher=False, with_ceiling=False)
             tops = [r["paths"][0]["path"] if r["paths"] else None for r in preds]
-            if (args.run, "fp32") == (run, prec) or name not in reference:
-                reference.setdefault(name, tops)
+            if (args.run, "fp32") == (run, prec):
+                reference[name] = tops
+            # without an fp32 run of the source there is nothing to compare with ("-", not 100%)
+            same = (sum(a == b for a, b in zip(tops, reference[name])) / len(tops)
+                    if name in reference and (run, prec) != (args.run, "fp32") else None)
             row[name] = {"hits@1": m["hits@1"], "relation_path_accuracy": m.get("relation_path_accuracy"),
                          "valid_path_share": m["valid_path_share"], "ms_per_question": m["ms_per_question"],
-                         "top_path_as_fp32": sum(a == b for a, b in zip(tops, reference[name])) / len(tops)}
+                         "top_path_as_fp32": same}
         singles = files["original"][: args.single + 1]
         reasoner.answer(singles[:1])  # warm-up
         t0 = time.perf_counter()
