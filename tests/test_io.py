@@ -122,3 +122,27 @@ def test_progress_is_reported_per_chunk_from_where_a_pass_resumes(tmp_path):
     calls.clear()
     write_jsonl_resumable(path, IDS, Source(), chunk=5, progress=False, report=lambda k, n: calls.append((k, n)))
     assert calls == [(10, 23), (15, 23), (20, 23), (23, 23)]
+
+
+def test_soft_targets_in_a_log_say_how_far_they_are(tmp_path, monkeypatch, capsys):
+    """`kgdistill train > log`: the soft-target pass (27 minutes on 70,450 questions)
+    wrote nothing to the log until it ended; now a line after its chunks."""
+    from types import SimpleNamespace
+
+    from kgdistill import runs, training
+    from kgdistill.datasets import Question
+
+    monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(training, "_is_tty", lambda: False)
+    monkeypatch.setattr(runs, "SOFT_TARGET_CHUNK", 5)
+
+    class Teacher:
+        def predict(self, graph, questions, top_k, progress):
+            return [{"id": q.id, "question": q.text, "paths": [{"path": "r", "prob": 1.0}]} for q in questions]
+
+    questions = [Question(f"q{i}", f"text {i}", ["a"], []) for i in range(12)]
+    cfg = SimpleNamespace(serializer=SimpleNamespace(top_k=3))
+    runs._predict_to(tmp_path / "soft.jsonl", Teacher(), None, questions, cfg, True, print)
+    err = capsys.readouterr().err
+    assert "soft targets: questions 5/12 (42%), ends in ~" in err and "questions 10/12 (83%)" in err
+    assert len((tmp_path / "soft.jsonl").read_text().splitlines()) == 12

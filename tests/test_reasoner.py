@@ -298,11 +298,18 @@ def test_evaluate_in_a_log_writes_progress_lines(world_run, monkeypatch, capsys)
     from kgdistill import training
     from kgdistill.reasoner import Reasoner
 
+    from kgdistill.reasoner import evaluate_linking
+
     monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(training, "_is_tty", lambda: False)  # as under `pytest -s` in a terminal too
     reasoner = Reasoner.from_run(world_run)
     reasoner.batch_size = 4
-    reasoner.evaluate(load_questions(WORLD_VALID)[:12], with_teacher=False)
+    questions = load_questions(WORLD_VALID)[:12]
+    reasoner.evaluate(questions, with_teacher=False, progress=True)
     err = capsys.readouterr().err
     assert "evaluating: batch 1/3 (33%), ends in ~0 min" in err and "batch 2/3 (67%)" in err
-    reasoner.evaluate(load_questions(WORLD_VALID)[:12], with_teacher=False, progress=False)
+    evaluate_linking(reasoner, questions, progress=True)
+    err = capsys.readouterr().err
+    assert "linking: batch 1/3 (33%)" in err and "answering: batch 2/3 (67%)" in err
+    reasoner.evaluate(questions, with_teacher=False, progress=False)
     assert "evaluating" not in capsys.readouterr().err

@@ -166,6 +166,7 @@ def test_training_without_a_terminal_prints_progress_lines(monkeypatch, capsys):
     from kgdistill import training
 
     monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(training, "_is_tty", lambda: False)
     fit(Regression(), TrainArgs(epochs=2, batch_size=2, lr=0.05, patience=5), progress=True, name="student")
     err = capsys.readouterr().err
     assert "student epoch 1: batch 2/4 (50%), loss " in err
@@ -179,6 +180,7 @@ def test_progress_steps_write_lines_not_bars_into_a_log(monkeypatch, capsys):
     from kgdistill import training
 
     monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(training, "_is_tty", lambda: False)
     assert list(training.progress_steps(range(3), "source student")) == [0, 1, 2]
     err = capsys.readouterr().err
     assert "source student: batch 1/3 (33%), ends in ~0 min" in err and "batch 2/3 (67%)" in err
@@ -193,6 +195,7 @@ def test_a_resumed_pass_estimates_the_time_left_from_its_own_pace(monkeypatch, c
     from kgdistill import training
 
     monkeypatch.setattr(training, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(training, "_is_tty", lambda: False)  # as under `pytest -s` in a terminal too
     ticks = [100.0, 160.0, 220.0]
     monkeypatch.setattr(training.time, "perf_counter", lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0])
     report = training.line_reporter("soft targets", "questions")
