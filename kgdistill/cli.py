@@ -395,8 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the hard loss; 1 = no distillation")
     p.add_argument("--temperature", type=_float_in(0.0, 100.0, low_open=True), default=DistillConfig.temperature,
                    help="distillation temperature T")
-    p.add_argument("--top-k", type=_int_in(1, 1000), default=SerializerConfig.top_k,
-                   help="teacher paths per question used as soft targets")
+    p.add_argument("--top-k", type=_int_in(1, 1000), default=SerializerConfig.top_k, help="soft-target paths per question")
+    p.add_argument("--template", default=SerializerConfig.template, help="the student's prompt, with {question} (the "
+                   "topic masked as X) and optionally {topic}; fewer words decode faster ('{question}:')")
     _add_soft_loss(p)
     p.add_argument("--teacher-epochs", type=NON_NEGATIVE, default=TEACHER_TRAINING.epochs,
                    help="most teacher epochs (early stopping)")

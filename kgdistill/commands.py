@@ -268,7 +268,7 @@ def _run_config_from_args(args):
     return RunConfig(graph=args.graph, train=args.train, valid=args.valid, unlabeled=args.unlabeled,
                      graph_format=args.format,
                      question_format=args.question_format, seed=args.seed, hops=args.hops, exact_hops=exact,
-                     teacher_training=teacher_training, serializer=SerializerConfig(top_k=args.top_k),
+                     teacher_training=teacher_training, serializer=SerializerConfig(top_k=args.top_k, template=args.template),
                      student=student,
                      distill=DistillConfig(alpha=args.alpha, temperature=args.temperature,
                                            soft_loss=args.soft_loss),
